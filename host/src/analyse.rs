@@ -1,0 +1,173 @@
+//! The main loop: every frame of every input file, in order, through the decoder into the TCP
+//! listener, which reports to an observer; then the end of input, and a report of everything
+//! that was counted, skipped or went wrong.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::decode::{DecodeOptions, DecodeStats, Decoder};
+use crate::source::{expand_inputs, CaptureError, CaptureFile, SourceCounters};
+use crate::tcp::{TcpConfig, TcpListener, TcpObserver, TcpStats};
+
+/// Settings of one analysis run.
+#[derive(Debug, Clone, Default)]
+pub struct AnalyseOptions {
+    /// TCP listener settings.
+    pub tcp: TcpConfig,
+    /// Decoder settings.
+    pub decode: DecodeOptions,
+    /// Show a progress bar (only drawn when stderr is a terminal and the input is large).
+    pub progress: bool,
+}
+
+/// What happened to one input file.
+#[derive(Debug)]
+pub struct FileReport {
+    /// The file.
+    pub path: PathBuf,
+    /// Frames read from it.
+    pub frames: u64,
+    /// Bytes read (decompressed for gzip files).
+    pub bytes: u64,
+    /// Set when the file ended inside a record: a warning, not an error.
+    pub truncated: Option<String>,
+    /// Set when the file could not be read to its end.
+    pub error: Option<CaptureError>,
+    /// Records that were repaired or skipped.
+    pub counters: SourceCounters,
+}
+
+/// Everything a run counted.
+#[derive(Debug)]
+pub struct RunReport {
+    /// Per input file, in the order analysed.
+    pub files: Vec<FileReport>,
+    /// Files passed over in directory arguments.
+    pub skipped_files: Vec<PathBuf>,
+    /// Decoder counters.
+    pub decode: DecodeStats,
+    /// IP fragment counters.
+    pub defrag: crate::decode::defrag::DefragCounters,
+    /// Datagrams whose fragments never all arrived.
+    pub incomplete_datagrams: usize,
+    /// TCP listener counters.
+    pub tcp: TcpStats,
+    /// Wall-clock time of the run.
+    pub elapsed: Duration,
+}
+
+impl RunReport {
+    /// Frames read over all files.
+    pub fn frames(&self) -> u64 {
+        self.files.iter().map(|f| f.frames).sum()
+    }
+
+    /// Bytes read over all files.
+    pub fn bytes(&self) -> u64 {
+        self.files.iter().map(|f| f.bytes).sum()
+    }
+
+    /// Whether some input could not be read completely.
+    pub fn had_errors(&self) -> bool {
+        self.files.iter().any(|f| f.error.is_some())
+    }
+}
+
+/// Input larger than this gets a progress bar (when stderr is a terminal).
+const PROGRESS_THRESHOLD: u64 = 64 << 20;
+
+/// Analyses `inputs` (files and directories) as one timeline, reporting to `obs`.
+pub fn analyse(
+    inputs: &[PathBuf],
+    options: &AnalyseOptions,
+    obs: &mut impl TcpObserver,
+) -> Result<RunReport, CaptureError> {
+    let started = Instant::now();
+    let list = expand_inputs(inputs)?;
+    let mut decoder = Decoder::new(options.decode);
+    let mut tcp = TcpListener::new(options.tcp);
+    let mut files = Vec::with_capacity(list.files.len());
+    let total_size: u64 = list
+        .files
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let progress =
+        (options.progress && std::io::stderr().is_terminal() && total_size >= PROGRESS_THRESHOLD)
+            .then(|| progress_bar(total_size));
+    let mut frame_index: u64 = 0;
+    let mut done_bytes: u64 = 0;
+
+    for path in &list.files {
+        let mut report = FileReport {
+            path: path.clone(),
+            frames: 0,
+            bytes: 0,
+            truncated: None,
+            error: None,
+            counters: SourceCounters::default(),
+        };
+        let mut file = match CaptureFile::open(path) {
+            Ok(f) => f,
+            Err(e) => {
+                report.error = Some(e);
+                files.push(report);
+                continue;
+            }
+        };
+        loop {
+            match file.next_frame() {
+                Ok(Some(frame)) => {
+                    report.frames += 1;
+                    if let Some(pkt) = decoder.decode(frame.ts, frame.linktype, frame.data) {
+                        tcp.segment(&pkt, frame_index, frame.ts, obs);
+                    }
+                    frame_index += 1;
+                    if let Some(bar) = &progress {
+                        if frame_index % 8192 == 0 {
+                            bar.set_position(done_bytes + file.position());
+                        }
+                    }
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    report.error = Some(e);
+                    break;
+                }
+            }
+        }
+        report.bytes = file.position();
+        report.truncated = file.truncation().map(|t| t.to_string());
+        report.counters = file.counters();
+        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        files.push(report);
+    }
+    tcp.finish(obs);
+    if let Some(bar) = progress {
+        bar.finish_and_clear();
+    }
+    Ok(RunReport {
+        files,
+        skipped_files: list.skipped,
+        decode: decoder.stats.clone(),
+        defrag: decoder.defrag_counters(),
+        incomplete_datagrams: decoder.incomplete_datagrams(),
+        tcp: tcp.stats(),
+        elapsed: started.elapsed(),
+    })
+}
+
+fn progress_bar(total: u64) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    if let Ok(style) = indicatif::ProgressStyle::with_template(
+        "{spinner} [{elapsed_precise}] {wide_bar} {bytes}/{total_bytes} ({bytes_per_sec}, eta {eta})",
+    ) {
+        bar.set_style(style);
+    }
+    bar
+}

@@ -1,0 +1,454 @@
+//! Decoding: a captured frame in, a TCP segment out; anything else is counted under its reason
+//! and skipped. Never fatal, never a panic, whatever the bytes.
+//!
+//! The link layer is peeled by [`link`], the IP layer and the TCP header are read with
+//! `etherparse`'s lax slicing, so that a packet cut short by the snap length is used as far as
+//! it goes: the payload bytes the IP header announces but the capture does not hold are
+//! reported as [`TcpPacket::missing`], and TCP reassembly turns them into a gap. IPv4 and IPv6
+//! fragments are reassembled by [`defrag`]; VXLAN tunnels (UDP port 4789) are opened and the
+//! inner frame decoded.
+
+pub mod defrag;
+pub(crate) mod link;
+
+use std::fmt;
+use std::net::IpAddr;
+
+use etherparse::{IpNumber, LaxIpSlice, TcpSlice};
+
+use defrag::{Defrag, DefragLimits, FragmentKey};
+use link::{LinkError, Network};
+
+/// One side of a TCP conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Endpoint {
+    /// IP address.
+    pub ip: IpAddr,
+    /// TCP port.
+    pub port: u16,
+}
+
+impl fmt::Display for Endpoint {
+    /// `1.2.3.4:80`, or `[2001:db8::1]:80` for IPv6.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.ip {
+            IpAddr::V4(ip) => write!(f, "{ip}:{}", self.port),
+            IpAddr::V6(ip) => write!(f, "[{ip}]:{}", self.port),
+        }
+    }
+}
+
+/// TCP header flags.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct TcpFlags(pub u8);
+
+impl TcpFlags {
+    /// FIN: no more data from sender.
+    pub const FIN: u8 = 0x01;
+    /// SYN: synchronise sequence numbers.
+    pub const SYN: u8 = 0x02;
+    /// RST: reset the connection.
+    pub const RST: u8 = 0x04;
+    /// PSH: push function.
+    pub const PSH: u8 = 0x08;
+    /// ACK: the acknowledgment field is significant.
+    pub const ACK: u8 = 0x10;
+    /// URG: the urgent pointer is significant.
+    pub const URG: u8 = 0x20;
+
+    /// Whether every flag in `mask` is set.
+    pub fn has(self, mask: u8) -> bool {
+        self.0 & mask == mask
+    }
+}
+
+/// A decoded TCP segment, borrowing its payload from the frame (or from the fragment table).
+#[derive(Debug, Clone, Copy)]
+pub struct TcpPacket<'a> {
+    /// Sender.
+    pub src: Endpoint,
+    /// Receiver.
+    pub dst: Endpoint,
+    /// Sequence number.
+    pub seq: u32,
+    /// Acknowledgment number (meaningful when ACK is set).
+    pub ack: u32,
+    /// Flags.
+    pub flags: TcpFlags,
+    /// Receive window (unscaled).
+    pub window: u16,
+    /// The payload bytes that were captured.
+    pub payload: &'a [u8],
+    /// Payload bytes that follow `payload` on the wire but were cut off by the snap length.
+    pub missing: u32,
+}
+
+/// Why a frame gave no TCP segment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(usize)]
+pub enum Skip {
+    /// The link type is not one netan decodes.
+    UnsupportedLinktype,
+    /// The frame is shorter than its link-layer header.
+    LinkTruncated,
+    /// The frame carries no IP (ARP, LLDP, STP, ...).
+    NotIp,
+    /// The IP header is cut short.
+    IpTruncated,
+    /// The IP header is invalid (bad version, header length, ...).
+    IpInvalid,
+    /// An IP packet of another protocol (UDP, ICMP, ...).
+    NotTcp,
+    /// The TCP header is cut short by the snap length.
+    TcpTruncated,
+    /// The TCP header is invalid (data offset below 5 words).
+    TcpInvalid,
+    /// An IP fragment held until its datagram is complete (not lost: counted separately).
+    FragmentHeld,
+    /// An IP fragment that could not be used (cut by the snap length, inconsistent, ...).
+    FragmentInvalid,
+}
+
+impl Skip {
+    /// Every reason, in report order.
+    pub const ALL: [Skip; 10] = [
+        Skip::UnsupportedLinktype,
+        Skip::LinkTruncated,
+        Skip::NotIp,
+        Skip::IpTruncated,
+        Skip::IpInvalid,
+        Skip::NotTcp,
+        Skip::TcpTruncated,
+        Skip::TcpInvalid,
+        Skip::FragmentHeld,
+        Skip::FragmentInvalid,
+    ];
+
+    /// Name used in summaries.
+    pub fn name(self) -> &'static str {
+        match self {
+            Skip::UnsupportedLinktype => "unsupported_linktype",
+            Skip::LinkTruncated => "link_truncated",
+            Skip::NotIp => "not_ip",
+            Skip::IpTruncated => "ip_truncated",
+            Skip::IpInvalid => "ip_invalid",
+            Skip::NotTcp => "not_tcp",
+            Skip::TcpTruncated => "tcp_truncated",
+            Skip::TcpInvalid => "tcp_invalid",
+            Skip::FragmentHeld => "fragment_held",
+            Skip::FragmentInvalid => "fragment_invalid",
+        }
+    }
+}
+
+/// Counters kept by the decoder.
+#[derive(Debug, Default, Clone)]
+pub struct DecodeStats {
+    /// Frames seen.
+    pub frames: u64,
+    /// TCP segments produced.
+    pub tcp: u64,
+    /// Frames skipped, by [`Skip`] reason.
+    pub skipped: [u64; Skip::ALL.len()],
+    /// Link types met that are not supported, with their frame counts.
+    pub unsupported_linktypes: Vec<(u32, u64)>,
+    /// TCP segments whose payload was cut by the snap length.
+    pub truncated_segments: u64,
+    /// Payload bytes lost to the snap length.
+    pub truncated_bytes: u64,
+    /// Frames that came out of a VXLAN tunnel.
+    pub tunnelled: u64,
+}
+
+impl DecodeStats {
+    /// Frames skipped for `reason`.
+    pub fn skipped(&self, reason: Skip) -> u64 {
+        self.skipped.get(reason as usize).copied().unwrap_or(0)
+    }
+}
+
+/// Decoding options.
+#[derive(Debug, Clone, Copy)]
+pub struct DecodeOptions {
+    /// Open VXLAN tunnels and decode the inner frames.
+    pub tunnels: bool,
+    /// Bounds for IP fragment reassembly.
+    pub defrag: DefragLimits,
+}
+
+impl Default for DecodeOptions {
+    fn default() -> Self {
+        DecodeOptions {
+            tunnels: true,
+            defrag: DefragLimits::default(),
+        }
+    }
+}
+
+/// Turns frames into TCP segments.
+pub struct Decoder {
+    options: DecodeOptions,
+    defrag: Defrag,
+    /// Counters; read them at the end of a run.
+    pub stats: DecodeStats,
+}
+
+const VXLAN_PORT: u16 = 4789;
+const MAX_TUNNEL_DEPTH: usize = 3;
+
+impl Decoder {
+    /// A decoder with the given options.
+    pub fn new(options: DecodeOptions) -> Decoder {
+        Decoder {
+            options,
+            defrag: Defrag::new(options.defrag),
+            stats: DecodeStats::default(),
+        }
+    }
+
+    /// Fragment-table counters.
+    pub fn defrag_counters(&self) -> defrag::DefragCounters {
+        self.defrag.counters
+    }
+
+    /// Datagrams whose fragments never all arrived (so far).
+    pub fn incomplete_datagrams(&self) -> usize {
+        self.defrag.incomplete()
+    }
+
+    /// Decodes one frame. `None` when it carries no usable TCP segment; the reason is counted.
+    pub fn decode<'a>(
+        &'a mut self,
+        ts: u64,
+        linktype: u32,
+        frame: &'a [u8],
+    ) -> Option<TcpPacket<'a>> {
+        self.stats.frames += 1;
+        let result = decode_frame(
+            &self.options,
+            &mut self.defrag,
+            &mut self.stats,
+            ts,
+            linktype,
+            frame,
+        );
+        match result {
+            Ok(p) => {
+                self.stats.tcp += 1;
+                if p.missing > 0 {
+                    self.stats.truncated_segments += 1;
+                    self.stats.truncated_bytes += u64::from(p.missing);
+                }
+                Some(p)
+            }
+            Err(reason) => {
+                if let Some(c) = self.stats.skipped.get_mut(reason as usize) {
+                    *c += 1;
+                }
+                if reason == Skip::UnsupportedLinktype {
+                    match self
+                        .stats
+                        .unsupported_linktypes
+                        .iter_mut()
+                        .find(|(l, _)| *l == linktype)
+                    {
+                        Some((_, n)) => *n += 1,
+                        None => self.stats.unsupported_linktypes.push((linktype, 1)),
+                    }
+                }
+                None
+            }
+        }
+    }
+}
+
+fn decode_frame<'a>(
+    options: &DecodeOptions,
+    defrag: &'a mut Defrag,
+    stats: &mut DecodeStats,
+    ts: u64,
+    linktype: u32,
+    frame: &'a [u8],
+) -> Result<TcpPacket<'a>, Skip> {
+    let net = link::network(linktype, frame).map_err(|e| match e {
+        LinkError::Unsupported => Skip::UnsupportedLinktype,
+        LinkError::Truncated => Skip::LinkTruncated,
+    })?;
+    match net {
+        Network::Ip(bytes) => ip(options, defrag, stats, ts, bytes, 0),
+        Network::Other => Err(Skip::NotIp),
+    }
+}
+
+fn ip<'a>(
+    options: &DecodeOptions,
+    defrag: &'a mut Defrag,
+    stats: &mut DecodeStats,
+    ts: u64,
+    bytes: &'a [u8],
+    depth: usize,
+) -> Result<TcpPacket<'a>, Skip> {
+    use etherparse::err::ip::LaxHeaderSliceError;
+    let (slice, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
+        LaxHeaderSliceError::Len(_) => Skip::IpTruncated,
+        LaxHeaderSliceError::Content(_) => Skip::IpInvalid,
+    })?;
+    let src = slice.source_addr();
+    let dst = slice.destination_addr();
+    let payload = slice.payload();
+    // Bytes the IP header says the packet has beyond what was captured.
+    let wire_len = match &slice {
+        LaxIpSlice::Ipv4(v4) => usize::from(v4.header().total_len()),
+        LaxIpSlice::Ipv6(v6) => 40 + usize::from(v6.header().payload_length()),
+    };
+    let missing = if payload.incomplete {
+        wire_len.saturating_sub(bytes.len())
+    } else {
+        0
+    };
+    let protocol = payload.ip_number;
+
+    if payload.fragmented {
+        if payload.incomplete {
+            return Err(Skip::FragmentInvalid);
+        }
+        let (id, offset, more) = match &slice {
+            LaxIpSlice::Ipv4(v4) => {
+                let h = v4.header();
+                (
+                    u32::from(h.identification()),
+                    usize::from(h.fragments_offset().byte_offset()),
+                    h.more_fragments(),
+                )
+            }
+            LaxIpSlice::Ipv6(v6) => {
+                let frag = v6
+                    .extensions()
+                    .clone()
+                    .into_iter()
+                    .find_map(|ext| match ext {
+                        etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f.to_header()),
+                        _ => None,
+                    });
+                match frag {
+                    Some(f) => (
+                        f.identification,
+                        usize::from(f.fragment_offset.byte_offset()),
+                        f.more_fragments,
+                    ),
+                    None => return Err(Skip::FragmentInvalid),
+                }
+            }
+        };
+        let key = FragmentKey {
+            src,
+            dst,
+            id,
+            protocol: protocol.0,
+        };
+        let before = defrag.counters.invalid;
+        if !defrag.add(key, offset, more, payload.payload, ts) {
+            return Err(if defrag.counters.invalid > before {
+                Skip::FragmentInvalid
+            } else {
+                Skip::FragmentHeld
+            });
+        }
+        let datagram: &'a [u8] = &defrag.done;
+        return transport(
+            options, None, stats, ts, src, dst, protocol, datagram, 0, depth,
+        );
+    }
+    transport(
+        options,
+        Some(defrag),
+        stats,
+        ts,
+        src,
+        dst,
+        protocol,
+        payload.payload,
+        missing,
+        depth,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn transport<'a>(
+    options: &DecodeOptions,
+    defrag: Option<&'a mut Defrag>,
+    stats: &mut DecodeStats,
+    ts: u64,
+    src: IpAddr,
+    dst: IpAddr,
+    protocol: IpNumber,
+    bytes: &'a [u8],
+    missing: usize,
+    depth: usize,
+) -> Result<TcpPacket<'a>, Skip> {
+    match protocol {
+        IpNumber::TCP => {
+            use etherparse::err::tcp::HeaderSliceError;
+            let tcp = TcpSlice::from_slice(bytes).map_err(|e| match e {
+                HeaderSliceError::Len(_) => Skip::TcpTruncated,
+                HeaderSliceError::Content(_) => Skip::TcpInvalid,
+            })?;
+            let mut flags = 0;
+            for (set, bit) in [
+                (tcp.fin(), TcpFlags::FIN),
+                (tcp.syn(), TcpFlags::SYN),
+                (tcp.rst(), TcpFlags::RST),
+                (tcp.psh(), TcpFlags::PSH),
+                (tcp.ack(), TcpFlags::ACK),
+                (tcp.urg(), TcpFlags::URG),
+            ] {
+                if set {
+                    flags |= bit;
+                }
+            }
+            Ok(TcpPacket {
+                src: Endpoint {
+                    ip: src,
+                    port: tcp.source_port(),
+                },
+                dst: Endpoint {
+                    ip: dst,
+                    port: tcp.destination_port(),
+                },
+                seq: tcp.sequence_number(),
+                ack: tcp.acknowledgment_number(),
+                flags: TcpFlags(flags),
+                window: tcp.window_size(),
+                payload: tcp.payload(),
+                missing: u32::try_from(missing).unwrap_or(u32::MAX),
+            })
+        }
+        IpNumber::UDP if options.tunnels && depth < MAX_TUNNEL_DEPTH => {
+            let Some(defrag) = defrag else {
+                return Err(Skip::NotTcp);
+            };
+            let dst_port = link::be16(bytes, 2);
+            let vxlan = bytes.get(8..16);
+            match (dst_port, vxlan) {
+                (Some(VXLAN_PORT), Some(header))
+                    if header.first().is_some_and(|f| f & 0x08 != 0) =>
+                {
+                    let inner = bytes.get(16..).unwrap_or(&[]);
+                    match link::ethernet(inner, 0) {
+                        Ok(Network::Ip(inner_ip)) => {
+                            stats.tunnelled += 1;
+                            ip(options, defrag, stats, ts, inner_ip, depth + 1)
+                        }
+                        Ok(Network::Other) => Err(Skip::NotIp),
+                        Err(_) => Err(Skip::LinkTruncated),
+                    }
+                }
+                _ => Err(Skip::NotTcp),
+            }
+        }
+        _ => Err(Skip::NotTcp),
+    }
+}
+
+#[cfg(test)]
+mod tests;

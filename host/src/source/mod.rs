@@ -1,0 +1,348 @@
+//! Capture input: turns pcap, pcapng and gzip-compressed capture files into one stream of
+//! [`Frame`]s, reading through a large buffer so that a capture is never held in memory whole.
+//!
+//! * [`CaptureFile`] reads one file. The format is recognised from the first bytes, not from
+//!   the file name: classic pcap (microsecond or nanosecond, either byte order), pcapng (any
+//!   number of sections and interfaces, each interface with its own link type and timestamp
+//!   resolution) and either of them gzip-compressed.
+//! * [`expand_inputs`] turns the command-line arguments (files and directories) into the
+//!   ordered list of files that are analysed as one timeline.
+//!
+//! Errors carry the file name and the byte offset of the record that could not be read. For a
+//! gzip file the offset counts decompressed bytes. A file that ends in the middle of a record is
+//! not an error: [`CaptureFile::truncation`] says where it stopped and the caller warns.
+
+mod buffer;
+mod pcap;
+mod pcapng;
+
+use std::fmt;
+use std::fs::File;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use buffer::ByteBuffer;
+
+/// Largest record or block accepted, in bytes. Anything larger is treated as corruption
+/// rather than read into memory (libpcap's own bound for pcapng blocks is 16 MiB).
+pub const MAX_RECORD_LEN: usize = 64 << 20;
+
+/// One captured frame, borrowed from the reader's buffer until the next call.
+#[derive(Debug, Clone, Copy)]
+pub struct Frame<'a> {
+    /// Capture timestamp, nanoseconds since the Unix epoch.
+    pub ts: u64,
+    /// Link-layer type of the interface that captured the frame (LINKTYPE_* value).
+    pub linktype: u32,
+    /// Length of the frame on the wire; larger than `data.len()` when the snap length cut it.
+    pub orig_len: u32,
+    /// The captured bytes.
+    pub data: &'a [u8],
+    /// Byte offset of the record in the (decompressed) file, for diagnostics.
+    pub offset: u64,
+}
+
+/// Why a capture file could not be read (further).
+#[derive(Debug, thiserror::Error)]
+pub enum CaptureError {
+    /// The file could not be opened or read.
+    #[error("{path}: {source}")]
+    Io {
+        /// The capture file.
+        path: PathBuf,
+        /// The operating system's error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The file is not a pcap or pcapng capture (nor a gzip-compressed one).
+    #[error("{path}: not a pcap or pcapng capture (first bytes {magic})")]
+    NotACapture {
+        /// The file.
+        path: PathBuf,
+        /// The first bytes, in hex.
+        magic: String,
+    },
+    /// A record or block is malformed; everything before `offset` was read.
+    #[error("{path}: corrupt {what} at byte offset {offset}: {reason}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// "record", "block", "file header", ...
+        what: &'static str,
+        /// Byte offset of the record (decompressed bytes for gzip input).
+        offset: u64,
+        /// What is wrong with it.
+        reason: String,
+    },
+}
+
+/// Where a capture file ended in the middle of a record.
+#[derive(Debug, Clone)]
+pub struct Truncation {
+    /// Byte offset where the incomplete record starts.
+    pub offset: u64,
+    /// Bytes present of that record.
+    pub present: usize,
+    /// Bytes the record header announced (or the minimum header size when the header itself
+    /// was cut).
+    pub expected: usize,
+}
+
+impl fmt::Display for Truncation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "file ends inside the record at byte offset {} ({} of {} bytes present); \
+             everything before it was analysed",
+            self.offset, self.present, self.expected
+        )
+    }
+}
+
+/// The container format of a capture file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// Classic libpcap format.
+    Pcap,
+    /// pcapng.
+    PcapNg,
+}
+
+enum Parser {
+    Pcap(pcap::PcapState),
+    PcapNg(pcapng::PcapNgState),
+}
+
+/// Counters about the records of one file that were read but carry no frame, or that had to be
+/// repaired.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct SourceCounters {
+    /// pcapng packets that name an interface that was never described.
+    pub unknown_interface: u64,
+    /// Records whose timestamp fraction was out of range (for example microseconds ≥ 10⁶);
+    /// the excess is carried into the seconds.
+    pub invalid_timestamp: u64,
+    /// Records whose captured length exceeds the original length (the original length is
+    /// then taken to be the captured length).
+    pub caplen_over_len: u64,
+}
+
+/// A capture file opened for reading.
+pub struct CaptureFile {
+    path: PathBuf,
+    buf: ByteBuffer<Box<dyn Read + Send>>,
+    parser: Parser,
+    format: Format,
+    compressed: bool,
+    truncation: Option<Truncation>,
+    counters: SourceCounters,
+    finished: bool,
+}
+
+impl CaptureFile {
+    /// Opens `path` and reads its file header.
+    pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
+        let io_err = |source| CaptureError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let file = File::open(path).map_err(io_err)?;
+        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+            return Err(io_err(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                "is a directory",
+            )));
+        }
+        let mut raw = ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>);
+        raw.fill(4).map_err(io_err)?;
+        let compressed = raw.available().starts_with(&[0x1f, 0x8b]);
+        let mut buf = if compressed {
+            let inner = raw.into_reader_with_pending();
+            ByteBuffer::new(
+                Box::new(flate2::read::MultiGzDecoder::new(inner)) as Box<dyn Read + Send>
+            )
+        } else {
+            raw
+        };
+        buf.fill(4).map_err(io_err)?;
+        let head = buf.available();
+        let magic: Option<[u8; 4]> = head.get(..4).and_then(|m| m.try_into().ok());
+        let format = match magic {
+            Some([0xa1, 0xb2, 0xc3, 0xd4])
+            | Some([0xd4, 0xc3, 0xb2, 0xa1])
+            | Some([0xa1, 0xb2, 0x3c, 0x4d])
+            | Some([0x4d, 0x3c, 0xb2, 0xa1]) => Format::Pcap,
+            Some([0x0a, 0x0d, 0x0d, 0x0a]) => Format::PcapNg,
+            _ => {
+                return Err(CaptureError::NotACapture {
+                    path: path.to_path_buf(),
+                    magic: if head.is_empty() {
+                        "none: the file is empty".to_string()
+                    } else {
+                        head.iter().take(4).map(|b| format!("{b:02x}")).collect()
+                    },
+                })
+            }
+        };
+        let parser = match format {
+            Format::Pcap => Parser::Pcap(pcap::PcapState::open(path, &mut buf)?),
+            Format::PcapNg => Parser::PcapNg(pcapng::PcapNgState::open(path, &mut buf)?),
+        };
+        Ok(CaptureFile {
+            path: path.to_path_buf(),
+            buf,
+            parser,
+            format,
+            compressed,
+            truncation: None,
+            counters: SourceCounters::default(),
+            finished: false,
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Container format.
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// Whether the file is gzip-compressed.
+    pub fn compressed(&self) -> bool {
+        self.compressed
+    }
+
+    /// Bytes of the (decompressed) file consumed so far.
+    pub fn position(&self) -> u64 {
+        self.buf.offset()
+    }
+
+    /// Set once the file turned out to end inside a record.
+    pub fn truncation(&self) -> Option<&Truncation> {
+        self.truncation.as_ref()
+    }
+
+    /// Counters of repaired or skipped records.
+    pub fn counters(&self) -> SourceCounters {
+        self.counters
+    }
+
+    /// Reads the next frame. `Ok(None)` at the end of the file (including a file cut short in
+    /// the middle of a record: see [`CaptureFile::truncation`]).
+    pub fn next_frame(&mut self) -> Result<Option<Frame<'_>>, CaptureError> {
+        if self.finished {
+            return Ok(None);
+        }
+        let step = match &mut self.parser {
+            Parser::Pcap(p) => p.next(&self.path, &mut self.buf, &mut self.counters),
+            Parser::PcapNg(p) => p.next(&self.path, &mut self.buf, &mut self.counters),
+        };
+        match step {
+            Ok(Step::Frame(meta)) => {
+                let data = self.buf.record(meta.data_start, meta.data_len);
+                Ok(Some(Frame {
+                    ts: meta.ts,
+                    linktype: meta.linktype,
+                    orig_len: meta.orig_len,
+                    data,
+                    offset: meta.offset,
+                }))
+            }
+            Ok(Step::End) => {
+                self.finished = true;
+                Ok(None)
+            }
+            Ok(Step::Truncated(t)) => {
+                self.finished = true;
+                self.truncation = Some(t);
+                Ok(None)
+            }
+            Err(e) => {
+                self.finished = true;
+                Err(e)
+            }
+        }
+    }
+}
+
+/// What a format parser found next. Frame data stays in the buffer; `data_start` is relative
+/// to the start of the record that was just consumed (see [`ByteBuffer::record`]).
+enum Step {
+    Frame(FrameMeta),
+    End,
+    Truncated(Truncation),
+}
+
+struct FrameMeta {
+    ts: u64,
+    linktype: u32,
+    orig_len: u32,
+    data_start: usize,
+    data_len: usize,
+    offset: u64,
+}
+
+/// Names that a directory scan takes as capture files.
+const CAPTURE_EXTENSIONS: &[&str] = &[
+    ".pcap",
+    ".pcapng",
+    ".cap",
+    ".dmp",
+    ".pcap.gz",
+    ".pcapng.gz",
+    ".cap.gz",
+    ".gz",
+];
+
+/// The files to analyse, in order, and the directory entries passed over.
+#[derive(Debug, Default)]
+pub struct InputList {
+    /// Capture files in analysis order.
+    pub files: Vec<PathBuf>,
+    /// Files inside directory arguments that were not taken (no capture extension).
+    pub skipped: Vec<PathBuf>,
+}
+
+/// Expands command-line inputs: a file is taken as is (whatever its name); a directory
+/// contributes its regular files whose names end in a capture extension, sorted by name.
+/// Directories are not searched recursively.
+pub fn expand_inputs(args: &[PathBuf]) -> Result<InputList, CaptureError> {
+    let mut list = InputList::default();
+    for arg in args {
+        // A file that cannot be looked at is kept: opening it reports the error in its turn.
+        if !std::fs::metadata(arg).is_ok_and(|m| m.is_dir()) {
+            list.files.push(arg.clone());
+            continue;
+        }
+        let rd = std::fs::read_dir(arg).map_err(|source| CaptureError::Io {
+            path: arg.clone(),
+            source,
+        })?;
+        let mut entries = Vec::new();
+        for entry in rd {
+            let entry = entry.map_err(|source| CaptureError::Io {
+                path: arg.clone(),
+                source,
+            })?;
+            let path = entry.path();
+            if !path.is_file() {
+                continue;
+            }
+            let name = entry.file_name().to_string_lossy().to_lowercase();
+            if CAPTURE_EXTENSIONS.iter().any(|ext| name.ends_with(ext)) && !name.starts_with('.') {
+                entries.push(path);
+            } else {
+                list.skipped.push(path);
+            }
+        }
+        entries.sort();
+        list.files.extend(entries);
+    }
+    Ok(list)
+}
+
+#[cfg(test)]
+mod tests;

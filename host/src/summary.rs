@@ -1,0 +1,207 @@
+//! The end-of-run summary printed on stderr: what was read, what was skipped and why, which
+//! limits bit, how long it took.
+
+use std::fmt::Write as _;
+
+use crate::analyse::RunReport;
+use crate::decode::Skip;
+use crate::tcp::EndReason;
+
+/// Human-readable byte count.
+pub fn human_bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
+    let mut v = n as f64;
+    let mut unit = 0;
+    while v >= 1000.0 && unit + 1 < UNITS.len() {
+        v /= 1000.0;
+        unit += 1;
+    }
+    if unit == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", UNITS.get(unit).unwrap_or(&"?"))
+    }
+}
+
+/// The summary text, several lines, each starting with `netan: `.
+pub fn summary(report: &RunReport) -> String {
+    let mut s = String::new();
+    let secs = report.elapsed.as_secs_f64().max(1e-9);
+    let bytes = report.bytes();
+    let frames = report.frames();
+    let files = report.files.len();
+    let _ = writeln!(
+        s,
+        "netan: {frames} packets, {} in {files} file{}; {} TCP sessions; {:.3} s ({}/s, {:.0} packets/s)",
+        human_bytes(bytes),
+        if files == 1 { "" } else { "s" },
+        report.tcp.sessions,
+        secs,
+        human_bytes((bytes as f64 / secs) as u64),
+        frames as f64 / secs,
+    );
+    let d = &report.decode;
+    let skipped: Vec<String> = Skip::ALL
+        .iter()
+        .filter(|r| d.skipped(**r) > 0)
+        .map(|r| format!("{} {}", r.name(), d.skipped(*r)))
+        .collect();
+    let _ = writeln!(
+        s,
+        "netan: decoded {} TCP segments; not used: {}",
+        d.tcp,
+        if skipped.is_empty() {
+            "none".to_string()
+        } else {
+            skipped.join(", ")
+        }
+    );
+    for (lt, n) in &d.unsupported_linktypes {
+        let _ = writeln!(s, "netan: {n} frames of unsupported link type {lt}");
+    }
+    if d.truncated_segments > 0 {
+        let _ = writeln!(
+            s,
+            "netan: {} segments cut by the snap length ({} payload bytes not captured)",
+            d.truncated_segments, d.truncated_bytes
+        );
+    }
+    let f = &report.defrag;
+    if f.fragments > 0 {
+        let _ = writeln!(
+            s,
+            "netan: IP fragments {}: {} datagrams reassembled, {} timed out, {} evicted, {} invalid, {} incomplete at end",
+            f.fragments, f.reassembled, f.timed_out, f.evicted, f.invalid, report.incomplete_datagrams
+        );
+    }
+    if d.tunnelled > 0 {
+        let _ = writeln!(
+            s,
+            "netan: {} frames decoded from VXLAN tunnels",
+            d.tunnelled
+        );
+    }
+    let t = &report.tcp;
+    let reasons = [
+        EndReason::Fin,
+        EndReason::Rst,
+        EndReason::Timeout,
+        EndReason::Eof,
+        EndReason::Reused,
+        EndReason::Evicted,
+    ];
+    let ended: Vec<String> = reasons
+        .iter()
+        .filter_map(|r| {
+            t.ended
+                .get(*r as usize)
+                .filter(|n| **n > 0)
+                .map(|n| format!("{} {n}", r.name()))
+        })
+        .collect();
+    let st = &t.streams;
+    let _ = writeln!(
+        s,
+        "netan: sessions {} ({} midstream, peak {} open), ended: {}; payload {}; gaps {} ({} bytes); \
+         retransmitted {} bytes; conflicting overlaps {}; late packets {}",
+        t.sessions,
+        t.midstream,
+        t.peak_sessions,
+        if ended.is_empty() { "none".to_string() } else { ended.join(", ") },
+        human_bytes(st.bytes),
+        st.gaps,
+        st.gap_bytes,
+        st.retransmitted,
+        st.conflicts,
+        t.late_packets,
+    );
+    let mut limits = Vec::new();
+    if t.limit_session_size > 0 {
+        limits.push(format!(
+            "max_session_size cut {} sessions ({} bytes dropped)",
+            t.limit_session_size, st.capped
+        ));
+    }
+    if t.limit_session_buffer > 0 {
+        limits.push(format!(
+            "max_buffered_per_session forced {} gaps",
+            t.limit_session_buffer
+        ));
+    }
+    if t.limit_total_buffer > 0 {
+        limits.push(format!(
+            "max_buffered_total forced {} gaps",
+            t.limit_total_buffer
+        ));
+    }
+    if t.limit_sessions > 0 {
+        limits.push(format!(
+            "max_sessions evicted {} sessions",
+            t.limit_sessions
+        ));
+    }
+    let _ = writeln!(
+        s,
+        "netan: limits hit: {}; peak out-of-order buffer {}",
+        if limits.is_empty() {
+            "none".to_string()
+        } else {
+            limits.join(", ")
+        },
+        human_bytes(t.peak_buffered)
+    );
+    let mut odd = Vec::new();
+    if t.rst_ignored > 0 {
+        odd.push(format!(
+            "{} RSTs ignored (no ACK of the SYN)",
+            t.rst_ignored
+        ));
+    }
+    if st.keepalives > 0 {
+        odd.push(format!("{} keep-alives", st.keepalives));
+    }
+    if st.beyond_fin > 0 {
+        odd.push(format!("{} bytes after a FIN ignored", st.beyond_fin));
+    }
+    if st.before_start > 0 {
+        odd.push(format!(
+            "{} bytes before the stream start ignored",
+            st.before_start
+        ));
+    }
+    for file in &report.files {
+        let c = file.counters;
+        if c.invalid_timestamp > 0 {
+            odd.push(format!(
+                "{}: {} invalid timestamps",
+                file.path.display(),
+                c.invalid_timestamp
+            ));
+        }
+        if c.unknown_interface > 0 {
+            odd.push(format!(
+                "{}: {} packets of undescribed interfaces skipped",
+                file.path.display(),
+                c.unknown_interface
+            ));
+        }
+        if c.caplen_over_len > 0 {
+            odd.push(format!(
+                "{}: {} records longer than their wire length",
+                file.path.display(),
+                c.caplen_over_len
+            ));
+        }
+    }
+    if !odd.is_empty() {
+        let _ = writeln!(s, "netan: also: {}", odd.join("; "));
+    }
+    if !report.skipped_files.is_empty() {
+        let _ = writeln!(
+            s,
+            "netan: {} files in input directories passed over (not named like captures)",
+            report.skipped_files.len()
+        );
+    }
+    s
+}

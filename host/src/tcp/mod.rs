@@ -1,0 +1,188 @@
+//! The TCP listener: segments in, session events out. It is built into the host and always
+//! runs first; analysers start at the byte stream it produces.
+//!
+//! Read first: RFC 9293 (TCP, §3.4 sequence numbers, §3.10.7 segment arrival), RFC 1122
+//! §4.2.3.6 (keep-alives), RFC 7413 (data on SYN). `docs/reassembly.md` states the semantics
+//! this module implements, decision by decision.
+//!
+//! * [`seq`] maps wrapping 32-bit sequence numbers onto 64-bit stream offsets;
+//! * [`stream`] reassembles one direction: out-of-order data, retransmissions, overlaps, gaps;
+//! * [`session`] follows one connection: handshake, monologues, FIN/RST, limits;
+//! * [`table`] finds the session of a segment, creates, ages and ends sessions.
+//!
+//! The listener reports to a [`TcpObserver`]: session start, the bytes of each direction in
+//! stream order (with gaps for bytes never captured), monologue boundaries and session end.
+//! A monologue is what one side sends until the other side sends data or the session ends.
+
+pub(crate) mod seq;
+pub(crate) mod session;
+pub(crate) mod stream;
+pub(crate) mod table;
+
+pub use netan_plugin_api::Direction;
+pub use session::{Handshake, SessionInfo};
+pub use stream::StreamStats;
+pub use table::TcpListener;
+
+/// Why a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EndReason {
+    /// Both sides sent a FIN.
+    Fin,
+    /// A RST was sent (the session stayed open for `close_linger` afterwards).
+    Rst,
+    /// No packet for `idle_timeout`.
+    Timeout,
+    /// The input ended.
+    Eof,
+    /// A new connection (a SYN with another initial sequence number) reused the port pair.
+    Reused,
+    /// Dropped to keep the number of open sessions within `max_sessions`.
+    Evicted,
+}
+
+impl EndReason {
+    /// Name used in output.
+    pub fn name(self) -> &'static str {
+        match self {
+            EndReason::Fin => "fin",
+            EndReason::Rst => "rst",
+            EndReason::Timeout => "timeout",
+            EndReason::Eof => "eof",
+            EndReason::Reused => "reused",
+            EndReason::Evicted => "evicted",
+        }
+    }
+}
+
+/// A gap: bytes that were sent but never captured, placed within a monologue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Gap {
+    /// Offset in the monologue's data where the missing bytes belong.
+    pub offset: u64,
+    /// Number of bytes missing.
+    pub len: u64,
+}
+
+/// A finished monologue.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Monologue {
+    /// Who spoke.
+    pub direction: Direction,
+    /// Position within the session (0 is the first monologue).
+    pub index: u64,
+    /// Capture time of the first packet that contributed, in ns.
+    pub t_start: u64,
+    /// Latest capture time of a packet that contributed, in ns.
+    pub t_end: u64,
+    /// Packets that contributed bytes.
+    pub packets: u64,
+    /// Bytes delivered (gaps excluded).
+    pub bytes: u64,
+    /// Gaps, in order.
+    pub gaps: Vec<Gap>,
+}
+
+/// How a session ended, with its totals.
+#[derive(Debug, Clone)]
+pub struct SessionEnd {
+    /// Why.
+    pub reason: EndReason,
+    /// Time of the last packet of the session (of the RST for a reset session).
+    pub t_end: u64,
+    /// Monologues emitted.
+    pub monologues: u64,
+    /// Per-direction counters, indexed by [`Direction::index`].
+    pub streams: [StreamStats; 2],
+    /// Whether `max_session_size` cut the session's payload.
+    pub capped: bool,
+    /// Ordinal of the oldest session still open after this one ended (`u64::MAX` if none):
+    /// every session that started before it has now ended.
+    pub oldest_open: u64,
+}
+
+/// Receives the listener's events. Every session gets exactly one `session_start` and one
+/// `session_end`; between them, `data` and `gap` calls in stream order, grouped into
+/// monologues that `monologue_end` closes.
+pub trait TcpObserver {
+    /// A session started (handshake complete, or first packet of a midstream session, or at
+    /// the latest just before its first byte or its end).
+    fn session_start(&mut self, session: &SessionInfo, ts: u64);
+    /// In-order bytes from one side. They belong to the current monologue of that side.
+    fn data(&mut self, session: &SessionInfo, direction: Direction, data: &[u8]);
+    /// Bytes from one side that were never captured.
+    fn gap(&mut self, session: &SessionInfo, direction: Direction, len: u64);
+    /// The current monologue is complete.
+    fn monologue_end(&mut self, session: &SessionInfo, monologue: &Monologue);
+    /// The session ended.
+    fn session_end(&mut self, session: &SessionInfo, end: &SessionEnd);
+}
+
+/// Listener settings. The defaults suit captures from a few KB to many GB.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpConfig {
+    /// Payload bytes kept per session; beyond, payload is dropped (and counted) while flags
+    /// are still followed. 0 = no limit. (The original's `max_session_size`.)
+    pub max_session_size: u64,
+    /// Out-of-order bytes held per session before the first hole is declared a gap.
+    pub max_buffered_per_session: usize,
+    /// Out-of-order bytes held over all sessions before holes are declared gaps.
+    pub max_buffered_total: usize,
+    /// Sessions open at once; beyond, the least recently active are ended (`evicted`).
+    pub max_sessions: usize,
+    /// Capture time without a packet after which a session ends (`timeout`). 0 = never.
+    pub idle_timeout_ns: u64,
+    /// How long a reset or closed session stays around to absorb late packets, in ns.
+    pub close_linger_ns: u64,
+    /// Bytes of each direction's recent data kept to tell retransmissions that repeat the
+    /// bytes from overlaps that change them. 0 turns the check off.
+    pub overlap_window: usize,
+}
+
+impl Default for TcpConfig {
+    fn default() -> Self {
+        TcpConfig {
+            max_session_size: 0,
+            max_buffered_per_session: 4 << 20,
+            max_buffered_total: 64 << 20,
+            max_sessions: 262_144,
+            idle_timeout_ns: 3_600_000_000_000,
+            close_linger_ns: 5_000_000_000,
+            overlap_window: 4096,
+        }
+    }
+}
+
+/// Listener-wide counters.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct TcpStats {
+    /// Segments processed.
+    pub segments: u64,
+    /// Sessions created.
+    pub sessions: u64,
+    /// Sessions picked up without a handshake.
+    pub midstream: u64,
+    /// Sessions ended, by reason (indexed in [`EndReason`] order).
+    pub ended: [u64; 6],
+    /// Packets for a session that had ended shortly before (late ACKs, FIN retransmissions).
+    pub late_packets: u64,
+    /// RSTs ignored because they could not belong to the connection (no ACK of the SYN).
+    pub rst_ignored: u64,
+    /// Times the per-session out-of-order limit forced a gap.
+    pub limit_session_buffer: u64,
+    /// Times the overall out-of-order limit forced a gap.
+    pub limit_total_buffer: u64,
+    /// Sessions whose payload `max_session_size` cut.
+    pub limit_session_size: u64,
+    /// Sessions ended by `max_sessions`.
+    pub limit_sessions: u64,
+    /// Peak out-of-order bytes held.
+    pub peak_buffered: u64,
+    /// Peak sessions open at once.
+    pub peak_sessions: u64,
+    /// Reassembly counters summed over both directions of every ended session.
+    pub streams: StreamStats,
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,452 @@
+//! One direction of a session: out-of-order buffering, retransmissions, overlaps and gaps.
+//!
+//! Bytes are placed by stream offset (see [`super::seq`]). Data at the expected offset is
+//! delivered at once, straight from the packet, without a copy. Data beyond it waits in an
+//! ordered map of non-overlapping segments until the hole before it is filled, or until the
+//! session declares the hole a gap (the peer acknowledged the missing bytes, a buffer limit was
+//! reached, or the session ended). Where copies of the same bytes differ, the copy that arrived
+//! first wins, and the disagreement is counted.
+
+use std::collections::BTreeMap;
+
+use super::seq;
+
+/// Receives what a stream delivers, in stream order.
+pub(crate) trait Delivery {
+    /// Contiguous bytes, from the packet with capture time `ts` and frame number `packet`.
+    fn data(&mut self, data: &[u8], ts: u64, packet: u64);
+    /// `len` bytes that were sent but never captured.
+    fn gap(&mut self, len: u64);
+}
+
+/// Counters for one direction.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct StreamStats {
+    /// Bytes delivered (gaps excluded).
+    pub bytes: u64,
+    /// Gaps declared.
+    pub gaps: u64,
+    /// Bytes missing in those gaps.
+    pub gap_bytes: u64,
+    /// Payload bytes that arrived again (retransmissions and overlaps).
+    pub retransmitted: u64,
+    /// Segments whose bytes differ from a copy that arrived earlier.
+    pub conflicts: u64,
+    /// Keep-alive probes.
+    pub keepalives: u64,
+    /// Payload bytes beyond the FIN, ignored.
+    pub beyond_fin: u64,
+    /// Payload bytes placed before the start of the stream, ignored.
+    pub before_start: u64,
+    /// Payload bytes dropped because the session reached `max_session_size`.
+    pub capped: u64,
+    /// Payload bytes that were held out of order at some point.
+    pub reordered: u64,
+}
+
+impl StreamStats {
+    /// Adds `other` into `self`.
+    pub fn add(&mut self, other: &StreamStats) {
+        self.bytes += other.bytes;
+        self.gaps += other.gaps;
+        self.gap_bytes += other.gap_bytes;
+        self.retransmitted += other.retransmitted;
+        self.conflicts += other.conflicts;
+        self.keepalives += other.keepalives;
+        self.beyond_fin += other.beyond_fin;
+        self.before_start += other.before_start;
+        self.capped += other.capped;
+        self.reordered += other.reordered;
+    }
+}
+
+struct Segment {
+    data: Vec<u8>,
+    ts: u64,
+    packet: u64,
+}
+
+/// The last bytes delivered, kept to tell a faithful retransmission from a conflicting one.
+#[derive(Default)]
+struct Recent {
+    buf: Vec<u8>,
+    cap: usize,
+    /// Stream offset just after the last byte kept.
+    end: u64,
+    /// Bytes kept (at most `cap`).
+    len: usize,
+}
+
+impl Recent {
+    fn new(cap: usize) -> Recent {
+        Recent {
+            cap,
+            ..Recent::default()
+        }
+    }
+
+    fn append(&mut self, off: u64, data: &[u8]) {
+        if self.cap == 0 {
+            return;
+        }
+        if self.buf.len() != self.cap {
+            self.buf.resize(self.cap, 0);
+        }
+        if off != self.end {
+            // Not contiguous with what we hold (a gap came between): start afresh.
+            self.len = 0;
+        }
+        let keep = data.len().min(self.cap);
+        let tail = data.get(data.len() - keep..).unwrap_or(&[]);
+        let start_off = off + (data.len() - keep) as u64;
+        let pos = (start_off % self.cap as u64) as usize;
+        let first = (self.cap - pos).min(keep);
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(pos..pos + first), tail.get(..first)) {
+            dst.copy_from_slice(src);
+        }
+        if let (Some(dst), Some(src)) = (self.buf.get_mut(..keep - first), tail.get(first..)) {
+            dst.copy_from_slice(src);
+        }
+        self.end = off + data.len() as u64;
+        self.len = (self.len + data.len()).min(self.cap);
+    }
+
+    /// Whether the bytes we still hold differ from `data` at `off`. `None` when we hold none
+    /// of them.
+    fn differs(&self, off: u64, data: &[u8]) -> Option<bool> {
+        let held_start = self.end - self.len as u64;
+        let from = off.max(held_start);
+        let to = (off + data.len() as u64).min(self.end);
+        if from >= to || self.cap == 0 {
+            return None;
+        }
+        let mut differ = false;
+        let mut o = from;
+        while o < to {
+            let pos = (o % self.cap as u64) as usize;
+            let run = ((self.cap - pos) as u64).min(to - o) as usize;
+            let held = self.buf.get(pos..pos + run);
+            let new_at = (o - off) as usize;
+            let new = data.get(new_at..new_at + run);
+            if held != new {
+                differ = true;
+                break;
+            }
+            o += run as u64;
+        }
+        Some(differ)
+    }
+}
+
+/// One direction of a session.
+pub(crate) struct Stream {
+    /// Sequence number of stream offset 0, once known.
+    pub(crate) base: Option<u32>,
+    /// Whether the base came from this side's SYN.
+    pub(crate) syn_seen: bool,
+    /// Next offset expected: everything before it was delivered or declared a gap.
+    pub(crate) next: u64,
+    /// Highest offset the peer acknowledged.
+    pub(crate) acked: u64,
+    /// Highest offset known to have been sent (captured or cut off by the snap length).
+    pub(crate) highest: u64,
+    /// Offset of this side's FIN, once seen.
+    pub(crate) fin: Option<u64>,
+    segments: BTreeMap<u64, Segment>,
+    /// Bytes held out of order.
+    pub(crate) buffered: usize,
+    recent: Recent,
+    /// Set once the session reached `max_session_size`: bytes skipped from then on are
+    /// dropped on purpose, not missing, and are not reported as gaps.
+    pub(crate) capped: bool,
+    pub(crate) stats: StreamStats,
+}
+
+impl Stream {
+    pub(crate) fn new(overlap_window: usize) -> Stream {
+        Stream {
+            base: None,
+            syn_seen: false,
+            next: 0,
+            acked: 0,
+            highest: 0,
+            fin: None,
+            segments: BTreeMap::new(),
+            buffered: 0,
+            recent: Recent::new(overlap_window),
+            capped: false,
+            stats: StreamStats::default(),
+        }
+    }
+
+    /// Offset of sequence number `seq`, if the base is known and it falls after the start.
+    pub(crate) fn offset(&self, seq: u32) -> Option<u64> {
+        self.base
+            .and_then(|base| seq::offset_of(seq, base, self.next))
+    }
+
+    /// Records an acknowledgment from the peer for sequence number `ack`. Acknowledgments
+    /// more than `max_ahead` bytes beyond what is expected are ignored as implausible.
+    pub(crate) fn acknowledge(&mut self, ack: u32, max_ahead: u64) {
+        if let Some(off) = self.offset(ack) {
+            // A FIN takes one sequence number: an ACK of the FIN acknowledges no data.
+            let off = match self.fin {
+                Some(fin) => off.min(fin),
+                None => off,
+            };
+            if off > self.acked && off <= self.next.max(self.highest) + max_ahead {
+                self.acked = off;
+            }
+        }
+    }
+
+    /// Whether a segment at `off` carrying `len` bytes would deliver bytes right away.
+    pub(crate) fn would_deliver(&self, off: u64, len: usize) -> bool {
+        len > 0
+            && off <= self.next
+            && off + len as u64 > self.next
+            && self.fin.is_none_or(|fin| self.next < fin)
+    }
+
+    /// First offset held out of order.
+    pub(crate) fn first_buffered(&self) -> Option<u64> {
+        self.segments.keys().next().copied()
+    }
+
+    /// Takes in a segment's payload at stream offset `off`. Returns the number of bytes that
+    /// went into the out-of-order buffer.
+    pub(crate) fn segment(
+        &mut self,
+        off: u64,
+        data: &[u8],
+        keepalive: bool,
+        ts: u64,
+        packet: u64,
+        out: &mut impl Delivery,
+    ) -> usize {
+        let mut off = off;
+        let mut data = data;
+        if let Some(fin) = self.fin {
+            let end = off + data.len() as u64;
+            if end > fin {
+                let keep = fin.saturating_sub(off).min(data.len() as u64) as usize;
+                self.stats.beyond_fin += (data.len() - keep) as u64;
+                data = data.get(..keep).unwrap_or(&[]);
+            }
+        }
+        if data.is_empty() {
+            return 0;
+        }
+        let end = off + data.len() as u64;
+        if end <= self.next {
+            if keepalive {
+                self.stats.keepalives += 1;
+            } else {
+                self.retransmission(off, data);
+            }
+            return 0;
+        }
+        if off < self.next {
+            let old = (self.next - off) as usize;
+            self.retransmission(off, data.get(..old).unwrap_or(&[]));
+            data = data.get(old..).unwrap_or(&[]);
+            off = self.next;
+        }
+        if off == self.next {
+            let room = match self.first_buffered() {
+                Some(first) => ((first - off) as usize).min(data.len()),
+                None => data.len(),
+            };
+            let (now, later) = data.split_at(room);
+            self.deliver(now, ts, packet, out);
+            let held = self.insert(off + room as u64, later, ts, packet);
+            self.drain(out);
+            held
+        } else {
+            self.insert(off, data, ts, packet)
+        }
+    }
+
+    fn retransmission(&mut self, off: u64, data: &[u8]) {
+        self.stats.retransmitted += data.len() as u64;
+        if self.recent.differs(off, data) == Some(true) {
+            self.stats.conflicts += 1;
+        }
+    }
+
+    fn deliver(&mut self, data: &[u8], ts: u64, packet: u64, out: &mut impl Delivery) {
+        if data.is_empty() {
+            return;
+        }
+        self.recent.append(self.next, data);
+        self.next += data.len() as u64;
+        self.stats.bytes += data.len() as u64;
+        out.data(data, ts, packet);
+    }
+
+    fn declare_gap(&mut self, len: u64, out: &mut impl Delivery) {
+        if len == 0 {
+            return;
+        }
+        self.next += len;
+        if self.capped {
+            return;
+        }
+        self.stats.gaps += 1;
+        self.stats.gap_bytes += len;
+        out.gap(len);
+    }
+
+    /// Buffers the parts of `data` (at `off`, beyond `next`) not already held; held copies
+    /// win. Returns the bytes added.
+    fn insert(&mut self, off: u64, data: &[u8], ts: u64, packet: u64) -> usize {
+        if data.is_empty() {
+            return 0;
+        }
+        let end = off + data.len() as u64;
+        // Held segments that overlap [off, end): the one starting before `off`, then all
+        // starting inside.
+        let mut overlapping: Vec<(u64, u64)> = Vec::new();
+        if let Some((&s, seg)) = self.segments.range(..off).next_back() {
+            if s + seg.data.len() as u64 > off {
+                overlapping.push((s, s + seg.data.len() as u64));
+            }
+        }
+        overlapping.extend(
+            self.segments
+                .range(off..end)
+                .map(|(&s, g)| (s, s + g.data.len() as u64)),
+        );
+        let mut added = 0;
+        let mut cursor = off;
+        for (s, e) in overlapping {
+            if s > cursor {
+                added += self.hold(cursor, data_range(data, off, cursor, s), ts, packet);
+            }
+            // Compare the bytes both copies carry.
+            let from = s.max(off);
+            let to = e.min(end);
+            if from < to {
+                self.stats.retransmitted += to - from;
+                let held = self
+                    .segments
+                    .get(&s)
+                    .and_then(|g| g.data.get((from - s) as usize..(to - s) as usize));
+                if held != Some(data_range(data, off, from, to)) {
+                    self.stats.conflicts += 1;
+                }
+            }
+            cursor = cursor.max(e);
+        }
+        if cursor < end {
+            added += self.hold(cursor, data_range(data, off, cursor, end), ts, packet);
+        }
+        added
+    }
+
+    fn hold(&mut self, off: u64, data: &[u8], ts: u64, packet: u64) -> usize {
+        if data.is_empty() {
+            return 0;
+        }
+        self.buffered += data.len();
+        self.stats.reordered += data.len() as u64;
+        self.segments.insert(
+            off,
+            Segment {
+                data: data.to_vec(),
+                ts,
+                packet,
+            },
+        );
+        data.len()
+    }
+
+    /// Delivers held segments that are now contiguous with `next`.
+    fn drain(&mut self, out: &mut impl Delivery) {
+        while let Some(entry) = self.segments.first_entry() {
+            let start = *entry.key();
+            if start > self.next {
+                break;
+            }
+            let seg = entry.remove();
+            self.buffered -= seg.data.len();
+            let skip = ((self.next - start) as usize).min(seg.data.len());
+            let fresh = seg.data.get(skip..).unwrap_or(&[]);
+            self.deliver(fresh, seg.ts, seg.packet, out);
+        }
+    }
+
+    /// Delivers everything up to offset `target`: held data where there is some, gaps for the
+    /// holes between.
+    pub(crate) fn flush_to(&mut self, target: u64, out: &mut impl Delivery) {
+        self.drain(out);
+        while self.next < target {
+            let hole_end = self
+                .first_buffered()
+                .map_or(target, |first| first.min(target));
+            self.declare_gap(hole_end - self.next, out);
+            self.drain(out);
+        }
+    }
+
+    /// Gives up on the first hole: declares it a gap and delivers what follows it.
+    /// Returns false when nothing was held.
+    pub(crate) fn skip_first_hole(&mut self, out: &mut impl Delivery) -> bool {
+        match self.first_buffered() {
+            Some(first) => {
+                self.flush_to(first, out);
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// How far the peer's acknowledgments reach, as a stream offset: every byte before it was
+    /// sent. One unseen sequence number right after all known data is taken to be an
+    /// uncaptured FIN (a FIN takes one sequence number), not a missing byte.
+    pub(crate) fn acked_target(&self) -> u64 {
+        let known = self.highest.max(self.next);
+        if self.fin.is_none() && self.acked == known + 1 {
+            known
+        } else {
+            self.acked
+        }
+    }
+
+    /// How far the stream is known to reach: acknowledged, or announced by a packet cut short
+    /// by the snap length, but never beyond the FIN.
+    fn known_end(&self) -> u64 {
+        let end = self.acked_target().max(self.highest);
+        match self.fin {
+            Some(fin) => end.min(fin),
+            None => end,
+        }
+    }
+
+    /// Delivers everything held and declares the remaining holes, as at the end of a session.
+    pub(crate) fn finish(&mut self, out: &mut impl Delivery) {
+        while self.skip_first_hole(out) {}
+        let target = self.known_end();
+        self.flush_to(target, out);
+    }
+
+    /// Records that the session's `max_session_size` dropped `n` payload bytes.
+    pub(crate) fn cap(&mut self, n: u64) {
+        self.stats.capped += n;
+    }
+
+    /// Sequence number of the next expected byte.
+    #[cfg(test)]
+    pub(crate) fn next_seq(&self) -> Option<u32> {
+        self.base.map(|b| seq::seq_of(self.next, b))
+    }
+}
+
+/// The part of `data` (which starts at stream offset `off`) between offsets `from` and `to`.
+fn data_range(data: &[u8], off: u64, from: u64, to: u64) -> &[u8] {
+    data.get((from - off) as usize..(to - off) as usize)
+        .unwrap_or(&[])
+}
+
+#[cfg(test)]
+mod tests;
