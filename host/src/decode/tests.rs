@@ -1,1 +1,169 @@
+//! Decoder tests: frames built with etherparse's packet builder, then damaged in every way a
+//! capture can damage them.
 
+use super::*;
+use etherparse::PacketBuilder;
+
+fn tcp_frame(payload: &[u8]) -> Vec<u8> {
+    let builder = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .tcp(40000, 80, 1000, 65535)
+        .ack(77)
+        .psh();
+    let mut out = Vec::new();
+    builder.write(&mut out, payload).unwrap();
+    out
+}
+
+fn decoder() -> Decoder {
+    Decoder::new(DecodeOptions::default())
+}
+
+#[test]
+fn ethernet_ipv4_tcp_gives_the_segment() {
+    let frame = tcp_frame(b"hello");
+    let mut d = decoder();
+    let p = d.decode(0, link::linktype::ETHERNET, &frame).unwrap();
+    assert_eq!(p.src.to_string(), "10.0.0.1:40000");
+    assert_eq!(p.dst.to_string(), "10.0.0.2:80");
+    assert_eq!((p.seq, p.ack, p.payload, p.missing), (1000, 77, &b"hello"[..], 0));
+    assert!(p.flags.has(TcpFlags::ACK | TcpFlags::PSH));
+    assert_eq!(d.stats.tcp, 1);
+}
+
+#[test]
+fn ethernet_padding_is_not_payload() {
+    // A pure ACK padded to the 60-byte Ethernet minimum (tcpflow takes the padding as data).
+    let mut frame = tcp_frame(b"");
+    frame.resize(60, 0x55);
+    let mut d = decoder();
+    let p = d.decode(0, link::linktype::ETHERNET, &frame).unwrap();
+    assert!(p.payload.is_empty());
+}
+
+#[test]
+fn a_frame_cut_by_the_snap_length_keeps_its_captured_payload_and_counts_the_rest() {
+    let frame = tcp_frame(&[b'x'; 100]);
+    let cut = &frame[..frame.len() - 30];
+    let mut d = decoder();
+    let p = d.decode(0, link::linktype::ETHERNET, cut).unwrap();
+    assert_eq!((p.payload.len(), p.missing), (70, 30));
+    assert_eq!((d.stats.truncated_segments, d.stats.truncated_bytes), (1, 30));
+}
+
+#[test]
+fn ipv4_total_length_zero_takes_the_captured_length() {
+    // TSO / BIG TCP captures: total length 0.
+    let mut frame = tcp_frame(b"segmentation offload");
+    frame[16] = 0;
+    frame[17] = 0;
+    let mut d = decoder();
+    let p = d.decode(0, link::linktype::ETHERNET, &frame).unwrap();
+    assert_eq!(p.payload, b"segmentation offload");
+}
+
+#[test]
+fn ipv6_with_an_extension_header_is_decoded() {
+    let builder = PacketBuilder::ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64)
+        .tcp(1234, 443, 5, 100);
+    let mut ip = Vec::new();
+    builder.write(&mut ip, b"v6").unwrap();
+    // Insert a hop-by-hop options header (8 bytes) between the IPv6 header and TCP.
+    let mut with_ext = ip[..40].to_vec();
+    with_ext[6] = 0; // next header: hop-by-hop
+    let payload_len = u16::from_be_bytes([ip[4], ip[5]]) + 8;
+    with_ext[4..6].copy_from_slice(&payload_len.to_be_bytes());
+    with_ext.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]);
+    with_ext.extend_from_slice(&ip[40..]);
+    let mut d = decoder();
+    let p = d.decode(0, link::linktype::RAW, &with_ext).unwrap();
+    assert_eq!(p.src.to_string(), "[2001:db8::1]:1234");
+    assert_eq!(p.payload, b"v6");
+}
+
+#[test]
+fn udp_and_arp_are_counted_not_decoded() {
+    let builder = PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64).udp(53, 53);
+    let mut udp = Vec::new();
+    builder.write(&mut udp, b"dns").unwrap();
+    let mut arp = vec![0u8; 12];
+    arp.extend_from_slice(&[0x08, 0x06]);
+    arp.extend_from_slice(&[0; 28]);
+    let mut d = decoder();
+    assert!(d.decode(0, 1, &udp).is_none());
+    assert!(d.decode(0, 1, &arp).is_none());
+    assert_eq!(d.stats.skipped(Skip::NotTcp), 1);
+    assert_eq!(d.stats.skipped(Skip::NotIp), 1);
+}
+
+#[test]
+fn unsupported_link_types_are_counted_by_value() {
+    let mut d = decoder();
+    assert!(d.decode(0, 160, &[0; 40]).is_none());
+    assert!(d.decode(0, 160, &[0; 40]).is_none());
+    assert_eq!(d.stats.unsupported_linktypes, vec![(160, 2)]);
+}
+
+#[test]
+fn ipv4_fragments_are_reassembled_into_one_segment() {
+    // A TCP segment of 20 + 40 bytes split into fragments of 32 and 28 bytes.
+    let frame = tcp_frame(&[b'f'; 40]);
+    let ip = &frame[14..];
+    let (header, body) = ip.split_at(20);
+    let mut fragments = Vec::new();
+    for (offset, chunk, more) in [(0usize, &body[..32], true), (32, &body[32..], false)] {
+        let mut h = header.to_vec();
+        let total = (20 + chunk.len()) as u16;
+        h[2..4].copy_from_slice(&total.to_be_bytes());
+        let flags_off = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&flags_off.to_be_bytes());
+        h[10] = 0;
+        h[11] = 0;
+        let mut f = frame[..14].to_vec();
+        f.extend_from_slice(&h);
+        f.extend_from_slice(chunk);
+        fragments.push(f);
+    }
+    let mut d = decoder();
+    // Second fragment first.
+    assert!(d.decode(0, 1, &fragments[1]).is_none());
+    assert_eq!(d.stats.skipped(Skip::FragmentHeld), 1);
+    let p = d.decode(1, 1, &fragments[0]).unwrap();
+    assert_eq!(p.payload, &[b'f'; 40][..]);
+    assert_eq!(d.defrag_counters().reassembled, 1);
+}
+
+#[test]
+fn vxlan_inner_frames_are_decoded() {
+    let inner = tcp_frame(b"inside");
+    let mut vx = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
+    vx.extend_from_slice(&inner);
+    let builder = PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([192, 168, 0, 1], [192, 168, 0, 2], 64).udp(50000, 4789);
+    let mut outer = Vec::new();
+    builder.write(&mut outer, &vx).unwrap();
+    let mut d = decoder();
+    let p = d.decode(0, 1, &outer).unwrap();
+    assert_eq!(p.payload, b"inside");
+    assert_eq!(d.stats.tunnelled, 1);
+    let mut off = Decoder::new(DecodeOptions { tunnels: false, ..DecodeOptions::default() });
+    assert!(off.decode(0, 1, &outer).is_none());
+}
+
+#[test]
+fn every_prefix_and_every_byte_flip_of_a_frame_decodes_without_panicking() {
+    let frame = tcp_frame(b"some payload bytes");
+    let mut d = decoder();
+    for linktype in [0, 1, 12, 101, 108, 113, 129, 228, 229, 239, 276] {
+        for len in 0..=frame.len() {
+            let _ = d.decode(0, linktype, &frame[..len]);
+        }
+        for i in 0..frame.len() {
+            for v in [0u8, 0xff, 0x45, 0x60, 0x81] {
+                let mut f = frame.clone();
+                f[i] = v;
+                let _ = d.decode(0, linktype, &f);
+            }
+        }
+    }
+    assert!(d.stats.frames > 1000);
+}

@@ -1,0 +1,2 @@
+//! netan HTTP analyser plugin.
+pub mod parser;

@@ -1,0 +1,2 @@
+//! netan SMTP analyser plugin.
+pub mod parser;

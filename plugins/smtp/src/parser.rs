@@ -1,0 +1,1 @@
+//! SMTP parser (work in progress).
