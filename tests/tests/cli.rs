@@ -1,0 +1,237 @@
+//! The `netan` command line: bad input of every kind, multi-file timelines, dumps, help.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+
+/// The records of a classic little-endian pcap file: (header, [record bytes]).
+fn split_pcap(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
+    let header = bytes[..24].to_vec();
+    let mut records = Vec::new();
+    let mut at = 24;
+    while at + 16 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
+        records.push(bytes[at..at + 16 + len].to_vec());
+        at += 16 + len;
+    }
+    (header, records)
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p.to_string_lossy().into_owned()
+}
+
+fn t1() -> Vec<u8> {
+    std::fs::read(capture("na-t1-google.pcap")).unwrap()
+}
+
+#[test]
+fn a_missing_file_is_one_error_line_naming_it_and_exit_1() {
+    let out = run(&["flows", "/nonexistent/capture.pcap"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("/nonexistent/capture.pcap"));
+}
+
+#[test]
+fn a_file_that_is_not_a_capture_is_refused_and_the_others_still_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let notes = write(dir.path(), "notes.txt", b"these are notes, not packets");
+    let good = capture("na-t1-google.pcap");
+    let out = run(&["flows", &notes, good.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("notes.txt: not a pcap or pcapng capture"),
+        "{err}"
+    );
+    assert_eq!(json_lines(&String::from_utf8_lossy(&out.stdout)).len(), 1);
+}
+
+#[test]
+fn a_corrupt_record_names_its_offset_and_what_came_before_is_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = t1();
+    let offset = bytes.len();
+    // A record header announcing 3.9 GB, as in the corpus's sv-smtp-to-comma-bad-record.pcap.
+    bytes.extend_from_slice(&[
+        0, 0, 0, 0, 0, 0, 0, 0, 0x0d, 0x0a, 0x01, 0xea, 0x0d, 0x0a, 0x01, 0xea, 1, 2, 3,
+    ]);
+    let path = write(dir.path(), "bad.pcap", &bytes);
+    let out = run(&["flows", "--hash", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&format!("bad.pcap: corrupt record at byte offset {offset}")),
+        "{err}"
+    );
+    let flows = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0]["bytes_s2c"], 2245);
+}
+
+#[test]
+fn a_capture_cut_inside_a_record_is_a_warning_and_exit_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = t1();
+    let path = write(dir.path(), "cut.pcap", &bytes[..bytes.len() - 10]);
+    let out = run(&["flows", &path]);
+    assert_eq!(out.status.code(), Some(0));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("cut.pcap") && err.contains("byte offset"),
+        "{err}"
+    );
+    assert_eq!(json_lines(&String::from_utf8_lossy(&out.stdout)).len(), 1);
+}
+
+#[test]
+fn an_empty_file_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write(dir.path(), "empty.pcap", b"");
+    let out = run(&["flows", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("empty.pcap: not a pcap or pcapng capture")
+    );
+}
+
+#[test]
+fn several_files_are_one_timeline_with_sessions_carried_across() {
+    let dir = tempfile::tempdir().unwrap();
+    let (header, records) = split_pcap(&t1());
+    let (first, second) = records.split_at(5);
+    let a = write(
+        dir.path(),
+        "part-1.pcap",
+        &[header.clone(), first.concat()].concat(),
+    );
+    let b = write(
+        dir.path(),
+        "part-2.pcap",
+        &[header, second.concat()].concat(),
+    );
+    let whole = run_ok(&[
+        "flows",
+        "--hash",
+        "-q",
+        capture("na-t1-google.pcap").to_str().unwrap(),
+    ]);
+    let split = run_ok(&["flows", "--hash", "-q", &a, &b]);
+    assert_eq!(split, whole);
+    // A directory means its captures in name order.
+    let from_dir = run_ok(&["flows", "--hash", "-q", dir.path().to_str().unwrap()]);
+    assert_eq!(from_dir, whole);
+}
+
+#[test]
+fn gzip_captures_are_read_like_plain_ones() {
+    let flows = json_lines(&run_ok(&[
+        "flows",
+        "-q",
+        capture("zeek-http-1000-requests-one-dropped.pcap.gz")
+            .to_str()
+            .unwrap(),
+    ]));
+    assert_eq!(flows.len(), 1);
+    assert_eq!(flows[0]["client"], "[::1]:44730");
+}
+
+#[test]
+fn dump_dir_writes_each_monologue_and_the_hashes_agree() {
+    let dir = tempfile::tempdir().unwrap();
+    let dump = dir.path().join("dump");
+    let out = run_ok(&[
+        "monologues",
+        "--hash",
+        "-q",
+        "--dump-dir",
+        dump.to_str().unwrap(),
+        capture("na-t6-http-pipelining.pcap").to_str().unwrap(),
+    ]);
+    let monos = json_lines(&out);
+    assert_eq!(monos.len(), 16);
+    for m in &monos {
+        let file = m["file"].as_str().unwrap();
+        let bytes = std::fs::read(file).unwrap();
+        assert_eq!(bytes.len() as u64, m["bytes"].as_u64().unwrap());
+        assert!(file.ends_with(&format!(".{}", m["monologue"].as_u64().unwrap() + 1)));
+    }
+    // Nothing else is left in the directory.
+    assert_eq!(std::fs::read_dir(&dump).unwrap().count(), 16);
+}
+
+#[test]
+fn the_summary_reports_packets_sessions_and_skips() {
+    let out = run(&[
+        "flows",
+        capture("tcpdump-unsupported-link-type-160.pcap")
+            .to_str()
+            .unwrap(),
+        capture("na-t1-google.pcap").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("12 packets"), "{err}");
+    assert!(err.contains("1 TCP sessions"), "{err}");
+    assert!(err.contains("unsupported_linktype 1"), "{err}");
+    assert!(err.contains("limits hit: none"), "{err}");
+    assert!(err.contains("packets/s"), "{err}");
+}
+
+#[test]
+fn max_session_size_is_reported_as_a_limit_that_bit() {
+    let out = run(&[
+        "flows",
+        "--max-session-size",
+        "1000",
+        capture("na-t1-google.pcap").to_str().unwrap(),
+    ]);
+    let flows = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(flows[0]["capped"], true);
+    assert_eq!(
+        flows[0]["bytes_s2c"].as_u64().unwrap() + flows[0]["bytes_c2s"].as_u64().unwrap(),
+        1000
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("max_session_size cut 1 sessions"));
+}
+
+#[test]
+fn help_explains_every_option() {
+    for cmd in ["flows", "monologues"] {
+        let help = run_ok(&[cmd, "--help"]);
+        for opt in [
+            "--max-session-size",
+            "--max-buffered-per-session",
+            "--max-buffered",
+            "--max-sessions",
+            "--idle-timeout",
+            "--close-linger",
+            "--overlap-window",
+            "--no-tunnels",
+            "--quiet",
+            "--hash",
+        ] {
+            assert!(help.contains(opt), "{cmd} --help does not mention {opt}");
+        }
+    }
+}
+
+#[test]
+fn bad_option_values_are_usage_errors() {
+    let out = run(&[
+        "flows",
+        "--idle-timeout",
+        "-5",
+        capture("na-t1-google.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = run(&["flows"]);
+    assert_eq!(out.status.code(), Some(2));
+}
