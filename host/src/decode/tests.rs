@@ -26,7 +26,10 @@ fn ethernet_ipv4_tcp_gives_the_segment() {
     let p = d.decode(0, link::linktype::ETHERNET, &frame).unwrap();
     assert_eq!(p.src.to_string(), "10.0.0.1:40000");
     assert_eq!(p.dst.to_string(), "10.0.0.2:80");
-    assert_eq!((p.seq, p.ack, p.payload, p.missing), (1000, 77, &b"hello"[..], 0));
+    assert_eq!(
+        (p.seq, p.ack, p.payload, p.missing),
+        (1000, 77, &b"hello"[..], 0)
+    );
     assert!(p.flags.has(TcpFlags::ACK | TcpFlags::PSH));
     assert_eq!(d.stats.tcp, 1);
 }
@@ -48,7 +51,10 @@ fn a_frame_cut_by_the_snap_length_keeps_its_captured_payload_and_counts_the_rest
     let mut d = decoder();
     let p = d.decode(0, link::linktype::ETHERNET, cut).unwrap();
     assert_eq!((p.payload.len(), p.missing), (70, 30));
-    assert_eq!((d.stats.truncated_segments, d.stats.truncated_bytes), (1, 30));
+    assert_eq!(
+        (d.stats.truncated_segments, d.stats.truncated_bytes),
+        (1, 30)
+    );
 }
 
 #[test]
@@ -64,8 +70,12 @@ fn ipv4_total_length_zero_takes_the_captured_length() {
 
 #[test]
 fn ipv6_with_an_extension_header_is_decoded() {
-    let builder = PacketBuilder::ipv6([0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1], [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2], 64)
-        .tcp(1234, 443, 5, 100);
+    let builder = PacketBuilder::ipv6(
+        [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        64,
+    )
+    .tcp(1234, 443, 5, 100);
     let mut ip = Vec::new();
     builder.write(&mut ip, b"v6").unwrap();
     // Insert a hop-by-hop options header (8 bytes) between the IPv6 header and TCP.
@@ -83,7 +93,9 @@ fn ipv6_with_an_extension_header_is_decoded() {
 
 #[test]
 fn udp_and_arp_are_counted_not_decoded() {
-    let builder = PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64).udp(53, 53);
+    let builder = PacketBuilder::ethernet2([0; 6], [0; 6])
+        .ipv4([1, 1, 1, 1], [2, 2, 2, 2], 64)
+        .udp(53, 53);
     let mut udp = Vec::new();
     builder.write(&mut udp, b"dns").unwrap();
     let mut arp = vec![0u8; 12];
@@ -138,14 +150,19 @@ fn vxlan_inner_frames_are_decoded() {
     let inner = tcp_frame(b"inside");
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
     vx.extend_from_slice(&inner);
-    let builder = PacketBuilder::ethernet2([0; 6], [0; 6]).ipv4([192, 168, 0, 1], [192, 168, 0, 2], 64).udp(50000, 4789);
+    let builder = PacketBuilder::ethernet2([0; 6], [0; 6])
+        .ipv4([192, 168, 0, 1], [192, 168, 0, 2], 64)
+        .udp(50000, 4789);
     let mut outer = Vec::new();
     builder.write(&mut outer, &vx).unwrap();
     let mut d = decoder();
     let p = d.decode(0, 1, &outer).unwrap();
     assert_eq!(p.payload, b"inside");
     assert_eq!(d.stats.tunnelled, 1);
-    let mut off = Decoder::new(DecodeOptions { tunnels: false, ..DecodeOptions::default() });
+    let mut off = Decoder::new(DecodeOptions {
+        tunnels: false,
+        ..DecodeOptions::default()
+    });
     assert!(off.decode(0, 1, &outer).is_none());
 }
 

@@ -8,8 +8,20 @@ use super::*;
 
 /// Classic pcap: `nanos` picks the magic, `big` the byte order.
 fn pcap(big: bool, nanos: bool, linktype: u32, records: &[(u32, u32, &[u8], u32)]) -> Vec<u8> {
-    let w32 = |v: u32| if big { v.to_be_bytes() } else { v.to_le_bytes() };
-    let w16 = |v: u16| if big { v.to_be_bytes() } else { v.to_le_bytes() };
+    let w32 = |v: u32| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
+    let w16 = |v: u16| {
+        if big {
+            v.to_be_bytes()
+        } else {
+            v.to_le_bytes()
+        }
+    };
     let mut out = Vec::new();
     out.extend_from_slice(&w32(if nanos { 0xa1b2_3c4d } else { 0xa1b2_c3d4 }));
     out.extend_from_slice(&w16(2));
@@ -35,7 +47,10 @@ struct Ng {
 
 impl Ng {
     fn new(big: bool) -> Ng {
-        let mut ng = Ng { big, out: Vec::new() };
+        let mut ng = Ng {
+            big,
+            out: Vec::new(),
+        };
         ng.section();
         ng
     }
@@ -66,14 +81,22 @@ impl Ng {
         self.block(0x0a0d_0d0a, &body);
     }
     fn interface(&mut self, linktype: u16, tsresol: Option<u8>) {
-        let lt = if self.big { linktype.to_be_bytes() } else { linktype.to_le_bytes() };
+        let lt = if self.big {
+            linktype.to_be_bytes()
+        } else {
+            linktype.to_le_bytes()
+        };
         let mut body = lt.to_vec();
         body.extend_from_slice(&[0, 0]);
         body.extend_from_slice(&self.w32(0));
         if let Some(r) = tsresol {
             let code: u16 = 9;
             let len: u16 = 1;
-            let (c, l) = if self.big { (code.to_be_bytes(), len.to_be_bytes()) } else { (code.to_le_bytes(), len.to_le_bytes()) };
+            let (c, l) = if self.big {
+                (code.to_be_bytes(), len.to_be_bytes())
+            } else {
+                (code.to_le_bytes(), len.to_le_bytes())
+            };
             body.extend_from_slice(&c);
             body.extend_from_slice(&l);
             body.extend_from_slice(&[r, 0, 0, 0]);
@@ -104,7 +127,13 @@ fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
 }
 
 /// (ts, linktype, data) of every frame, and the truncation if any.
-fn read_all(path: &Path) -> (Vec<(u64, u32, Vec<u8>)>, Option<Truncation>, Option<CaptureError>) {
+fn read_all(
+    path: &Path,
+) -> (
+    Vec<(u64, u32, Vec<u8>)>,
+    Option<Truncation>,
+    Option<CaptureError>,
+) {
     let mut f = match CaptureFile::open(path) {
         Ok(f) => f,
         Err(e) => return (vec![], None, Some(e)),
@@ -128,8 +157,18 @@ fn pcap_in_all_four_magics_reads_the_same_frames() {
             let bytes = pcap(big, nanos, 1, &[(10, frac, b"abc", 3), (11, 0, b"de", 60)]);
             let (frames, trunc, err) = read_all(&write(&dir, "x.pcap", &bytes));
             assert!(trunc.is_none() && err.is_none());
-            let want_ns = if nanos { 10_123_456_789 } else { 10_123_456_000 };
-            assert_eq!(frames, vec![(want_ns, 1, b"abc".to_vec()), (11_000_000_000, 1, b"de".to_vec())]);
+            let want_ns = if nanos {
+                10_123_456_789
+            } else {
+                10_123_456_000
+            };
+            assert_eq!(
+                frames,
+                vec![
+                    (want_ns, 1, b"abc".to_vec()),
+                    (11_000_000_000, 1, b"de".to_vec())
+                ]
+            );
         }
     }
 }
@@ -148,7 +187,12 @@ fn pcap_out_of_range_microseconds_are_carried_and_counted() {
 #[test]
 fn pcap_cut_inside_a_record_is_a_truncation_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
-    let bytes = pcap(false, false, 1, &[(1, 0, b"first", 5), (2, 0, b"second record", 13)]);
+    let bytes = pcap(
+        false,
+        false,
+        1,
+        &[(1, 0, b"first", 5), (2, 0, b"second record", 13)],
+    );
     let cut = &bytes[..bytes.len() - 4];
     let (frames, trunc, err) = read_all(&write(&dir, "cut.pcap", cut));
     assert!(err.is_none());
@@ -173,7 +217,10 @@ fn pcap_with_an_absurd_record_length_is_corrupt_at_its_offset() {
 #[test]
 fn non_captures_and_empty_files_are_refused_with_their_name() {
     let dir = tempfile::tempdir().unwrap();
-    for (name, bytes) in [("readme.pcap", &b"hello world, not a capture"[..]), ("empty.pcap", &b""[..])] {
+    for (name, bytes) in [
+        ("readme.pcap", &b"hello world, not a capture"[..]),
+        ("empty.pcap", &b""[..]),
+    ] {
         let p = write(&dir, name, bytes);
         let e = CaptureFile::open(&p).err().expect("refused");
         let msg = e.to_string();
@@ -286,12 +333,21 @@ fn gzip_compressed_captures_are_read_transparently() {
 #[test]
 fn directories_expand_to_their_captures_in_name_order() {
     let dir = tempfile::tempdir().unwrap();
-    for name in ["b.pcap", "a.pcapng", "c.pcap.gz", "notes.txt", ".hidden.pcap"] {
+    for name in [
+        "b.pcap",
+        "a.pcapng",
+        "c.pcap.gz",
+        "notes.txt",
+        ".hidden.pcap",
+    ] {
         write(&dir, name, b"");
     }
     let list = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
-    let names: Vec<String> =
-        list.files.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    let names: Vec<String> = list
+        .files
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
     assert_eq!(names, vec!["a.pcapng", "b.pcap", "c.pcap.gz"]);
     assert_eq!(list.skipped.len(), 2);
 }
@@ -301,7 +357,11 @@ fn random_bytes_after_a_valid_header_never_panic() {
     let dir = tempfile::tempdir().unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15u64;
     for round in 0..200 {
-        let mut bytes = if round % 2 == 0 { pcap(round % 4 == 0, false, 1, &[]) } else { Ng::new(false).out };
+        let mut bytes = if round % 2 == 0 {
+            pcap(round % 4 == 0, false, 1, &[])
+        } else {
+            Ng::new(false).out
+        };
         for _ in 0..(round * 7 % 300) {
             state ^= state << 13;
             state ^= state >> 7;
