@@ -125,6 +125,9 @@ pub fn analyse(
                         tcp.segment(&pkt, frame_index, frame.ts, obs);
                     }
                     frame_index += 1;
+                    if obs.stop_requested() {
+                        break;
+                    }
                     if let Some(bar) = &progress {
                         if frame_index % 8192 == 0 {
                             bar.set_position(done_bytes + file.position());
@@ -139,12 +142,18 @@ pub fn analyse(
             }
         }
         report.bytes = file.position();
+        let stopping = obs.stop_requested();
         report.truncated = file.truncation().map(|t| t.to_string());
         report.counters = file.counters();
         done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         files.push(report);
+        if stopping {
+            break;
+        }
     }
-    tcp.finish(obs);
+    if !obs.stop_requested() {
+        tcp.finish(obs);
+    }
     if let Some(bar) = progress {
         bar.finish_and_clear();
     }

@@ -26,6 +26,78 @@ pub enum Command {
     /// One JSON line per monologue (all the bytes one side sent before the other side spoke),
     /// in the order monologues complete.
     Monologues(MonologuesArgs),
+    /// Run analyser plugins over captures: the pipeline file's, the `-l` ones, or by default
+    /// every bundled plugin found, on its default ports. Records are written as JSON Lines.
+    Run(RunArgs),
+    /// Validate a pipeline file (plugins found, configurations accepted) and print it resolved.
+    Check(CheckArgs),
+    /// List the plugins found in the plugin search path, with their metadata.
+    Plugins(PluginsArgs),
+}
+
+/// Where plugins are looked for.
+#[derive(Debug, Args, Clone, Default)]
+pub struct PluginDirArgs {
+    /// Look for plugin libraries in DIR first (repeatable). Then come the pipeline file's
+    /// `[plugins] dirs`, `$NETAN_PLUGIN_PATH` (colon-separated) and the directory of the netan
+    /// binary.
+    #[arg(long, value_name = "DIR")]
+    pub plugin_dir: Vec<PathBuf>,
+}
+
+/// `netan run`.
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Pipeline file (TOML; see docs/pipeline.md). Without one, and without -l, every bundled
+    /// plugin found runs on its default ports.
+    #[arg(short, long, value_name = "FILE")]
+    pub pipeline: Option<PathBuf>,
+
+    /// Add or override a plugin, as the original's command line did:
+    /// `-l NAME[,key=value...]`. `ports=25+587` and `addresses=10.0.0.0/8+10.1.1.1` set its
+    /// traffic filter; other keys go into its configuration (TOML values; bare words are
+    /// strings; a key alone means true). Merged over the pipeline file. Repeatable.
+    #[arg(short = 'l', long = "load", value_name = "SPEC")]
+    pub load: Vec<String>,
+
+    /// Write one file per record kind (`http.jsonl`, ...) in DIR instead of JSON Lines on
+    /// stdout.
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Run N instances of every analyser, each on a disjoint share of the sessions, merging
+    /// their partial state at the end (exercises the protocol multi-core runs will use; the
+    /// instances still share one thread).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    pub instances: usize,
+
+    /// Plugin search path.
+    #[command(flatten)]
+    pub plugins: PluginDirArgs,
+
+    /// Capture input and reassembly options (they override the pipeline's [tcp] values).
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+}
+
+/// `netan check`.
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// The pipeline file.
+    #[arg(value_name = "PIPELINE")]
+    pub pipeline: PathBuf,
+
+    /// Plugin search path.
+    #[command(flatten)]
+    pub plugins: PluginDirArgs,
+}
+
+/// `netan plugins`.
+#[derive(Debug, Args)]
+pub struct PluginsArgs {
+    /// Plugin search path.
+    #[command(flatten)]
+    pub plugins: PluginDirArgs,
 }
 
 /// Options shared by every command that reads captures.
@@ -39,60 +111,39 @@ pub struct CaptureArgs {
 
     /// Stop keeping payload of a session after this many bytes (0 = no limit); flags are still
     /// followed, and the flow is marked `capped`. The original's max_session_size.
-    #[arg(
-        long,
-        value_name = "BYTES",
-        default_value_t = 0,
-        help_heading = "TCP reassembly"
-    )]
-    pub max_session_size: u64,
+    /// [default: 0]
+    #[arg(long, value_name = "BYTES", help_heading = "TCP reassembly")]
+    pub max_session_size: Option<u64>,
 
     /// Out-of-order bytes held per session waiting for a hole to fill; beyond, the hole is
-    /// declared a gap.
-    #[arg(long, value_name = "BYTES", default_value_t = 4 << 20, help_heading = "TCP reassembly")]
-    pub max_buffered_per_session: usize,
+    /// declared a gap. [default: 4194304]
+    #[arg(long, value_name = "BYTES", help_heading = "TCP reassembly")]
+    pub max_buffered_per_session: Option<usize>,
 
     /// Out-of-order bytes held over all sessions; beyond, holes are declared gaps.
-    #[arg(long, value_name = "BYTES", default_value_t = 64 << 20, help_heading = "TCP reassembly")]
-    pub max_buffered: usize,
+    /// [default: 67108864]
+    #[arg(long, value_name = "BYTES", help_heading = "TCP reassembly")]
+    pub max_buffered: Option<usize>,
 
     /// Sessions open at once; beyond, the least recently active are ended (reason `evicted`).
-    #[arg(
-        long,
-        value_name = "N",
-        default_value_t = 262_144,
-        help_heading = "TCP reassembly"
-    )]
-    pub max_sessions: usize,
+    /// [default: 262144]
+    #[arg(long, value_name = "N", help_heading = "TCP reassembly")]
+    pub max_sessions: Option<usize>,
 
     /// End a session after this many seconds of capture time without a packet (0 = never).
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 3600.0,
-        help_heading = "TCP reassembly"
-    )]
-    pub idle_timeout: f64,
+    /// [default: 3600]
+    #[arg(long, value_name = "SECONDS", help_heading = "TCP reassembly")]
+    pub idle_timeout: Option<f64>,
 
     /// Seconds of capture time a reset session stays open for data still in flight, and a
-    /// closed one is remembered to absorb late packets.
-    #[arg(
-        long,
-        value_name = "SECONDS",
-        default_value_t = 5.0,
-        help_heading = "TCP reassembly"
-    )]
-    pub close_linger: f64,
+    /// closed one is remembered to absorb late packets. [default: 5]
+    #[arg(long, value_name = "SECONDS", help_heading = "TCP reassembly")]
+    pub close_linger: Option<f64>,
 
     /// Bytes of recent data kept per direction to tell a faithful retransmission from one whose
-    /// bytes differ (0 = do not compare).
-    #[arg(
-        long,
-        value_name = "BYTES",
-        default_value_t = 4096,
-        help_heading = "TCP reassembly"
-    )]
-    pub overlap_window: usize,
+    /// bytes differ (0 = do not compare). [default: 4096]
+    #[arg(long, value_name = "BYTES", help_heading = "TCP reassembly")]
+    pub overlap_window: Option<usize>,
 
     /// Do not open VXLAN tunnels (UDP port 4789); by default their inner frames are decoded.
     #[arg(long, help_heading = "Decoding")]

@@ -7,10 +7,17 @@ use std::process::ExitCode;
 use anyhow::{bail, Context, Result};
 
 use crate::analyse::{analyse, AnalyseOptions, RunReport};
-use crate::cli::{CaptureArgs, Cli, Command, FlowsArgs, MonologuesArgs};
+use crate::cli::{
+    CaptureArgs, CheckArgs, Cli, Command, FlowsArgs, MonologuesArgs, PluginsArgs, RunArgs,
+};
 use crate::decode::DecodeOptions;
+use crate::dispatch::Dispatcher;
 use crate::output::flows::FlowsWriter;
 use crate::output::monologues::MonologuesWriter;
+use crate::pipeline::{LoadSpec, Pipeline, PipelineSource};
+use crate::plugins::SearchPath;
+use crate::sink::jsonl::{JsonlSink, Target};
+use crate::sink::Sink;
 use crate::summary::summary;
 use crate::tcp::TcpConfig;
 
@@ -26,22 +33,42 @@ fn seconds_to_ns(name: &str, secs: f64) -> Result<u64> {
     Ok((secs * 1e9).min(u64::MAX as f64) as u64)
 }
 
-/// Turns the capture options into analysis settings.
-pub fn analyse_options(args: &CaptureArgs) -> Result<AnalyseOptions> {
+/// Turns the capture options into analysis settings, over `tcp` and `decode` (the defaults,
+/// or a pipeline's): every option given on the command line wins.
+pub fn analyse_options(
+    args: &CaptureArgs,
+    tcp: TcpConfig,
+    decode: DecodeOptions,
+) -> Result<AnalyseOptions> {
+    let mut tcp = tcp;
+    if let Some(v) = args.max_session_size {
+        tcp.max_session_size = v;
+    }
+    if let Some(v) = args.max_buffered_per_session {
+        tcp.max_buffered_per_session = v;
+    }
+    if let Some(v) = args.max_buffered {
+        tcp.max_buffered_total = v;
+    }
+    if let Some(v) = args.max_sessions {
+        tcp.max_sessions = v.max(1);
+    }
+    if let Some(v) = args.idle_timeout {
+        tcp.idle_timeout_ns = seconds_to_ns("idle-timeout", v)?;
+    }
+    if let Some(v) = args.close_linger {
+        tcp.close_linger_ns = seconds_to_ns("close-linger", v)?;
+    }
+    if let Some(v) = args.overlap_window {
+        tcp.overlap_window = v;
+    }
+    let decode = DecodeOptions {
+        tunnels: decode.tunnels && !args.no_tunnels,
+        ..decode
+    };
     Ok(AnalyseOptions {
-        tcp: TcpConfig {
-            max_session_size: args.max_session_size,
-            max_buffered_per_session: args.max_buffered_per_session,
-            max_buffered_total: args.max_buffered,
-            max_sessions: args.max_sessions.max(1),
-            idle_timeout_ns: seconds_to_ns("idle-timeout", args.idle_timeout)?,
-            close_linger_ns: seconds_to_ns("close-linger", args.close_linger)?,
-            overlap_window: args.overlap_window,
-        },
-        decode: DecodeOptions {
-            tunnels: !args.no_tunnels,
-            ..DecodeOptions::default()
-        },
+        tcp,
+        decode,
         progress: !args.quiet,
     })
 }
@@ -73,7 +100,11 @@ fn is_broken_pipe(e: &io::Error) -> bool {
 }
 
 fn flows(args: &FlowsArgs) -> Result<ExitCode> {
-    let options = analyse_options(&args.capture)?;
+    let options = analyse_options(
+        &args.capture,
+        TcpConfig::default(),
+        DecodeOptions::default(),
+    )?;
     let stdout = io::stdout().lock();
     let mut writer = FlowsWriter::new(
         BufWriter::with_capacity(1 << 16, stdout),
@@ -90,7 +121,11 @@ fn flows(args: &FlowsArgs) -> Result<ExitCode> {
 }
 
 fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
-    let options = analyse_options(&args.capture)?;
+    let options = analyse_options(
+        &args.capture,
+        TcpConfig::default(),
+        DecodeOptions::default(),
+    )?;
     if let Some(dir) = &args.dump_dir {
         std::fs::create_dir_all(dir)
             .with_context(|| format!("creating the dump directory {}", dir.display()))?;
@@ -115,5 +150,176 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     match &cli.command {
         Command::Flows(args) => flows(args),
         Command::Monologues(args) => monologues(args),
+        Command::Run(args) => run_plugins(args),
+        Command::Check(args) => check(args),
+        Command::Plugins(args) => list_plugins(args),
     }
+}
+
+fn load_pipeline(
+    file: Option<&std::path::Path>,
+    specs: &[String],
+    dirs: &[std::path::PathBuf],
+) -> Result<Pipeline> {
+    let specs = specs
+        .iter()
+        .map(|s| LoadSpec::parse(s))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let source = PipelineSource {
+        file: file.map(|f| f.to_path_buf()),
+        specs,
+        plugin_dirs: dirs.to_vec(),
+    };
+    Pipeline::load(&source).map_err(|e| anyhow::anyhow!("{e}"))
+}
+
+fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
+    let mut pipeline = load_pipeline(
+        args.pipeline.as_deref(),
+        &args.load,
+        &args.plugins.plugin_dir,
+    )?;
+    if let Some(dir) = &args.output_dir {
+        pipeline.output_dir = Some(dir.clone());
+    }
+    if pipeline.entries.is_empty() {
+        eprintln!(
+            "netan: warning: {} runs no plugin (none found in {}); only the TCP listener runs",
+            pipeline.source,
+            SearchPath::standard(&args.plugins.plugin_dir, &pipeline.plugin_dirs).describe()
+        );
+    }
+    let options = analyse_options(&args.capture, pipeline.tcp, pipeline.decode)?;
+    let target = match &pipeline.output_dir {
+        Some(dir) => {
+            std::fs::create_dir_all(dir)
+                .with_context(|| format!("creating the output directory {}", dir.display()))?;
+            Target::Directory(dir.clone())
+        }
+        None => Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))),
+    };
+    let mut sink = JsonlSink::new(target);
+    let (run, failures, stats, stopped) = {
+        let mut dispatcher = Dispatcher::new(&pipeline, args.instances, &mut sink)?;
+        let run = analyse(&args.capture.captures, &options, &mut dispatcher)?;
+        if !dispatcher.stopped() {
+            dispatcher.finish();
+        }
+        (
+            run,
+            dispatcher.failures.clone(),
+            dispatcher.stats.clone(),
+            dispatcher.stopped(),
+        )
+    };
+    match sink.finish() {
+        Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(e).context("writing the records"),
+        Ok(()) => {}
+    }
+    let code = report(&run, args.capture.quiet);
+    if !args.capture.quiet {
+        let mut kinds: Vec<(&String, &u64)> = sink.counts.iter().collect();
+        kinds.sort();
+        let records: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
+        eprintln!(
+            "netan: plugins: {} analysers; records: {}; {} monologue parts ({} sent early to stay within max_monologue_buffer, peak {}); {} events between plugins{}",
+            pipeline.entries.len(),
+            if records.is_empty() { "none".to_string() } else { records.join(", ") },
+            stats.parts,
+            stats.early_parts,
+            crate::summary::human_bytes(stats.peak_buffered),
+            stats.events,
+            if stats.events_dropped > 0 { format!(" ({} dropped)", stats.events_dropped) } else { String::new() },
+        );
+    }
+    if !failures.is_empty() || stopped {
+        eprintln!(
+            "netan: {} plugin failure(s); see the errors above",
+            failures.len()
+        );
+        return Ok(ExitCode::from(EXIT_INPUT_ERROR));
+    }
+    Ok(code)
+}
+
+/// A sink that keeps nothing (for `netan check`).
+struct NullSink;
+
+impl Sink for NullSink {
+    fn record(
+        &mut self,
+        _plugin: &str,
+        _session: Option<crate::sink::SessionRef<'_>>,
+        _record: &netan_plugin_api::Record,
+    ) {
+    }
+    fn finish(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+fn check(args: &CheckArgs) -> Result<ExitCode> {
+    let pipeline = load_pipeline(Some(&args.pipeline), &[], &args.plugins.plugin_dir)?;
+    let mut sink = NullSink;
+    // Creating the analysers lets every plugin accept or reject its configuration.
+    Dispatcher::new(&pipeline, 1, &mut sink)?;
+    print!("{}", pipeline.describe());
+    println!("{}: OK", args.pipeline.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+fn list_plugins(args: &PluginsArgs) -> Result<ExitCode> {
+    let search = SearchPath::standard(&args.plugins.plugin_dir, &[]);
+    let found = search.discover();
+    println!("plugin search path: {}", search.describe());
+    if found.is_empty() {
+        println!("no plugins found");
+    }
+    let mut broken = false;
+    for plugin in &found {
+        match plugin {
+            Ok(p) => {
+                let i = &p.info;
+                let list = |v: &abi_stable::std_types::RVec<abi_stable::std_types::RString>| {
+                    if v.is_empty() {
+                        "-".to_string()
+                    } else {
+                        v.iter()
+                            .map(|s| s.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    }
+                };
+                let ports: Vec<String> = i.default_ports.iter().map(u16::to_string).collect();
+                println!("{} {} - {}", i.name, i.version, i.description);
+                println!("    library:  {}", p.path.display());
+                println!(
+                    "    api:      netan-plugin-api {}   author: {}   licence: {}",
+                    i.api_version, i.author, i.license
+                );
+                println!("    consumes: {}", list(&i.consumes));
+                println!("    emits:    {}", list(&i.emits));
+                println!("    records:  {}", list(&i.records));
+                println!(
+                    "    ports:    {}",
+                    if ports.is_empty() {
+                        "any".to_string()
+                    } else {
+                        ports.join(", ")
+                    }
+                );
+            }
+            Err(e) => {
+                broken = true;
+                eprintln!("netan: error: {e}");
+            }
+        }
+    }
+    Ok(if broken {
+        ExitCode::from(EXIT_INPUT_ERROR)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

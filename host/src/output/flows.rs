@@ -85,7 +85,14 @@ impl<W: Write> TcpObserver for FlowsWriter<W> {
         }
     }
 
-    fn data(&mut self, session: &SessionInfo, direction: Direction, data: &[u8]) {
+    fn data(
+        &mut self,
+        session: &SessionInfo,
+        direction: Direction,
+        data: &[u8],
+        _ts: u64,
+        _packet: u64,
+    ) {
         if self.hash {
             if let Some(h) = self
                 .hashers

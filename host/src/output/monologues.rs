@@ -82,7 +82,14 @@ impl<W: Write> MonologuesWriter<W> {
 impl<W: Write> TcpObserver for MonologuesWriter<W> {
     fn session_start(&mut self, _session: &SessionInfo, _ts: u64) {}
 
-    fn data(&mut self, session: &SessionInfo, _direction: Direction, data: &[u8]) {
+    fn data(
+        &mut self,
+        session: &SessionInfo,
+        _direction: Direction,
+        data: &[u8],
+        _ts: u64,
+        _packet: u64,
+    ) {
         if self.hash {
             self.hashers
                 .entry(session.ordinal)

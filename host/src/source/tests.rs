@@ -126,14 +126,15 @@ fn write(dir: &tempfile::TempDir, name: &str, bytes: &[u8]) -> PathBuf {
     p
 }
 
-/// (ts, linktype, data) of every frame, and the truncation if any.
-fn read_all(
-    path: &Path,
-) -> (
+/// What reading a whole file gave: frames (ts, linktype, data), truncation, error.
+type ReadAll = (
     Vec<(u64, u32, Vec<u8>)>,
     Option<Truncation>,
     Option<CaptureError>,
-) {
+);
+
+/// (ts, linktype, data) of every frame, and the truncation if any.
+fn read_all(path: &Path) -> ReadAll {
     let mut f = match CaptureFile::open(path) {
         Ok(f) => f,
         Err(e) => return (vec![], None, Some(e)),

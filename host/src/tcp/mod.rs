@@ -108,14 +108,26 @@ pub trait TcpObserver {
     /// A session started (handshake complete, or first packet of a midstream session, or at
     /// the latest just before its first byte or its end).
     fn session_start(&mut self, session: &SessionInfo, ts: u64);
-    /// In-order bytes from one side. They belong to the current monologue of that side.
-    fn data(&mut self, session: &SessionInfo, direction: Direction, data: &[u8]);
+    /// In-order bytes from one side, from the packet captured at `ts` as frame `packet`. They
+    /// belong to the current monologue of that side.
+    fn data(
+        &mut self,
+        session: &SessionInfo,
+        direction: Direction,
+        data: &[u8],
+        ts: u64,
+        packet: u64,
+    );
     /// Bytes from one side that were never captured.
     fn gap(&mut self, session: &SessionInfo, direction: Direction, len: u64);
     /// The current monologue is complete.
     fn monologue_end(&mut self, session: &SessionInfo, monologue: &Monologue);
     /// The session ended.
     fn session_end(&mut self, session: &SessionInfo, end: &SessionEnd);
+    /// Whether the run must stop now (checked after every frame).
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// Listener settings. The defaults suit captures from a few KB to many GB.

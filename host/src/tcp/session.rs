@@ -174,7 +174,7 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
         }
         cur.t_end = cur.t_end.max(ts);
         cur.bytes += data.len() as u64;
-        self.obs.data(self.info, self.direction, data);
+        self.obs.data(self.info, self.direction, data, ts, packet);
     }
 
     fn gap(&mut self, len: u64) {

@@ -50,7 +50,8 @@ pub struct TcpListener {
     closed_order: VecDeque<(u64, FlowKey)>,
     next_ordinal: u64,
     buffered_total: usize,
-    /// Latest capture time seen: time never runs backwards for timers.
+    /// Capture time of the current packet: the clock of every timer. When captures go back in
+    /// time (files given out of order), timers simply wait until time catches up.
     clock: u64,
     stats: TcpStats,
 }
@@ -98,7 +99,7 @@ impl TcpListener {
         obs: &mut impl TcpObserver,
     ) {
         self.stats.segments += 1;
-        self.clock = self.clock.max(ts);
+        self.clock = ts;
         self.run_timers(obs);
 
         let key = FlowKey::new(pkt.src, pkt.dst);

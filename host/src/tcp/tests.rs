@@ -90,7 +90,7 @@ impl TcpObserver for Recorder {
     fn session_start(&mut self, s: &SessionInfo, ts: u64) {
         self.events.push((s.ordinal, Ev::Start(ts)));
     }
-    fn data(&mut self, s: &SessionInfo, d: Direction, data: &[u8]) {
+    fn data(&mut self, s: &SessionInfo, d: Direction, data: &[u8], _ts: u64, _packet: u64) {
         // Merge consecutive data of the same direction: tests care about bytes, not calls.
         if let Some((o, Ev::Data(pd, bytes))) = self.events.last_mut() {
             if *o == s.ordinal && *pd == d {

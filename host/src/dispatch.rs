@@ -1,0 +1,685 @@
+//! Dispatch: turns the TCP listener's events into plugin calls, in pipeline order, and runs
+//! the queue of events plugins emit for each other.
+//!
+//! * Each analyser sees the sessions its traffic filter matches (decided at session start).
+//! * Monologue bytes are gathered per session and handed over once per monologue — or once per
+//!   `monologue_part_size` bytes, in parts flagged `more`, so memory stays bounded; if the
+//!   bytes held for all sessions exceed `max_monologue_buffer`, the largest buffers are sent
+//!   early as parts (counted). Plugin calls are per session and per monologue part, never per
+//!   packet.
+//! * A named event a plugin emits is queued; the queue is drained after the TCP event that
+//!   caused it has reached every analyser, so the order is the same on every run and no call
+//!   is re-entrant.
+//! * An analyser that fails (returns an error or panics — the export macro catches panics on
+//!   the plugin's side) is reported once and gets no more events; the others go on, and the
+//!   run exits non-zero (or stops at once, with `on_error = "stop"`).
+//! * Several instances of one entry (`--instances N`) each get a disjoint share of the
+//!   sessions, all events of a session going to one instance; at the end the host collects
+//!   their partial state into the first, which alone gets `finish` (the protocol a multi-core
+//!   host will use).
+
+use std::collections::VecDeque;
+use std::io::Write;
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RResult, RStr, RString};
+use netan_plugin_api::{
+    events, AnalyserBox, EndReason as ApiEndReason, Endpoint as ApiEndpoint, Event, Gap as ApiGap,
+    Handshake as ApiHandshake, Host, HostMut, Host_TO, LogLevel, Monologue as ApiMonologue,
+    PluginError, Record, Session as ApiSession, SessionEnd as ApiSessionEnd,
+    SessionStart as ApiSessionStart,
+};
+use rustc_hash::FxHashMap;
+
+use crate::pipeline::{Filter, OnError, Pipeline};
+use crate::sink::{SessionRef, Sink};
+use crate::tcp::{
+    Direction, EndReason, Handshake, Monologue, SessionEnd, SessionInfo, TcpObserver,
+};
+
+/// Named events handled in one drain at most: beyond, plugins are emitting in a loop.
+const MAX_EVENTS_PER_DRAIN: usize = 100_000;
+
+/// A failure of an analyser.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// Pipeline entry.
+    pub label: String,
+    /// The call that failed.
+    pub call: &'static str,
+    /// Session key, if the call was about one.
+    pub session: Option<String>,
+    /// The plugin's error.
+    pub error: PluginError,
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "plugin `{}` {} in {}", self.label, self.error, self.call)?;
+        if let Some(key) = &self.session {
+            write!(f, " (session {key})")?;
+        }
+        Ok(())
+    }
+}
+
+/// Counters of the dispatcher.
+#[derive(Debug, Default, Clone)]
+pub struct DispatchStats {
+    /// Monologue parts delivered (calls of `tcp_monologue`).
+    pub parts: u64,
+    /// Parts sent before their monologue ended because `max_monologue_buffer` was reached.
+    pub early_parts: u64,
+    /// Named events delivered.
+    pub events: u64,
+    /// Named events dropped because a drain exceeded its bound.
+    pub events_dropped: u64,
+    /// Peak monologue bytes held for plugins.
+    pub peak_buffered: u64,
+}
+
+struct Slot {
+    label: String,
+    instances: Vec<AnalyserBox>,
+    filter: Filter,
+    start: bool,
+    monologue: bool,
+    end: bool,
+    named: Vec<String>,
+    failed: bool,
+}
+
+/// The monologue part being gathered for one session.
+#[derive(Default)]
+struct Part {
+    direction: Option<Direction>,
+    index: u64,
+    part: u32,
+    offset: u64,
+    data: Vec<u8>,
+    gaps: Vec<ApiGap>,
+    t_start: u64,
+    t_end: u64,
+    packets: u64,
+    last_packet: Option<u64>,
+}
+
+struct SessionState {
+    session: ApiSession,
+    /// Slots whose filter matches.
+    slots: Vec<usize>,
+    wants_monologues: bool,
+    part: Part,
+}
+
+/// The [`Host`] implementation handed to a plugin for one call.
+struct HostImpl<'a> {
+    label: &'a str,
+    session: Option<(u64, &'a str)>,
+    sink: &'a mut dyn Sink,
+    queue: &'a mut VecDeque<Event>,
+}
+
+impl Host for HostImpl<'_> {
+    fn emit_record(&mut self, record: Record) {
+        let session = self.session.map(|(id, key)| SessionRef { id, key });
+        self.sink.record(self.label, session, &record);
+    }
+
+    fn emit_event(&mut self, mut event: Event) {
+        if let Some((id, key)) = self.session {
+            event.session_id = id;
+            event.session_key = key.into();
+        }
+        event.source = self.label.into();
+        self.queue.push_back(event);
+    }
+
+    fn log(&mut self, level: LogLevel, message: RStr<'_>) {
+        let what = match level {
+            LogLevel::WARN => "warning",
+            LogLevel::INFO => "info",
+            _ => "debug",
+        };
+        if level <= LogLevel::INFO {
+            eprintln!("netan: {what}: plugin `{}`: {message}", self.label);
+        }
+    }
+}
+
+/// Drives the analysers of a pipeline.
+pub struct Dispatcher<'s> {
+    slots: Vec<Slot>,
+    sessions: FxHashMap<u64, SessionState>,
+    queue: VecDeque<Event>,
+    sink: &'s mut dyn Sink,
+    part_size: usize,
+    max_buffered: usize,
+    buffered: usize,
+    on_error: OnError,
+    verbosity: u8,
+    stop: bool,
+    /// Failures, in order.
+    pub failures: Vec<Failure>,
+    /// Counters.
+    pub stats: DispatchStats,
+}
+
+/// Why a pipeline could not start.
+#[derive(Debug, thiserror::Error)]
+#[error("{location}: plugin `{label}` rejects its configuration: {error}")]
+pub struct SetupError {
+    /// Where the offending configuration is.
+    pub location: String,
+    /// The entry.
+    pub label: String,
+    /// The plugin's complaint.
+    pub error: PluginError,
+}
+
+impl<'s> Dispatcher<'s> {
+    /// Creates the analysers of `pipeline` (`instances` of each entry), writing to `sink`.
+    pub fn new(
+        pipeline: &Pipeline,
+        instances: usize,
+        sink: &'s mut dyn Sink,
+    ) -> Result<Dispatcher<'s>, SetupError> {
+        let mut slots = Vec::new();
+        for entry in &pipeline.entries {
+            let mut made = Vec::new();
+            for _ in 0..instances.max(1) {
+                let created = (entry.plugin.module.new())(RStr::from_str(&entry.config));
+                match created.into_result() {
+                    Ok(a) => made.push(a),
+                    Err(error) => {
+                        return Err(SetupError {
+                            location: entry.config_origin.locate(error.key.as_str()),
+                            label: entry.label.clone(),
+                            error,
+                        })
+                    }
+                }
+            }
+            let has = |e: &str| entry.events.iter().any(|x| x == e);
+            slots.push(Slot {
+                label: entry.label.clone(),
+                instances: made,
+                filter: entry.filter.clone(),
+                start: has(events::TCP_SESSION_START),
+                monologue: has(events::TCP_MONOLOGUE),
+                end: has(events::TCP_SESSION_END),
+                named: entry
+                    .events
+                    .iter()
+                    .filter(|e| !events::TCP.contains(&e.as_str()))
+                    .cloned()
+                    .collect(),
+                failed: false,
+            });
+        }
+        Ok(Dispatcher {
+            slots,
+            sessions: FxHashMap::default(),
+            queue: VecDeque::new(),
+            sink,
+            part_size: pipeline.monologue_part_size.max(1),
+            max_buffered: pipeline.max_monologue_buffer,
+            buffered: 0,
+            on_error: pipeline.on_error,
+            verbosity: pipeline.verbosity,
+            stop: false,
+            failures: Vec::new(),
+            stats: DispatchStats::default(),
+        })
+    }
+
+    /// Calls `f` on the analyser instance of `slot` that handles session `id`, with a host
+    /// handle; records a failure if it fails.
+    fn call(
+        &mut self,
+        slot: usize,
+        id: u64,
+        session: Option<(u64, &str)>,
+        call: &'static str,
+        f: impl FnOnce(&mut AnalyserBox, HostMut<'_>) -> RResult<(), PluginError>,
+    ) {
+        let Some(s) = self.slots.get_mut(slot) else {
+            return;
+        };
+        if s.failed || self.stop {
+            return;
+        }
+        let n = s.instances.len().max(1) as u64;
+        let Some(instance) = s.instances.get_mut((id % n) as usize) else {
+            return;
+        };
+        let mut host = HostImpl {
+            label: &s.label,
+            session,
+            sink: &mut *self.sink,
+            queue: &mut self.queue,
+        };
+        let result = f(instance, Host_TO::from_ptr(&mut host, TD_Opaque));
+        if let Err(error) = result.into_result() {
+            s.failed = true;
+            let failure = Failure {
+                label: s.label.clone(),
+                call,
+                session: session.map(|(_, k)| k.to_string()),
+                error,
+            };
+            eprintln!(
+                "netan: error: {failure}; it gets no more events{}",
+                if self.on_error == OnError::Stop {
+                    " and the run stops"
+                } else {
+                    ""
+                }
+            );
+            self.failures.push(failure);
+            if self.on_error == OnError::Stop {
+                self.stop = true;
+            }
+        }
+    }
+
+    /// Delivers queued named events until the queue is empty.
+    fn drain(&mut self) {
+        let mut handled = 0;
+        while let Some(event) = self.queue.pop_front() {
+            handled += 1;
+            if handled > MAX_EVENTS_PER_DRAIN {
+                self.stats.events_dropped += 1 + self.queue.len() as u64;
+                self.queue.clear();
+                eprintln!("netan: warning: plugins emitted more than {MAX_EVENTS_PER_DRAIN} events in a row; the rest were dropped");
+                break;
+            }
+            let session = (event.session_id != u64::MAX).then_some(event.session_id);
+            for slot in 0..self.slots.len() {
+                let consumes = self
+                    .slots
+                    .get(slot)
+                    .is_some_and(|s| s.named.iter().any(|n| n.as_str() == event.name.as_str()));
+                if !consumes {
+                    continue;
+                }
+                if let Some(id) = session {
+                    // Events about a session reach consumers whose filter matches it.
+                    if let Some(state) = self.sessions.get(&id) {
+                        if !state.slots.contains(&slot) {
+                            continue;
+                        }
+                    }
+                }
+                self.stats.events += 1;
+                let key = event.session_key.to_string();
+                let ctx = session.map(|id| (id, key.as_str()));
+                self.call(slot, session.unwrap_or(0), ctx, "event", |a, host| {
+                    a.event(host, &event)
+                });
+            }
+        }
+    }
+
+    /// Sends the part gathered for session `id` to the analysers that want monologues.
+    fn flush_part(&mut self, id: u64, more: bool) {
+        let Some(state) = self.sessions.get_mut(&id) else {
+            return;
+        };
+        let part = std::mem::take(&mut state.part);
+        let Some(direction) = part.direction else {
+            return;
+        };
+        self.buffered -= part.data.len();
+        let slots: Vec<usize> = state.slots.clone();
+        let session = state.session.clone();
+        let event = ApiMonologue {
+            session: &session,
+            direction,
+            index: part.index,
+            part: part.part,
+            more,
+            offset: part.offset,
+            data: part.data.as_slice().into(),
+            gaps: part.gaps.as_slice().into(),
+            t_start: part.t_start,
+            t_end: part.t_end,
+            packets: part.packets,
+        };
+        self.stats.parts += 1;
+        for slot in slots {
+            if self.slots.get(slot).is_some_and(|s| s.monologue) {
+                self.call(
+                    slot,
+                    id,
+                    Some((id, session.key.as_str())),
+                    events::TCP_MONOLOGUE,
+                    |a, host| a.tcp_monologue(host, &event),
+                );
+            }
+        }
+        let delivered = event.data.len() as u64;
+        if more {
+            // The monologue goes on: carry its position over, keep the buffer's memory only up
+            // to the part size.
+            if let Some(state) = self.sessions.get_mut(&id) {
+                let mut data = part.data;
+                data.clear();
+                if data.capacity() > self.part_size {
+                    data.shrink_to(self.part_size);
+                }
+                state.part = Part {
+                    direction: part.direction,
+                    index: part.index,
+                    part: part.part + 1,
+                    offset: part.offset + delivered,
+                    data,
+                    ..Part::default()
+                };
+            }
+        }
+        self.drain();
+    }
+
+    /// Sends the largest gathered parts early until the total is within its limit.
+    fn relieve_memory(&mut self) {
+        while self.buffered > self.max_buffered {
+            let largest = self
+                .sessions
+                .iter()
+                .max_by_key(|(id, s)| (s.part.data.len(), std::cmp::Reverse(**id)));
+            let Some((&id, state)) = largest else { break };
+            if state.part.data.is_empty() {
+                break;
+            }
+            self.stats.early_parts += 1;
+            self.flush_part(id, true);
+        }
+    }
+
+    /// Ends the run: the partial-state protocol, then `finish` on every analyser, in order.
+    pub fn finish(&mut self) {
+        for slot in 0..self.slots.len() {
+            let Some(s) = self.slots.get_mut(slot) else {
+                continue;
+            };
+            if s.failed || self.stop {
+                continue;
+            }
+            // Fold the other instances' partial state into the first.
+            let mut failure = None;
+            let (first, rest) = s.instances.split_at_mut(1);
+            if let Some(first) = first.first_mut() {
+                for other in rest {
+                    let partial =
+                        other
+                            .partial()
+                            .into_result()
+                            .and_then(|p| match p.into_option() {
+                                Some(text) => {
+                                    first.merge(RStr::from_str(text.as_str())).into_result()
+                                }
+                                None => Ok(()),
+                            });
+                    if let Err(error) = partial {
+                        failure = Some(error);
+                        break;
+                    }
+                }
+            }
+            if let Some(error) = failure {
+                s.failed = true;
+                let f = Failure {
+                    label: s.label.clone(),
+                    call: "partial/merge",
+                    session: None,
+                    error,
+                };
+                eprintln!("netan: error: {f}");
+                self.failures.push(f);
+                continue;
+            }
+            self.call(slot, 0, None, "finish", |a, host| a.finish(host));
+            self.drain();
+        }
+    }
+
+    /// Whether the run must stop (an analyser failed and the pipeline says stop).
+    pub fn stopped(&self) -> bool {
+        self.stop
+    }
+
+    fn trace_session(&self, what: &str, s: &SessionInfo, ts: u64) {
+        if self.verbosity & 0x04 != 0 {
+            let _ = writeln!(
+                std::io::stderr(),
+                "  ====[{}] tcp session {what} [{} -> {}]",
+                clock(ts),
+                s.client,
+                s.server
+            );
+        }
+    }
+}
+
+/// `HH:MM:SS.uuuuuu` (UTC) of a capture time, as the original's traces.
+fn clock(ns: u64) -> String {
+    let secs = ns / 1_000_000_000;
+    let day = secs % 86_400;
+    format!(
+        "{:02}:{:02}:{:02}.{:06}",
+        day / 3600,
+        day % 3600 / 60,
+        day % 60,
+        ns % 1_000_000_000 / 1000
+    )
+}
+
+fn api_session(s: &SessionInfo) -> ApiSession {
+    ApiSession {
+        id: s.ordinal,
+        key: RString::from(s.key.as_str()),
+        client: ApiEndpoint::new(s.client.ip, s.client.port),
+        server: ApiEndpoint::new(s.server.ip, s.server.port),
+        t_first: s.t_first,
+        handshake: match s.handshake {
+            Handshake::Complete => ApiHandshake::COMPLETE,
+            Handshake::Partial => ApiHandshake::PARTIAL,
+            Handshake::None => ApiHandshake::NONE,
+        },
+    }
+}
+
+fn api_reason(r: EndReason) -> ApiEndReason {
+    match r {
+        EndReason::Fin => ApiEndReason::FIN,
+        EndReason::Rst => ApiEndReason::RST,
+        EndReason::Timeout => ApiEndReason::TIMEOUT,
+        EndReason::Eof => ApiEndReason::EOF,
+        EndReason::Reused => ApiEndReason::REUSED,
+        EndReason::Evicted => ApiEndReason::EVICTED,
+    }
+}
+
+impl TcpObserver for Dispatcher<'_> {
+    fn session_start(&mut self, s: &SessionInfo, ts: u64) {
+        let slots: Vec<usize> = (0..self.slots.len())
+            .filter(|&i| {
+                self.slots.get(i).is_some_and(|slot| {
+                    slot.filter
+                        .matches((s.client.ip, s.client.port), (s.server.ip, s.server.port))
+                })
+            })
+            .collect();
+        if slots.is_empty() && self.verbosity == 0 {
+            return;
+        }
+        self.trace_session("start", s, ts);
+        let wants_monologues = slots
+            .iter()
+            .any(|&i| self.slots.get(i).is_some_and(|x| x.monologue));
+        let session = api_session(s);
+        let state = SessionState {
+            session: session.clone(),
+            slots: slots.clone(),
+            wants_monologues,
+            part: Part::default(),
+        };
+        self.sessions.insert(s.ordinal, state);
+        let event = ApiSessionStart {
+            session: &session,
+            ts,
+        };
+        for slot in slots {
+            if self.slots.get(slot).is_some_and(|x| x.start) {
+                self.call(
+                    slot,
+                    s.ordinal,
+                    Some((s.ordinal, session.key.as_str())),
+                    events::TCP_SESSION_START,
+                    |a, host| a.tcp_session_start(host, &event),
+                );
+            }
+        }
+        self.drain();
+    }
+
+    fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
+        let Some(state) = self.sessions.get_mut(&s.ordinal) else {
+            return;
+        };
+        if !state.wants_monologues {
+            return;
+        }
+        let mut rest = data;
+        while !rest.is_empty() {
+            let Some(state) = self.sessions.get_mut(&s.ordinal) else {
+                return;
+            };
+            let part = &mut state.part;
+            if part.direction.is_none() {
+                part.direction = Some(direction);
+            }
+            if part.data.is_empty() && part.gaps.is_empty() {
+                part.t_start = ts;
+                part.t_end = ts;
+            }
+            part.t_end = part.t_end.max(ts);
+            if part.last_packet != Some(packet) {
+                part.packets += 1;
+                part.last_packet = Some(packet);
+            }
+            let room = self.part_size.saturating_sub(part.data.len()).max(1);
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            part.data.extend_from_slice(now);
+            self.buffered += now.len();
+            rest = later;
+            if part.data.len() >= self.part_size {
+                self.flush_part(s.ordinal, true);
+            }
+        }
+        self.stats.peak_buffered = self.stats.peak_buffered.max(self.buffered as u64);
+        if self.buffered > self.max_buffered {
+            self.relieve_memory();
+        }
+    }
+
+    fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64) {
+        let Some(state) = self.sessions.get_mut(&s.ordinal) else {
+            return;
+        };
+        if !state.wants_monologues {
+            return;
+        }
+        let part = &mut state.part;
+        if part.direction.is_none() {
+            part.direction = Some(direction);
+        }
+        part.gaps.push(ApiGap {
+            offset: part.data.len() as u64,
+            len,
+        });
+    }
+
+    fn monologue_end(&mut self, s: &SessionInfo, m: &Monologue) {
+        if self.verbosity & 0x02 != 0 {
+            let (from, _) = s.endpoints(m.direction);
+            let _ = writeln!(
+                std::io::stderr(),
+                "    ==[{}] [Mono from {:>21}]{:10.6}s, {:3}pkts, {:6}b",
+                clock(m.t_end),
+                from.to_string(),
+                (m.t_end.saturating_sub(m.t_start)) as f64 / 1e9,
+                m.packets,
+                m.bytes
+            );
+        }
+        let Some(state) = self.sessions.get_mut(&s.ordinal) else {
+            return;
+        };
+        if !state.wants_monologues {
+            return;
+        }
+        let part = &mut state.part;
+        part.direction = Some(m.direction);
+        part.index = m.index;
+        if part.data.is_empty() && part.gaps.is_empty() {
+            part.t_start = m.t_start;
+            part.t_end = m.t_end;
+        }
+        self.flush_part(s.ordinal, false);
+        if let Some(state) = self.sessions.get_mut(&s.ordinal) {
+            state.part = Part {
+                index: m.index + 1,
+                ..Part::default()
+            };
+        }
+    }
+
+    fn session_end(&mut self, s: &SessionInfo, end: &SessionEnd) {
+        self.trace_session("end", s, end.t_end);
+        let Some(state) = self.sessions.remove(&s.ordinal) else {
+            return;
+        };
+        self.buffered -= state.part.data.len();
+        let [c2s, s2c] = &end.streams;
+        let session = state.session.clone();
+        let event = ApiSessionEnd {
+            session: &session,
+            reason: api_reason(end.reason),
+            t_end: end.t_end,
+            packets: s.packets,
+            bytes_c2s: c2s.bytes,
+            bytes_s2c: s2c.bytes,
+            gaps: c2s.gaps + s2c.gaps,
+            monologues: end.monologues,
+        };
+        // Keep the state reachable for events about this session emitted now.
+        let slots = state.slots.clone();
+        let key = session.key.clone();
+        self.sessions.insert(
+            s.ordinal,
+            SessionState {
+                part: Part::default(),
+                ..state
+            },
+        );
+        for slot in slots {
+            if self.slots.get(slot).is_some_and(|x| x.end) {
+                self.call(
+                    slot,
+                    s.ordinal,
+                    Some((s.ordinal, key.as_str())),
+                    events::TCP_SESSION_END,
+                    |a, host| a.tcp_session_end(host, &event),
+                );
+            }
+        }
+        self.drain();
+        self.sessions.remove(&s.ordinal);
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop
+    }
+}

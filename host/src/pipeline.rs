@@ -1,0 +1,842 @@
+//! Pipeline files (TOML) → a validated [`Pipeline`]: TCP listener settings, the ordered
+//! analysers with their traffic filters and configuration, output settings.
+//!
+//! Every mistake is reported as `file:line:column: message`: unknown keys, wrong types, unknown
+//! plugins and event names, and any attempt to move or remove the built-in TCP listener, which
+//! always runs first. `docs/pipeline.md` documents every key; `examples/pipelines/` has an
+//! annotated example. The command line's `-l NAME[,key=value...]` entries are merged over the
+//! file (see [`LoadSpec`]).
+
+use std::fmt;
+use std::net::IpAddr;
+use std::path::PathBuf;
+
+use serde::Deserialize;
+use toml::Spanned;
+
+use crate::decode::DecodeOptions;
+use crate::plugins::{LoadedPlugin, SearchPath};
+use crate::tcp::TcpConfig;
+
+/// The pipeline used when none is given: every bundled plugin found, with its default ports.
+pub const DEFAULT_PIPELINE: &str = include_str!("default-pipeline.toml");
+
+/// Bundled plugins, in the order the default pipeline runs them.
+pub const BUNDLED: &[&str] = &["http", "http-perf", "smtp", "portcount"];
+
+/// A problem in a pipeline, located.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PipelineError {
+    /// `file:line:column`, or a description of where (a command-line option).
+    pub location: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+impl fmt::Display for PipelineError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.location, self.message)
+    }
+}
+
+/// Several problems at once (all are reported, not just the first).
+#[derive(Debug, Clone)]
+pub struct PipelineErrors(pub Vec<PipelineError>);
+
+impl fmt::Display for PipelineErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let lines: Vec<String> = self.0.iter().map(|e| e.to_string()).collect();
+        write!(f, "{}", lines.join("\n"))
+    }
+}
+
+impl std::error::Error for PipelineErrors {}
+
+/// What to do when an analyser fails (returns an error or panics).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OnError {
+    /// Stop feeding that analyser, keep the others going, exit non-zero at the end.
+    #[default]
+    Continue,
+    /// Stop the whole run at once (non-zero exit).
+    Stop,
+}
+
+// ----------------------------------------------------------------------------------------
+// The file as written
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct File {
+    #[serde(default)]
+    input: InputSection,
+    #[serde(default)]
+    tcp: TcpSection,
+    #[serde(default)]
+    plugins: PluginsSection,
+    #[serde(default)]
+    plugin: Vec<EntrySection>,
+    #[serde(default)]
+    output: OutputSection,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InputSection {
+    tunnels: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TcpSection {
+    max_session_size: Option<u64>,
+    max_buffered_per_session: Option<usize>,
+    max_buffered: Option<usize>,
+    max_sessions: Option<usize>,
+    idle_timeout: Option<Spanned<f64>>,
+    close_linger: Option<Spanned<f64>>,
+    overlap_window: Option<usize>,
+    monologue_part_size: Option<Spanned<usize>>,
+    max_monologue_buffer: Option<usize>,
+    verbosity: Option<u8>,
+    /// Refused with a reason: the listener cannot be turned off.
+    enabled: Option<Spanned<toml::Value>>,
+    /// Refused with a reason.
+    disabled: Option<Spanned<toml::Value>>,
+    /// Refused with a reason: the listener is always first.
+    position: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PluginsSection {
+    #[serde(default)]
+    dirs: Vec<PathBuf>,
+    on_error: Option<OnError>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntrySection {
+    name: Option<Spanned<String>>,
+    path: Option<Spanned<PathBuf>>,
+    label: Option<String>,
+    ports: Option<Vec<u16>>,
+    addresses: Option<Vec<Spanned<String>>>,
+    any: Option<bool>,
+    events: Option<Vec<Spanned<String>>>,
+    config: Option<Spanned<toml::Table>>,
+    /// Refused with a reason: only the TCP listener runs first.
+    position: Option<Spanned<toml::Value>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputSection {
+    dir: Option<PathBuf>,
+}
+
+// ----------------------------------------------------------------------------------------
+// The validated pipeline
+
+/// Which sessions an analyser sees.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Ports, on either side (empty: any port).
+    pub ports: Vec<u16>,
+    /// Networks (address, prefix length), on either side (empty: any address).
+    pub networks: Vec<(IpAddr, u8)>,
+}
+
+impl Filter {
+    /// Whether a session between these endpoints passes.
+    pub fn matches(&self, a: (IpAddr, u16), b: (IpAddr, u16)) -> bool {
+        let port_ok =
+            self.ports.is_empty() || self.ports.contains(&a.1) || self.ports.contains(&b.1);
+        let net_ok = self.networks.is_empty()
+            || self
+                .networks
+                .iter()
+                .any(|(net, len)| in_network(a.0, *net, *len) || in_network(b.0, *net, *len));
+        port_ok && net_ok
+    }
+
+    /// `any`, or the ports and networks, for display.
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        if !self.ports.is_empty() {
+            let ports: Vec<String> = self.ports.iter().map(u16::to_string).collect();
+            parts.push(format!("ports {}", ports.join(",")));
+        }
+        if !self.networks.is_empty() {
+            let nets: Vec<String> = self
+                .networks
+                .iter()
+                .map(|(n, l)| format!("{n}/{l}"))
+                .collect();
+            parts.push(format!("addresses {}", nets.join(",")));
+        }
+        if parts.is_empty() {
+            "any traffic".to_string()
+        } else {
+            parts.join(" and ")
+        }
+    }
+}
+
+fn in_network(ip: IpAddr, net: IpAddr, len: u8) -> bool {
+    match (ip, net) {
+        (IpAddr::V4(a), IpAddr::V4(n)) => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u32::MAX << (32 - u32::from(len.min(32)))
+            };
+            u32::from(a) & mask == u32::from(n) & mask
+        }
+        (IpAddr::V6(a), IpAddr::V6(n)) => {
+            let mask = if len == 0 {
+                0
+            } else {
+                u128::MAX << (128 - u32::from(len.min(128)))
+            };
+            u128::from(a) & mask == u128::from(n) & mask
+        }
+        _ => false,
+    }
+}
+
+/// One analyser of the pipeline.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    /// Name used in output and messages (the plugin name unless `label` says otherwise).
+    pub label: String,
+    /// The plugin library.
+    pub plugin: LoadedPlugin,
+    /// Which sessions it sees.
+    pub filter: Filter,
+    /// The events it receives (those it consumes, or the subset the pipeline names).
+    pub events: Vec<String>,
+    /// Its configuration as TOML text.
+    pub config: String,
+    /// Where its configuration keys are, to locate the plugin's complaints.
+    pub config_origin: ConfigOrigin,
+}
+
+/// Where an entry's configuration came from.
+#[derive(Debug, Clone, Default)]
+pub struct ConfigOrigin {
+    /// The pipeline file's name and text, and the byte offset of the config table.
+    pub file: Option<(String, std::sync::Arc<String>, usize)>,
+    /// Or the command-line option.
+    pub option: Option<String>,
+}
+
+impl ConfigOrigin {
+    /// The location of configuration key `key` (the start of its line), for messages.
+    pub fn locate(&self, key: &str) -> String {
+        if let Some(option) = &self.option {
+            return format!("command line `-l {option}`");
+        }
+        let Some((name, text, start)) = &self.file else {
+            return "configuration".to_string();
+        };
+        let mut at = *start;
+        if !key.is_empty() {
+            let mut offset = *start;
+            for line in text.get(*start..).unwrap_or("").split_inclusive('\n') {
+                let trimmed = line.trim_start();
+                let k = trimmed
+                    .split('=')
+                    .next()
+                    .unwrap_or("")
+                    .trim()
+                    .trim_matches('"');
+                if trimmed.contains('=') && k == key {
+                    at = offset + (line.len() - trimmed.len());
+                    break;
+                }
+                offset += line.len();
+            }
+        }
+        let (line, col) = line_col(text, at);
+        format!("{name}:{line}:{col}")
+    }
+}
+
+/// The validated pipeline.
+#[derive(Debug, Clone)]
+pub struct Pipeline {
+    /// Where it came from (a file name, or "the embedded default pipeline").
+    pub source: String,
+    /// TCP listener settings.
+    pub tcp: TcpConfig,
+    /// Decoder settings.
+    pub decode: DecodeOptions,
+    /// Monologue bytes delivered to plugins per part at most.
+    pub monologue_part_size: usize,
+    /// Monologue bytes held for plugins over all sessions before parts are sent early.
+    pub max_monologue_buffer: usize,
+    /// The original's verbosity bitmask: 0x02 per monologue, 0x04 per session (on stderr).
+    pub verbosity: u8,
+    /// Analysers, in order (the TCP listener, always first, is implicit).
+    pub entries: Vec<Entry>,
+    /// Write one file per record kind here instead of stdout.
+    pub output_dir: Option<PathBuf>,
+    /// What a failing analyser does to the run.
+    pub on_error: OnError,
+    /// Plugin directories named by the file.
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+/// 1-based line and column of byte `offset`.
+pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
+    let before = text.get(..offset.min(text.len())).unwrap_or("");
+    let line = before.matches('\n').count() + 1;
+    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, col)
+}
+
+/// A `-l NAME[,key=value...]` command-line entry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LoadSpec {
+    /// The text as given.
+    pub text: String,
+    /// Plugin name.
+    pub name: String,
+    /// `ports=25+587`.
+    pub ports: Option<Vec<u16>>,
+    /// `addresses=10.0.0.0/8+192.168.1.1`.
+    pub addresses: Option<Vec<String>>,
+    /// Other keys: configuration values (TOML syntax; bare words are strings).
+    pub config: toml::Table,
+}
+
+impl LoadSpec {
+    /// Parses `NAME[,key=value...]`, as the original's `HTTP,v=1` (a bare key means `true`).
+    pub fn parse(text: &str) -> Result<LoadSpec, PipelineError> {
+        let err = |message: String| PipelineError {
+            location: format!("command line `-l {text}`"),
+            message,
+        };
+        let mut parts = text.split(',');
+        let name = parts.next().unwrap_or("").trim().to_lowercase();
+        if name.is_empty() {
+            return Err(err(
+                "a plugin name is needed before the first comma".to_string()
+            ));
+        }
+        let mut spec = LoadSpec {
+            text: text.to_string(),
+            name,
+            ports: None,
+            addresses: None,
+            config: toml::Table::new(),
+        };
+        for part in parts {
+            let (key, value) = match part.split_once('=') {
+                Some((k, v)) => (k.trim(), v.trim()),
+                None => (part.trim(), "true"),
+            };
+            match key {
+                "" => return Err(err("empty key".to_string())),
+                "ports" => {
+                    let ports = value
+                        .split('+')
+                        .map(|p| {
+                            p.trim()
+                                .parse::<u16>()
+                                .map_err(|e| err(format!("port `{p}`: {e}")))
+                        })
+                        .collect::<Result<Vec<_>, _>>()?;
+                    spec.ports = Some(ports);
+                }
+                "addresses" => {
+                    spec.addresses = Some(value.split('+').map(|a| a.trim().to_string()).collect())
+                }
+                _ => {
+                    let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
+                        .ok()
+                        .and_then(|mut t| t.remove("v"))
+                        .unwrap_or_else(|| toml::Value::String(value.to_string()));
+                    spec.config.insert(key.to_string(), parsed);
+                }
+            }
+        }
+        Ok(spec)
+    }
+}
+
+/// Inputs to [`Pipeline::load`].
+#[derive(Debug, Clone, Default)]
+pub struct PipelineSource {
+    /// The pipeline file, if any.
+    pub file: Option<PathBuf>,
+    /// `-l` entries.
+    pub specs: Vec<LoadSpec>,
+    /// `--plugin-dir` directories.
+    pub plugin_dirs: Vec<PathBuf>,
+}
+
+/// An entry before its plugin is loaded.
+struct Draft {
+    name: String,
+    name_at: String,
+    path: Option<PathBuf>,
+    label: Option<String>,
+    ports: Option<Vec<u16>>,
+    addresses: Vec<(String, String)>,
+    any: bool,
+    events: Vec<(String, String)>,
+    config: toml::Table,
+    origin: ConfigOrigin,
+    /// From the embedded default: skipped, not an error, when the plugin is not found.
+    optional: bool,
+}
+
+impl Pipeline {
+    /// Reads, merges and validates a pipeline; loads its plugins from the search path.
+    pub fn load(source: &PipelineSource) -> Result<Pipeline, PipelineErrors> {
+        let (name, text, embedded) = match &source.file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path).map_err(|e| {
+                    PipelineErrors(vec![PipelineError {
+                        location: path.display().to_string(),
+                        message: e.to_string(),
+                    }])
+                })?;
+                (path.display().to_string(), text, false)
+            }
+            None if source.specs.is_empty() => (
+                "the embedded default pipeline".to_string(),
+                DEFAULT_PIPELINE.to_string(),
+                true,
+            ),
+            None => ("the command line".to_string(), String::new(), false),
+        };
+        Self::from_text(&name, &text, embedded, source)
+    }
+
+    /// Like [`Pipeline::load`], from text already read.
+    pub fn from_text(
+        name: &str,
+        text: &str,
+        embedded: bool,
+        source: &PipelineSource,
+    ) -> Result<Pipeline, PipelineErrors> {
+        let mut errors = Vec::new();
+        let text_arc = std::sync::Arc::new(text.to_string());
+        let at = |offset: usize| {
+            let (l, c) = line_col(text, offset);
+            format!("{name}:{l}:{c}")
+        };
+        let file: File = toml::from_str(text).map_err(|e| {
+            let location = e.span().map_or_else(|| name.to_string(), |s| at(s.start));
+            PipelineErrors(vec![PipelineError {
+                location,
+                message: e.message().trim().to_string(),
+            }])
+        })?;
+
+        // The TCP listener is built in and always first.
+        for (value, what) in [
+            (&file.tcp.enabled, "enabled"),
+            (&file.tcp.disabled, "disabled"),
+        ] {
+            if let Some(v) = value {
+                errors.push(PipelineError {
+                    location: at(v.span().start),
+                    message: format!(
+                        "`{what}`: the TCP listener cannot be removed — it is built in, and every analyser starts at the byte stream it produces"
+                    ),
+                });
+            }
+        }
+        if let Some(v) = &file.tcp.position {
+            errors.push(PipelineError {
+                location: at(v.span().start),
+                message:
+                    "`position`: the TCP listener always runs first; its place cannot be changed"
+                        .to_string(),
+            });
+        }
+
+        let mut tcp = TcpConfig::default();
+        let t = &file.tcp;
+        if let Some(v) = t.max_session_size {
+            tcp.max_session_size = v;
+        }
+        if let Some(v) = t.max_buffered_per_session {
+            tcp.max_buffered_per_session = v;
+        }
+        if let Some(v) = t.max_buffered {
+            tcp.max_buffered_total = v;
+        }
+        if let Some(v) = t.max_sessions {
+            tcp.max_sessions = v.max(1);
+        }
+        if let Some(v) = t.overlap_window {
+            tcp.overlap_window = v;
+        }
+        for (value, target, key) in [
+            (&t.idle_timeout, &mut tcp.idle_timeout_ns, "idle_timeout"),
+            (&t.close_linger, &mut tcp.close_linger_ns, "close_linger"),
+        ] {
+            if let Some(v) = value {
+                let secs = *v.get_ref();
+                if secs.is_finite() && secs >= 0.0 {
+                    *target = (secs * 1e9) as u64;
+                } else {
+                    errors.push(PipelineError {
+                        location: at(v.span().start),
+                        message: format!("`{key}` must be a number of seconds ≥ 0"),
+                    });
+                }
+            }
+        }
+        let mut part_size = 1 << 20;
+        if let Some(v) = &t.monologue_part_size {
+            if *v.get_ref() == 0 {
+                errors.push(PipelineError {
+                    location: at(v.span().start),
+                    message: "`monologue_part_size` must be at least 1".to_string(),
+                });
+            } else {
+                part_size = *v.get_ref();
+            }
+        }
+        let decode = DecodeOptions {
+            tunnels: file.input.tunnels.unwrap_or(true),
+            ..DecodeOptions::default()
+        };
+
+        // Entries as written.
+        let mut drafts = Vec::new();
+        for entry in &file.plugin {
+            if let Some(v) = &entry.position {
+                errors.push(PipelineError {
+                    location: at(v.span().start),
+                    message: "`position`: only the built-in TCP listener runs first; plugins run after it, in the order they are listed".to_string(),
+                });
+            }
+            let (plugin_name, name_at) = match (&entry.name, &entry.path) {
+                (Some(n), _) => (n.get_ref().clone(), at(n.span().start)),
+                (None, Some(p)) => (String::new(), at(p.span().start)),
+                (None, None) => {
+                    errors.push(PipelineError {
+                        location: name.to_string(),
+                        message: "a [[plugin]] entry needs `name` or `path`".to_string(),
+                    });
+                    continue;
+                }
+            };
+            if plugin_name.eq_ignore_ascii_case("tcp") {
+                errors.push(PipelineError {
+                    location: name_at.clone(),
+                    message: "the TCP listener is not a pipeline entry: it is built in and always runs first, before every plugin (configure it in [tcp])".to_string(),
+                });
+                continue;
+            }
+            let config_start = entry.config.as_ref().map_or(0, |c| c.span().start);
+            drafts.push(Draft {
+                name: plugin_name,
+                name_at,
+                path: entry.path.as_ref().map(|p| p.get_ref().clone()),
+                label: entry.label.clone(),
+                ports: entry.ports.clone(),
+                addresses: entry
+                    .addresses
+                    .iter()
+                    .flatten()
+                    .map(|a| (a.get_ref().clone(), at(a.span().start)))
+                    .collect(),
+                any: entry.any.unwrap_or(false),
+                events: entry
+                    .events
+                    .iter()
+                    .flatten()
+                    .map(|e| (e.get_ref().clone(), at(e.span().start)))
+                    .collect(),
+                config: entry
+                    .config
+                    .as_ref()
+                    .map(|c| c.get_ref().clone())
+                    .unwrap_or_default(),
+                origin: ConfigOrigin {
+                    file: Some((name.to_string(), text_arc.clone(), config_start)),
+                    option: None,
+                },
+                optional: embedded,
+            });
+        }
+
+        // Command-line entries, merged over the file's.
+        for spec in &source.specs {
+            if spec.name == "tcp" {
+                errors.push(PipelineError {
+                    location: format!("command line `-l {}`", spec.text),
+                    message: "the TCP listener is built in and always runs first: it is not loaded with -l (use the reassembly options instead)".to_string(),
+                });
+                continue;
+            }
+            let origin = ConfigOrigin {
+                file: None,
+                option: Some(spec.text.clone()),
+            };
+            let location = format!("command line `-l {}`", spec.text);
+            match drafts.iter_mut().find(|d| d.name == spec.name) {
+                Some(d) => {
+                    if spec.ports.is_some() {
+                        d.ports = spec.ports.clone();
+                    }
+                    if let Some(a) = &spec.addresses {
+                        d.addresses = a.iter().map(|x| (x.clone(), location.clone())).collect();
+                    }
+                    for (k, v) in &spec.config {
+                        d.config.insert(k.clone(), v.clone());
+                    }
+                    if !spec.config.is_empty() {
+                        d.origin = origin;
+                    }
+                    d.optional = false;
+                }
+                None => drafts.push(Draft {
+                    name: spec.name.clone(),
+                    name_at: location.clone(),
+                    path: None,
+                    label: None,
+                    ports: spec.ports.clone(),
+                    addresses: spec
+                        .addresses
+                        .iter()
+                        .flatten()
+                        .map(|x| (x.clone(), location.clone()))
+                        .collect(),
+                    any: false,
+                    events: Vec::new(),
+                    config: spec.config.clone(),
+                    origin,
+                    optional: false,
+                }),
+            }
+        }
+
+        // Load the plugins.
+        let search = SearchPath::standard(&source.plugin_dirs, &file.plugins.dirs);
+        let mut entries: Vec<Entry> = Vec::new();
+        for d in drafts {
+            let loaded = match &d.path {
+                Some(path) => crate::plugins::load(path),
+                None => search.find(&d.name),
+            };
+            let plugin = match loaded {
+                Ok(p) => p,
+                Err(_) if d.optional => continue,
+                Err(e) => {
+                    errors.push(PipelineError {
+                        location: d.name_at.clone(),
+                        message: e.to_string(),
+                    });
+                    continue;
+                }
+            };
+            let mut networks = Vec::new();
+            for (text, location) in &d.addresses {
+                match parse_network(text) {
+                    Ok(n) => networks.push(n),
+                    Err(message) => errors.push(PipelineError {
+                        location: location.clone(),
+                        message,
+                    }),
+                }
+            }
+            let ports = match (&d.ports, d.any) {
+                (Some(p), _) => p.clone(),
+                (None, true) => Vec::new(),
+                (None, false) if networks.is_empty() => {
+                    plugin.info.default_ports.iter().copied().collect()
+                }
+                (None, false) => Vec::new(),
+            };
+            let consumes: Vec<String> =
+                plugin.info.consumes.iter().map(|c| c.to_string()).collect();
+            let events = if d.events.is_empty() {
+                consumes.clone()
+            } else {
+                let mut chosen = Vec::new();
+                for (event, location) in &d.events {
+                    if consumes.contains(event) {
+                        chosen.push(event.clone());
+                    } else {
+                        errors.push(PipelineError {
+                            location: location.clone(),
+                            message: format!(
+                                "unknown event `{event}` for plugin `{}`: it consumes {}",
+                                plugin.info.name,
+                                if consumes.is_empty() {
+                                    "no events".to_string()
+                                } else {
+                                    consumes.join(", ")
+                                }
+                            ),
+                        });
+                    }
+                }
+                chosen
+            };
+            let label = d
+                .label
+                .clone()
+                .unwrap_or_else(|| plugin.info.name.to_string());
+            let config = if d.config.is_empty() {
+                String::new()
+            } else {
+                toml::to_string(&d.config).unwrap_or_default()
+            };
+            entries.push(Entry {
+                label,
+                plugin,
+                filter: Filter { ports, networks },
+                events,
+                config,
+                config_origin: d.origin,
+            });
+        }
+
+        // Every event a plugin consumes must be one that exists: a TCP event, or one emitted by
+        // an entry of this pipeline.
+        let mut known: Vec<String> = netan_plugin_api::events::TCP
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        for e in &entries {
+            known.extend(e.plugin.info.emits.iter().map(|s| s.to_string()));
+        }
+        if embedded {
+            // The default pipeline drops what it cannot feed instead of failing.
+            entries.retain(|e| e.events.iter().all(|ev| known.contains(ev)));
+        }
+        for e in &entries {
+            for event in &e.events {
+                if !known.contains(event) {
+                    errors.push(PipelineError {
+                        location: name.to_string(),
+                        message: format!(
+                            "plugin `{}` consumes `{event}`, which no plugin of this pipeline emits (add the plugin that emits it)",
+                            e.label
+                        ),
+                    });
+                }
+            }
+        }
+        let mut labels: Vec<&str> = Vec::new();
+        for e in &entries {
+            if labels.contains(&e.label.as_str()) {
+                errors.push(PipelineError {
+                    location: name.to_string(),
+                    message: format!(
+                        "two entries are labelled `{}`: give one a distinct `label`",
+                        e.label
+                    ),
+                });
+            }
+            labels.push(&e.label);
+        }
+
+        if !errors.is_empty() {
+            return Err(PipelineErrors(errors));
+        }
+        Ok(Pipeline {
+            source: name.to_string(),
+            tcp,
+            decode,
+            monologue_part_size: part_size,
+            max_monologue_buffer: t.max_monologue_buffer.unwrap_or(256 << 20),
+            verbosity: t.verbosity.unwrap_or(0),
+            entries,
+            output_dir: file.output.dir.clone(),
+            on_error: file.plugins.on_error.unwrap_or_default(),
+            plugin_dirs: file.plugins.dirs.clone(),
+        })
+    }
+
+    /// The resolved pipeline, for `netan check`.
+    pub fn describe(&self) -> String {
+        let mut s = format!("pipeline from {}\n", self.source);
+        let t = &self.tcp;
+        s.push_str(&format!(
+            "  0. tcp (built in, always first): max_session_size={} max_buffered_per_session={} max_buffered={} max_sessions={} idle_timeout={}s close_linger={}s overlap_window={} monologue_part_size={} max_monologue_buffer={}\n",
+            t.max_session_size,
+            t.max_buffered_per_session,
+            t.max_buffered_total,
+            t.max_sessions,
+            t.idle_timeout_ns as f64 / 1e9,
+            t.close_linger_ns as f64 / 1e9,
+            t.overlap_window,
+            self.monologue_part_size,
+            self.max_monologue_buffer,
+        ));
+        for (i, e) in self.entries.iter().enumerate() {
+            s.push_str(&format!(
+                "  {}. {} = plugin `{}` {} ({})\n     on {}; events: {}\n",
+                i + 1,
+                e.label,
+                e.plugin.info.name,
+                e.plugin.info.version,
+                e.plugin.path.display(),
+                e.filter.describe(),
+                if e.events.is_empty() {
+                    "none".to_string()
+                } else {
+                    e.events.join(", ")
+                }
+            ));
+            if !e.config.is_empty() {
+                for line in e.config.lines() {
+                    s.push_str(&format!("     config: {line}\n"));
+                }
+            }
+        }
+        s.push_str(&format!(
+            "  output: {}; on plugin error: {}\n",
+            self.output_dir
+                .as_ref()
+                .map_or("JSON Lines on stdout".to_string(), |d| format!(
+                    "one file per record kind in {}",
+                    d.display()
+                )),
+            match self.on_error {
+                OnError::Continue => "continue without that plugin, exit 1",
+                OnError::Stop => "stop the run",
+            }
+        ));
+        s
+    }
+}
+
+/// `10.0.0.0/8`, `192.168.1.1`, `2001:db8::/32`.
+fn parse_network(text: &str) -> Result<(IpAddr, u8), String> {
+    let (addr, len) = match text.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (text, None),
+    };
+    let ip: IpAddr = addr
+        .trim()
+        .parse()
+        .map_err(|e| format!("address `{text}`: {e}"))?;
+    let max = if ip.is_ipv4() { 32 } else { 128 };
+    let len = match len {
+        Some(l) => l
+            .trim()
+            .parse::<u8>()
+            .ok()
+            .filter(|l| *l <= max)
+            .ok_or_else(|| format!("address `{text}`: bad prefix length"))?,
+        None => max,
+    };
+    Ok((ip, len))
+}
+
+#[cfg(test)]
+mod tests;

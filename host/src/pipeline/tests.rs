@@ -1,0 +1,146 @@
+//! Pipeline parsing and validation (the parts that need no plugin library).
+
+use super::*;
+
+fn load(text: &str) -> Result<Pipeline, PipelineErrors> {
+    let source = PipelineSource {
+        plugin_dirs: vec![std::env::temp_dir().join("netan-no-plugins-here")],
+        ..Default::default()
+    };
+    Pipeline::from_text("p.toml", text, false, &source)
+}
+
+fn first_error(text: &str) -> PipelineError {
+    load(text)
+        .expect_err("refused")
+        .0
+        .into_iter()
+        .next()
+        .unwrap()
+}
+
+#[test]
+fn an_empty_pipeline_is_the_tcp_listener_alone_with_defaults() {
+    let p = load("").unwrap();
+    assert!(p.entries.is_empty());
+    assert_eq!(p.tcp, TcpConfig::default());
+    assert_eq!(p.monologue_part_size, 1 << 20);
+}
+
+#[test]
+fn tcp_settings_are_read() {
+    let p = load("[tcp]\nmax_session_size = 5000\nidle_timeout = 60\nclose_linger = 0.5\nmonologue_part_size = 65536\n").unwrap();
+    assert_eq!(p.tcp.max_session_size, 5000);
+    assert_eq!(p.tcp.idle_timeout_ns, 60_000_000_000);
+    assert_eq!(p.tcp.close_linger_ns, 500_000_000);
+    assert_eq!(p.monologue_part_size, 65536);
+}
+
+#[test]
+fn unknown_keys_are_located_by_line_and_column() {
+    let e = first_error("[tcp]\nmax_session_size = 1\n  idle_timout = 5\n");
+    assert_eq!(e.location, "p.toml:3:3");
+    assert!(e.message.contains("unknown field `idle_timout`"), "{e}");
+}
+
+#[test]
+fn wrong_types_are_located() {
+    let e = first_error("[tcp]\nmax_sessions = \"many\"\n");
+    assert_eq!(e.location, "p.toml:2:16");
+    assert!(e.message.contains("invalid type"), "{e}");
+}
+
+#[test]
+fn the_tcp_listener_cannot_be_put_in_the_plugin_list() {
+    let e = first_error("[[plugin]]\nname = \"tcp\"\n\n[[plugin]]\nname = \"http\"\n");
+    assert_eq!(e.location, "p.toml:2:8");
+    assert!(e.message.contains("always runs first"), "{e}");
+}
+
+#[test]
+fn the_tcp_listener_cannot_be_disabled_or_moved() {
+    let e = first_error("[tcp]\nenabled = false\n");
+    assert_eq!(e.location, "p.toml:2:11");
+    assert!(e.message.contains("cannot be removed"), "{e}");
+    let e = first_error("[[plugin]]\nname = \"http\"\nposition = \"first\"\n");
+    assert!(
+        e.message
+            .contains("only the built-in TCP listener runs first"),
+        "{e}"
+    );
+}
+
+#[test]
+fn unknown_plugins_are_located_at_their_name() {
+    let e = first_error("\n[[plugin]]\nname = \"nosuch\"\n");
+    assert_eq!(e.location, "p.toml:3:8");
+    assert!(e.message.contains("no plugin named `nosuch`"), "{e}");
+}
+
+#[test]
+fn bad_values_are_refused() {
+    let e = first_error("[tcp]\nidle_timeout = -1\n");
+    assert!(e.message.contains("idle_timeout"), "{e}");
+    let e = first_error("[plugins]\non_error = \"explode\"\n");
+    assert!(e.message.contains("unknown variant"), "{e}");
+}
+
+#[test]
+fn load_specs_parse_like_the_original_command_line() {
+    let s = LoadSpec::parse("smtp,ports=25+587,max_line=2000,extract,name=x y").unwrap();
+    assert_eq!(s.name, "smtp");
+    assert_eq!(s.ports, Some(vec![25, 587]));
+    assert_eq!(s.config.get("max_line"), Some(&toml::Value::Integer(2000)));
+    assert_eq!(s.config.get("extract"), Some(&toml::Value::Boolean(true)));
+    assert_eq!(
+        s.config.get("name"),
+        Some(&toml::Value::String("x y".into()))
+    );
+    assert!(LoadSpec::parse(",ports=1").is_err());
+    assert!(LoadSpec::parse("http,ports=80+eighty").is_err());
+}
+
+#[test]
+fn filters_match_ports_and_networks_on_either_side() {
+    let a: IpAddr = "10.1.2.3".parse().unwrap();
+    let b: IpAddr = "192.168.0.9".parse().unwrap();
+    let f = Filter {
+        ports: vec![25],
+        networks: vec![],
+    };
+    assert!(f.matches((a, 40000), (b, 25)));
+    assert!(!f.matches((a, 40000), (b, 80)));
+    let f = Filter {
+        ports: vec![],
+        networks: vec![parse_network("10.0.0.0/8").unwrap()],
+    };
+    assert!(f.matches((b, 1), (a, 2)));
+    assert!(!f.matches((b, 1), (b, 2)));
+    let v6 = Filter {
+        ports: vec![],
+        networks: vec![parse_network("2001:db8::/32").unwrap()],
+    };
+    assert!(v6.matches(("2001:db8::1".parse().unwrap(), 1), (a, 2)));
+    assert!(parse_network("10.0.0.0/33").is_err());
+    assert!(Filter::default().matches((a, 1), (b, 2)));
+}
+
+#[test]
+fn line_and_column_count_from_one() {
+    assert_eq!(line_col("ab\ncd", 0), (1, 1));
+    assert_eq!(line_col("ab\ncd", 4), (2, 2));
+}
+
+#[test]
+fn the_embedded_default_pipeline_is_valid() {
+    let source = PipelineSource {
+        plugin_dirs: vec![std::env::temp_dir().join("netan-no-plugins-here")],
+        ..Default::default()
+    };
+    // With no plugin found, it is the TCP listener alone (missing bundled plugins are skipped).
+    let p = Pipeline::from_text("default", DEFAULT_PIPELINE, true, &source).unwrap();
+    assert!(p
+        .entries
+        .iter()
+        .all(|e| BUNDLED.contains(&e.plugin.info.name.as_str())));
+}

@@ -1,0 +1,296 @@
+//! Finding and loading plugin libraries: the search path, `abi_stable`'s version and layout
+//! checks, and one clear error per file that is not a usable netan plugin.
+//!
+//! Each library is loaded with `lib_header_from_path` followed by
+//! `init_root_module::<PluginMod_Ref>()`, never `RootModule::load_from_file`: the latter caches
+//! one module per interface type and would hand back the first library for every later path.
+//! Libraries are never unloaded.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use abi_stable::library::{lib_header_from_path, LibraryError};
+use netan_plugin_api::{PluginInfo, PluginMod_Ref};
+
+/// Why a file could not be used as a plugin.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LoadError {
+    /// No such file.
+    #[error("{path}: no such plugin library")]
+    Missing {
+        /// The path tried.
+        path: PathBuf,
+    },
+    /// The file is not a loadable library, or not a netan plugin.
+    #[error("{path}: not a netan plugin: {reason}")]
+    NotAPlugin {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// A netan plugin built against an incompatible plugin API.
+    #[error("{path}: incompatible plugin: {reason}")]
+    Incompatible {
+        /// The file.
+        path: PathBuf,
+        /// Why.
+        reason: String,
+    },
+    /// No plugin of that name in the search path.
+    #[error("no plugin named `{name}` in {searched}")]
+    Unknown {
+        /// The name asked for.
+        name: String,
+        /// The directories searched, for the message.
+        searched: String,
+    },
+}
+
+/// A loaded plugin library.
+#[derive(Clone)]
+pub struct LoadedPlugin {
+    /// The library file.
+    pub path: PathBuf,
+    /// Its root module.
+    pub module: PluginMod_Ref,
+    /// Its metadata.
+    pub info: PluginInfo,
+}
+
+impl std::fmt::Debug for LoadedPlugin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LoadedPlugin")
+            .field("path", &self.path)
+            .field("info", &self.info)
+            .finish()
+    }
+}
+
+/// File name of the library of plugin `name` on this platform (`http` → `libnetan_http.so`).
+pub fn library_file_name(name: &str) -> String {
+    let stem = format!("netan_{}", name.replace('-', "_"));
+    format!(
+        "{}{stem}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    )
+}
+
+/// Whether a file name looks like a netan plugin library.
+fn is_plugin_file_name(name: &str) -> bool {
+    name.starts_with(&format!("{}netan_", std::env::consts::DLL_PREFIX))
+        && name.ends_with(std::env::consts::DLL_SUFFIX)
+}
+
+/// Loads one library (once per process: later calls for the same file return the same result).
+pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
+    static LOADED: Mutex<Option<HashMap<PathBuf, Result<LoadedPlugin, LoadError>>>> =
+        Mutex::new(None);
+    if !path.is_file() {
+        return Err(LoadError::Missing {
+            path: path.to_path_buf(),
+        });
+    }
+    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut guard = LOADED
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    let cache = guard.get_or_insert_with(HashMap::new);
+    if let Some(result) = cache.get(&canonical) {
+        return result.clone();
+    }
+    let result = load_uncached(path);
+    cache.insert(canonical, result.clone());
+    result
+}
+
+fn load_uncached(path: &Path) -> Result<LoadedPlugin, LoadError> {
+    let not_a_plugin = |reason: String| LoadError::NotAPlugin {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let incompatible = |reason: String| LoadError::Incompatible {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let header = lib_header_from_path(path).map_err(|e| match e {
+        LibraryError::OpenError { err, .. } => {
+            not_a_plugin(format!("cannot be loaded as a library ({err})"))
+        }
+        LibraryError::GetSymbolError { .. } => not_a_plugin(
+            "it exports no abi_stable root module (is it built with export_plugin!?)".to_string(),
+        ),
+        other => not_a_plugin(first_lines(&other.to_string())),
+    })?;
+    let module = header.init_root_module::<PluginMod_Ref>().map_err(|e| match e {
+        LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => incompatible(format!(
+            "built against netan-plugin-api {actual_version}, this netan loads plugins built against a version compatible with {expected_version}"
+        )),
+        LibraryError::AbiInstability(_) => incompatible(format!(
+            "its types do not match this netan's plugin API (abi_stable layout check failed): {}",
+            first_lines(&e.to_string())
+        )),
+        other => incompatible(first_lines(&other.to_string())),
+    })?;
+    let info = (module.info())();
+    Ok(LoadedPlugin {
+        path: path.to_path_buf(),
+        module,
+        info,
+    })
+}
+
+/// The first few lines of a long error (abi_stable's layout reports run to pages).
+fn first_lines(text: &str) -> String {
+    let lines: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .take(4)
+        .collect();
+    let mut s = lines.join(" / ");
+    if text.lines().count() > 4 {
+        s.push_str(" / ...");
+    }
+    s
+}
+
+/// Where plugins are looked for, in order.
+#[derive(Debug, Clone, Default)]
+pub struct SearchPath {
+    /// Directories, first match wins.
+    pub dirs: Vec<PathBuf>,
+}
+
+impl SearchPath {
+    /// The standard search path: `--plugin-dir` options, then directories from the pipeline
+    /// file, then `$NETAN_PLUGIN_PATH` (colon-separated), then the directory of the running
+    /// `netan` binary (so `cargo build --workspace` then `target/release/netan` finds the
+    /// bundled plugins).
+    pub fn standard(cli_dirs: &[PathBuf], pipeline_dirs: &[PathBuf]) -> SearchPath {
+        let mut dirs: Vec<PathBuf> = cli_dirs.iter().chain(pipeline_dirs).cloned().collect();
+        if let Some(env) = std::env::var_os("NETAN_PLUGIN_PATH") {
+            dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+        }
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|exe| exe.parent().map(Path::to_path_buf))
+        {
+            dirs.push(dir);
+        }
+        let mut seen = Vec::new();
+        dirs.retain(|d| {
+            let key = d.canonicalize().unwrap_or_else(|_| d.clone());
+            let fresh = !seen.contains(&key);
+            seen.push(key);
+            fresh
+        });
+        SearchPath { dirs }
+    }
+
+    /// The directories, for messages.
+    pub fn describe(&self) -> String {
+        if self.dirs.is_empty() {
+            return "an empty search path".to_string();
+        }
+        let list: Vec<String> = self.dirs.iter().map(|d| d.display().to_string()).collect();
+        list.join(", ")
+    }
+
+    /// Finds plugin `name`: a library file named after it in the first directory that has
+    /// one, whose metadata carries that name.
+    pub fn find(&self, name: &str) -> Result<LoadedPlugin, LoadError> {
+        let file = library_file_name(name);
+        for dir in &self.dirs {
+            let path = dir.join(&file);
+            if path.is_file() {
+                let plugin = load(&path)?;
+                if plugin.info.name.as_str() != name {
+                    return Err(LoadError::NotAPlugin {
+                        path,
+                        reason: format!(
+                            "its metadata names it `{}`, not `{name}`",
+                            plugin.info.name
+                        ),
+                    });
+                }
+                return Ok(plugin);
+            }
+        }
+        Err(LoadError::Unknown {
+            name: name.to_string(),
+            searched: self.describe(),
+        })
+    }
+
+    /// Every plugin library in the search path (by file name; the first directory wins for a
+    /// name), loaded, with the errors of files that failed.
+    pub fn discover(&self) -> Vec<Result<LoadedPlugin, LoadError>> {
+        let mut out = Vec::new();
+        let mut names = Vec::new();
+        for dir in &self.dirs {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                continue;
+            };
+            let mut files: Vec<PathBuf> = entries
+                .filter_map(|e| e.ok())
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| is_plugin_file_name(&n.to_string_lossy()))
+                })
+                .collect();
+            files.sort();
+            for path in files {
+                let name = path
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                if names.contains(&name) {
+                    continue;
+                }
+                names.push(name);
+                out.push(load(&path));
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn library_names_follow_the_platform_convention() {
+        let name = library_file_name("http-perf");
+        assert!(name.contains("netan_http_perf"));
+        assert!(is_plugin_file_name(&name));
+        assert!(!is_plugin_file_name("libfoo.so"));
+    }
+
+    #[test]
+    fn missing_files_and_non_libraries_are_clear_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join(library_file_name("nothing"));
+        assert!(matches!(load(&missing), Err(LoadError::Missing { .. })));
+        let text = dir.path().join(library_file_name("text"));
+        std::fs::write(&text, "not a library").unwrap();
+        let err = load(&text).unwrap_err();
+        assert!(matches!(err, LoadError::NotAPlugin { .. }), "{err}");
+        assert!(err.to_string().contains(&text.display().to_string()));
+    }
+
+    #[test]
+    fn an_unknown_name_lists_the_directories_searched() {
+        let dir = tempfile::tempdir().unwrap();
+        let search = SearchPath {
+            dirs: vec![dir.path().to_path_buf()],
+        };
+        let err = search.find("nope").unwrap_err();
+        assert!(err.to_string().contains("no plugin named `nope`"));
+        assert!(err.to_string().contains(&dir.path().display().to_string()));
+    }
+}

@@ -1,0 +1,164 @@
+//! JSON Lines: one object per record, on stdout or in one file per record kind
+//! (`http.jsonl`, `smtp.jsonl`, ... like Zeek's per-protocol logs).
+//!
+//! Each object starts with `type` (the record kind), `plugin` (the pipeline entry), `ts`
+//! (capture time, seconds with nine decimals), `session` and `key` (null for records not about
+//! one session), then the record's own fields in order. A field whose name collides with one
+//! of these is written with a `field_` prefix.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::PathBuf;
+
+use netan_plugin_api::{Record, Value};
+
+use super::{SessionRef, Sink};
+use crate::output::json::{escape_into, hex, JsonLine};
+
+const RESERVED: [&str; 5] = ["type", "plugin", "ts", "session", "key"];
+
+/// Where the lines go.
+pub enum Target {
+    /// One stream (stdout).
+    Stream(Box<dyn Write>),
+    /// One file per record kind in a directory.
+    Directory(PathBuf),
+}
+
+/// The JSON Lines sink.
+pub struct JsonlSink {
+    target: Target,
+    files: HashMap<String, BufWriter<File>>,
+    line: String,
+    error: Option<io::Error>,
+    /// Records written, by kind.
+    pub counts: HashMap<String, u64>,
+}
+
+impl JsonlSink {
+    /// A sink writing to `target`.
+    pub fn new(target: Target) -> JsonlSink {
+        JsonlSink {
+            target,
+            files: HashMap::new(),
+            line: String::new(),
+            error: None,
+            counts: HashMap::new(),
+        }
+    }
+
+    fn write_line(&mut self, kind: &str) -> io::Result<()> {
+        match &mut self.target {
+            Target::Stream(w) => w.write_all(self.line.as_bytes()),
+            Target::Directory(dir) => {
+                let file_kind: String = kind
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                let file_kind = if file_kind.is_empty() {
+                    "records".to_string()
+                } else {
+                    file_kind
+                };
+                if !self.files.contains_key(&file_kind) {
+                    let path = dir.join(format!("{file_kind}.jsonl"));
+                    let f = File::create(&path).map_err(|e| {
+                        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
+                    })?;
+                    self.files
+                        .insert(file_kind.clone(), BufWriter::with_capacity(1 << 16, f));
+                }
+                match self.files.get_mut(&file_kind) {
+                    Some(f) => f.write_all(self.line.as_bytes()),
+                    None => Ok(()),
+                }
+            }
+        }
+    }
+}
+
+/// Appends `value` as JSON.
+pub fn value_json(buf: &mut String, value: &Value) {
+    match value {
+        Value::Null => buf.push_str("null"),
+        Value::Bool(b) => buf.push_str(if *b { "true" } else { "false" }),
+        Value::Int(n) => buf.push_str(&n.to_string()),
+        Value::UInt(n) => buf.push_str(&n.to_string()),
+        Value::Float(f) if f.is_finite() => buf.push_str(&f.to_string()),
+        Value::Float(_) => buf.push_str("null"),
+        Value::Str(s) => escape_into(buf, s.as_str()),
+        Value::Bytes(b) => escape_into(buf, &hex(b.as_slice())),
+        Value::StrList(list) => {
+            buf.push('[');
+            for (i, s) in list.iter().enumerate() {
+                if i > 0 {
+                    buf.push(',');
+                }
+                escape_into(buf, s.as_str());
+            }
+            buf.push(']');
+        }
+        Value::Json(text) => {
+            // The plugin vouches for it; a malformed value must not break the line.
+            if serde_json::from_str::<serde::de::IgnoredAny>(text.as_str()).is_ok() {
+                buf.push_str(text.as_str());
+            } else {
+                escape_into(buf, text.as_str());
+            }
+        }
+    }
+}
+
+impl Sink for JsonlSink {
+    fn record(&mut self, plugin: &str, session: Option<SessionRef<'_>>, record: &Record) {
+        let mut line = std::mem::take(&mut self.line);
+        line.clear();
+        let mut o = JsonLine::new(&mut line);
+        o.str("type", record.kind.as_str())
+            .str("plugin", plugin)
+            .time("ts", record.ts);
+        match session {
+            Some(s) => o.num("session", s.id).str("key", s.key),
+            None => o.null("session").null("key"),
+        };
+        let mut scratch = String::new();
+        for field in record.fields.iter() {
+            scratch.clear();
+            value_json(&mut scratch, &field.value);
+            let name = field.name.as_str();
+            if RESERVED.contains(&name) {
+                o.raw(&format!("field_{name}"), &scratch);
+            } else {
+                o.raw(name, &scratch);
+            }
+        }
+        o.finish();
+        self.line = line;
+        *self.counts.entry(record.kind.to_string()).or_default() += 1;
+        if self.error.is_none() {
+            if let Err(e) = self.write_line(record.kind.as_str()) {
+                self.error = Some(e);
+            }
+        }
+    }
+
+    fn finish(&mut self) -> io::Result<()> {
+        if let Some(e) = self.error.take() {
+            return Err(e);
+        }
+        for f in self.files.values_mut() {
+            f.flush()?;
+        }
+        if let Target::Stream(w) = &mut self.target {
+            w.flush()?;
+        }
+        Ok(())
+    }
+}

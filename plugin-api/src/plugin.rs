@@ -1,0 +1,362 @@
+//! The plugin author's side: implement [`Plugin`] in ordinary safe Rust, then call
+//! [`export_plugin!`](crate::export_plugin). The adapter here turns the trait into the
+//! FFI-safe [`Analyser`], and catches every panic on the plugin's side of the boundary so that
+//! it reaches the host as an error instead of aborting the process.
+
+use std::panic::{catch_unwind, AssertUnwindSafe};
+
+use abi_stable::sabi_trait::TD_Opaque;
+use abi_stable::std_types::{RErr, ROk, ROption, RResult, RStr, RString, RVec};
+use serde::de::DeserializeOwned;
+
+use crate::analyser::{Analyser, AnalyserBox, Analyser_TO};
+use crate::error::PluginError;
+use crate::event::{Event, Monologue, SessionEnd, SessionStart};
+use crate::host::{HostMut, LogLevel};
+use crate::info::PluginInfo;
+use crate::module::{PluginMod, PluginMod_Ref};
+use crate::record::{Fields, Record};
+
+/// Static metadata of a plugin, in plain Rust types.
+#[derive(Debug, Clone, Copy)]
+pub struct Info {
+    /// Short name used in pipelines.
+    pub name: &'static str,
+    /// The plugin's version (use `env!("CARGO_PKG_VERSION")`).
+    pub version: &'static str,
+    /// One line about what it does.
+    pub description: &'static str,
+    /// Who wrote it.
+    pub author: &'static str,
+    /// Licence (SPDX expression).
+    pub license: &'static str,
+    /// Events consumed (see [`crate::events`]).
+    pub consumes: &'static [&'static str],
+    /// Named events emitted.
+    pub emits: &'static [&'static str],
+    /// Record kinds written.
+    pub records: &'static [&'static str],
+    /// Server ports analysed by default (empty: all traffic).
+    pub default_ports: &'static [u16],
+}
+
+impl Info {
+    /// The FFI form, stamped with the plugin-api version the plugin is built against.
+    pub fn to_abi(&self) -> PluginInfo {
+        let strings = |list: &[&str]| list.iter().map(|s| RString::from(*s)).collect::<RVec<_>>();
+        PluginInfo {
+            name: self.name.into(),
+            version: self.version.into(),
+            api_version: crate::API_VERSION.into(),
+            description: self.description.into(),
+            author: self.author.into(),
+            license: self.license.into(),
+            consumes: strings(self.consumes),
+            emits: strings(self.emits),
+            records: strings(self.records),
+            default_ports: self.default_ports.iter().copied().collect(),
+        }
+    }
+}
+
+/// A plugin's configuration: the TOML text of its table in the pipeline file.
+#[derive(Debug, Clone, Copy)]
+pub struct Config<'a> {
+    /// The TOML text (empty when the pipeline gives no configuration).
+    pub text: &'a str,
+}
+
+impl Config<'_> {
+    /// Deserialises the configuration. Use `#[serde(deny_unknown_fields)]` so that a typo is
+    /// an error; the error names the offending key, and the host turns that into a
+    /// `file:line:column` in the pipeline file.
+    pub fn parse<T: DeserializeOwned>(&self) -> Result<T, PluginError> {
+        toml::from_str(self.text).map_err(|e| {
+            let key = e
+                .span()
+                .and_then(|span| key_at(self.text, span.start))
+                .unwrap_or_default();
+            PluginError::config(&key, e.message())
+        })
+    }
+}
+
+/// The key of the `key = value` line that holds byte `at` of `text`.
+fn key_at(text: &str, at: usize) -> Option<String> {
+    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(line_start..)?.lines().next()?;
+    let key = line.split('=').next()?.trim().trim_matches('"');
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// What a plugin can do during a call: write records, emit events, log.
+pub struct Context<'a, 'h> {
+    host: &'a mut HostMut<'h>,
+}
+
+impl<'a, 'h> Context<'a, 'h> {
+    /// Wraps the host handle of a call.
+    pub fn new(host: &'a mut HostMut<'h>) -> Context<'a, 'h> {
+        Context { host }
+    }
+
+    /// Writes a record of kind `kind` about capture time `ts`.
+    pub fn record(&mut self, kind: &str, ts: u64, fields: Fields) {
+        self.host.emit_record(Record {
+            kind: kind.into(),
+            ts,
+            fields: fields.0,
+        });
+    }
+
+    /// Emits event `name` for the plugins that consume it (delivered after the current event).
+    pub fn emit(&mut self, name: &str, ts: u64, fields: Fields) {
+        self.host.emit_event(Event {
+            name: name.into(),
+            ts,
+            session_id: u64::MAX,
+            session_key: RString::new(),
+            source: RString::new(),
+            fields: fields.0,
+        });
+    }
+
+    /// Logs a warning.
+    pub fn warn(&mut self, message: &str) {
+        self.host.log(LogLevel::WARN, message.into());
+    }
+
+    /// Logs an informational message.
+    pub fn info(&mut self, message: &str) {
+        self.host.log(LogLevel::INFO, message.into());
+    }
+}
+
+/// An analyser plugin in ordinary Rust. Every event method has a no-op default: override
+/// those you consume (and list them in [`Info::consumes`]).
+///
+/// ```
+/// use netan_plugin_api::{events, Config, Context, Fields, Info, Monologue, Plugin, PluginError};
+///
+/// /// Counts monologues.
+/// struct Counter(u64);
+///
+/// impl Plugin for Counter {
+///     fn info() -> Info {
+///         Info {
+///             name: "counter",
+///             version: "0.1.0",
+///             description: "counts monologues",
+///             author: "me",
+///             license: "MIT",
+///             consumes: &[events::TCP_MONOLOGUE],
+///             emits: &[],
+///             records: &["counter"],
+///             default_ports: &[],
+///         }
+///     }
+///     fn new(_config: Config<'_>) -> Result<Self, PluginError> {
+///         Ok(Counter(0))
+///     }
+///     fn tcp_monologue(&mut self, _ctx: &mut Context<'_, '_>, m: &Monologue<'_>) -> Result<(), PluginError> {
+///         if !m.more {
+///             self.0 += 1;
+///         }
+///         Ok(())
+///     }
+///     fn finish(&mut self, ctx: &mut Context<'_, '_>) -> Result<(), PluginError> {
+///         ctx.record("counter", 0, Fields::new().uint("monologues", self.0));
+///         Ok(())
+///     }
+/// }
+/// // In a cdylib crate: netan_plugin_api::export_plugin!(Counter);
+/// ```
+pub trait Plugin: Send + Sized + 'static {
+    /// Metadata.
+    fn info() -> Info;
+
+    /// Creates an instance from its configuration (reject it with [`PluginError::config`]).
+    fn new(config: Config<'_>) -> Result<Self, PluginError>;
+
+    /// `tcp_session_start`.
+    fn tcp_session_start(
+        &mut self,
+        _ctx: &mut Context<'_, '_>,
+        _event: &SessionStart<'_>,
+    ) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    /// `tcp_monologue` (one part of it; see [`Monologue::more`]).
+    fn tcp_monologue(
+        &mut self,
+        _ctx: &mut Context<'_, '_>,
+        _event: &Monologue<'_>,
+    ) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    /// `tcp_session_end`.
+    fn tcp_session_end(
+        &mut self,
+        _ctx: &mut Context<'_, '_>,
+        _event: &SessionEnd<'_>,
+    ) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    /// A named event from another plugin.
+    fn event(&mut self, _ctx: &mut Context<'_, '_>, _event: &Event) -> Result<(), PluginError> {
+        Ok(())
+    }
+
+    /// Partial state to hand to the host for merging (aggregating plugins only).
+    fn partial(&mut self) -> Result<Option<String>, PluginError> {
+        Ok(None)
+    }
+
+    /// Merges another instance's partial state into this one.
+    fn merge(&mut self, _partial: &str) -> Result<(), PluginError> {
+        Err(PluginError::unsupported(
+            "this plugin keeps no state across sessions",
+        ))
+    }
+
+    /// End of input.
+    fn finish(&mut self, _ctx: &mut Context<'_, '_>) -> Result<(), PluginError> {
+        Ok(())
+    }
+}
+
+/// Runs `f`, turning a panic into [`PluginError::panicked`] with the panic message.
+fn guard<R>(f: impl FnOnce() -> Result<R, PluginError>) -> RResult<R, PluginError> {
+    match catch_unwind(AssertUnwindSafe(f)) {
+        Ok(Ok(v)) => ROk(v),
+        Ok(Err(e)) => RErr(e),
+        Err(payload) => {
+            let message = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "a panic without a message".to_string());
+            RErr(PluginError::panicked(message))
+        }
+    }
+}
+
+/// Adapts a [`Plugin`] to the FFI-safe [`Analyser`].
+#[doc(hidden)]
+pub struct Adapter<P: Plugin>(P);
+
+impl<P: Plugin> Analyser for Adapter<P> {
+    fn tcp_session_start(
+        &mut self,
+        mut host: HostMut<'_>,
+        event: &SessionStart<'_>,
+    ) -> RResult<(), PluginError> {
+        guard(|| {
+            self.0
+                .tcp_session_start(&mut Context::new(&mut host), event)
+        })
+    }
+
+    fn tcp_monologue(
+        &mut self,
+        mut host: HostMut<'_>,
+        event: &Monologue<'_>,
+    ) -> RResult<(), PluginError> {
+        guard(|| self.0.tcp_monologue(&mut Context::new(&mut host), event))
+    }
+
+    fn tcp_session_end(
+        &mut self,
+        mut host: HostMut<'_>,
+        event: &SessionEnd<'_>,
+    ) -> RResult<(), PluginError> {
+        guard(|| self.0.tcp_session_end(&mut Context::new(&mut host), event))
+    }
+
+    fn event(&mut self, mut host: HostMut<'_>, event: &Event) -> RResult<(), PluginError> {
+        guard(|| self.0.event(&mut Context::new(&mut host), event))
+    }
+
+    fn partial(&mut self) -> RResult<ROption<RString>, PluginError> {
+        guard(|| self.0.partial().map(|p| p.map(RString::from).into()))
+    }
+
+    fn merge(&mut self, partial: RStr<'_>) -> RResult<(), PluginError> {
+        guard(|| self.0.merge(partial.as_str()))
+    }
+
+    fn finish(&mut self, mut host: HostMut<'_>) -> RResult<(), PluginError> {
+        guard(|| self.0.finish(&mut Context::new(&mut host)))
+    }
+}
+
+extern "C" fn info_of<P: Plugin>() -> PluginInfo {
+    match catch_unwind(P::info) {
+        Ok(info) => info.to_abi(),
+        Err(_) => PluginInfo {
+            name: "<panicked>".into(),
+            version: RString::new(),
+            api_version: crate::API_VERSION.into(),
+            description: "the plugin's info() panicked".into(),
+            author: RString::new(),
+            license: RString::new(),
+            consumes: RVec::new(),
+            emits: RVec::new(),
+            records: RVec::new(),
+            default_ports: RVec::new(),
+        },
+    }
+}
+
+extern "C" fn new_of<P: Plugin>(config: RStr<'_>) -> RResult<AnalyserBox, PluginError> {
+    guard(|| {
+        P::new(Config {
+            text: config.as_str(),
+        })
+    })
+    .map(|plugin| Analyser_TO::from_value(Adapter(plugin), TD_Opaque))
+}
+
+/// The root module for plugin type `P` (what [`export_plugin!`](crate::export_plugin)
+/// exports).
+#[doc(hidden)]
+pub fn root_module<P: Plugin>() -> PluginMod_Ref {
+    use abi_stable::prefix_type::PrefixTypeTrait;
+    PluginMod {
+        info: info_of::<P>,
+        new: new_of::<P>,
+    }
+    .leak_into_prefix()
+}
+
+/// Creates an analyser of plugin type `P` in-process, as the host would through the library
+/// (for unit tests of plugins: no dynamic loading needed).
+pub fn instantiate<P: Plugin>(config: &str) -> Result<AnalyserBox, PluginError> {
+    new_of::<P>(config.into()).into_result()
+}
+
+/// Exports a [`Plugin`] type as the library's root module. Use it once, in a `cdylib` crate
+/// that depends on `netan-plugin-api` and `abi_stable`:
+///
+/// ```ignore
+/// netan_plugin_api::export_plugin!(MyPlugin);
+/// ```
+#[macro_export]
+macro_rules! export_plugin {
+    ($plugin:ty) => {
+        // `export_root_module` expands to unsafe code of abi_stable's.
+        #[allow(unsafe_code)]
+        mod __netan_plugin_export {
+            /// The library's root module.
+            #[::abi_stable::export_root_module]
+            pub fn netan_plugin_root_module() -> $crate::PluginMod_Ref {
+                $crate::plugin::root_module::<super::__NetanPluginType>()
+            }
+        }
+        #[doc(hidden)]
+        type __NetanPluginType = $plugin;
+    };
+}

@@ -1,0 +1,381 @@
+//! Plugins through the real loader: several libraries in one run, plugin-to-plugin events,
+//! every way a plugin or a pipeline can be wrong, output options.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::*;
+
+fn lib(name: &str) -> PathBuf {
+    target_dir().join(format!(
+        "{}{name}{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ))
+}
+
+/// Writes a pipeline file, built after the plugins so that `lib()` paths exist.
+fn pipeline(dir: &std::path::Path, text: &str) -> String {
+    netan();
+    let text = text
+        .replace("@events", &lib("fixture_events").display().to_string())
+        .replace("@pong", &lib("fixture_pong").display().to_string())
+        .replace(
+            "@not_a_plugin",
+            &lib("fixture_not_a_plugin").display().to_string(),
+        )
+        .replace(
+            "@bad_layout",
+            &lib("fixture_bad_layout").display().to_string(),
+        )
+        .replace(
+            "@wrong_version",
+            &lib("fixture_wrong_version").display().to_string(),
+        );
+    let path = dir.join("pipeline.toml");
+    std::fs::write(&path, text).unwrap();
+    path.to_string_lossy().into_owned()
+}
+
+fn t6() -> String {
+    capture("na-t6-http-pipelining.pcap")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn records(stdout: &[u8]) -> Vec<serde_json::Value> {
+    json_lines(&String::from_utf8_lossy(stdout))
+}
+
+#[test]
+fn two_plugin_libraries_in_one_run_both_receive_events() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\nname = \"portcount\"\n\n[[plugin]]\npath = \"@events\"\n",
+    );
+    let out = run(&["run", "-q", "-p", &p, &t6()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&out.stdout);
+    let fixture: Vec<_> = recs.iter().filter(|r| r["type"] == "fixture").collect();
+    let ports: Vec<_> = recs.iter().filter(|r| r["type"] == "portcount").collect();
+    // 1 session: start, 16 monologues, end.
+    assert_eq!(fixture.len(), 18);
+    assert_eq!(fixture[0]["event"], "start");
+    assert_eq!(fixture[17]["event"], "end");
+    assert_eq!(ports.len(), 1);
+    assert_eq!(ports[0]["port"], 80);
+    assert_eq!(
+        ports[0]["bytes_s2c"].as_u64().unwrap() + ports[0]["bytes_c2s"].as_u64().unwrap(),
+        7242 + 70074
+    );
+    // Every record carries its plugin, session key and a capture time.
+    for r in &fixture {
+        assert_eq!(r["plugin"], "fixture-events");
+        assert_eq!(r["key"], "172.30.3.6:33976-212.58.253.67:80");
+        assert!(r["ts"].as_f64().unwrap() > 1e9);
+    }
+}
+
+#[test]
+fn events_a_plugin_emits_reach_the_consumer_after_the_current_event_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    // The consumer is listed *before* the emitter: delivery still follows the queue.
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\npath = \"@pong\"\n\n[[plugin]]\npath = \"@events\"\n",
+    );
+    let out = run(&["run", "-q", "-p", &p, &t6()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let recs = records(&out.stdout);
+    let pongs: Vec<usize> = (0..recs.len())
+        .filter(|&i| recs[i]["type"] == "pong")
+        .collect();
+    assert_eq!(pongs.len(), 16);
+    for (n, &i) in pongs.iter().enumerate() {
+        // Right after the monologue record that emitted it.
+        let before = &recs[i - 1];
+        assert_eq!(before["event"], "monologue");
+        assert_eq!(before["index"], recs[i]["index"]);
+        assert_eq!(recs[i]["seen"], n as u64 + 1);
+        assert_eq!(recs[i]["source"], "fixture-events");
+        assert_eq!(recs[i]["key"], before["key"]);
+    }
+}
+
+#[test]
+fn a_library_that_is_not_a_plugin_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    for (placeholder, expect) in [
+        (
+            "@not_a_plugin",
+            "not a netan plugin: it exports no abi_stable root module",
+        ),
+        ("@bad_layout", "incompatible plugin: its types do not match"),
+        ("@wrong_version", "built against netan-plugin-api 9.0.0"),
+        ("/nonexistent/libnetan_x.so", "no such plugin library"),
+    ] {
+        let p = pipeline(
+            dir.path(),
+            &format!("[[plugin]]\npath = \"{placeholder}\"\n"),
+        );
+        let out = run(&["run", "-p", &p, &t6()]);
+        assert_eq!(out.status.code(), Some(2), "{placeholder}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("pipeline.toml:2:8"), "{err}");
+        assert!(err.contains(expect), "{placeholder}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+}
+
+#[test]
+fn a_panicking_plugin_is_stopped_and_the_others_go_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\npath = \"@events\"\n[plugin.config]\npanic_on_monologue = 3\n\n[[plugin]]\nname = \"portcount\"\n",
+    );
+    let out = run(&["run", "-p", &p, &t6()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "plugin `fixture-events` panicked: fixture panics on monologue part 3 in tcp_monologue"
+        ),
+        "{err}"
+    );
+    assert!(err.contains("it gets no more events"), "{err}");
+    let recs = records(&out.stdout);
+    // start + 2 monologues, then nothing more from the fixture; portcount still reports.
+    assert_eq!(recs.iter().filter(|r| r["type"] == "fixture").count(), 3);
+    assert_eq!(recs.iter().filter(|r| r["type"] == "portcount").count(), 1);
+}
+
+#[test]
+fn on_error_stop_ends_the_run_at_the_first_failure() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[plugins]\non_error = \"stop\"\n\n[[plugin]]\npath = \"@events\"\n[plugin.config]\nfail_on_start = true\n\n[[plugin]]\nname = \"portcount\"\n",
+    );
+    let out = run(&["run", "-p", &p, &t6()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("the run stops"));
+    assert!(
+        records(&out.stdout).is_empty(),
+        "portcount never reached finish"
+    );
+}
+
+#[test]
+fn a_plugin_that_rejects_its_configuration_is_located_in_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\nname = \"portcount\"\n[plugin.config]\ntop = 3\ncolour = \"red\"\n",
+    );
+    let out = run(&["run", "-p", &p, &t6()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("pipeline.toml:5:1: plugin `portcount` rejects its configuration"),
+        "{err}"
+    );
+    assert!(err.contains("unknown field `colour`"), "{err}");
+    // `netan check` says the same.
+    let out = run(&["check", &p]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn a_pipeline_that_puts_a_plugin_before_tcp_or_removes_it_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expect) in [
+        (
+            "[[plugin]]\nname = \"tcp\"\n\n[[plugin]]\nname = \"portcount\"\n",
+            "pipeline.toml:2:8: the TCP listener is not a pipeline entry",
+        ),
+        (
+            "[tcp]\nenabled = false\n",
+            "pipeline.toml:2:11: `enabled`: the TCP listener cannot be removed",
+        ),
+        (
+            "[[plugin]]\nname = \"portcount\"\nposition = \"first\"\n",
+            "pipeline.toml:3:12: `position`: only the built-in TCP listener runs first",
+        ),
+    ] {
+        let p = pipeline(dir.path(), text);
+        let out = run(&["check", &p]);
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{err}");
+    }
+    let out = run(&["run", "-l", "tcp", &t6()]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn unknown_keys_plugins_and_events_are_errors_with_positions() {
+    let dir = tempfile::tempdir().unwrap();
+    for (text, expect) in [
+        (
+            "[tcp]\nmax_sesion_size = 1\n",
+            "pipeline.toml:2:1: unknown field `max_sesion_size`",
+        ),
+        (
+            "[[plugin]]\nname = \"portcount\"\nports = \"80\"\n",
+            "pipeline.toml:3:9: invalid type",
+        ),
+        (
+            "[[plugin]]\nname = \"portcont\"\n",
+            "pipeline.toml:2:8: no plugin named `portcont`",
+        ),
+        (
+            "[[plugin]]\nname = \"portcount\"\nevents = [\"tcp_monologue\"]\n",
+            "pipeline.toml:3:11: unknown event `tcp_monologue` for plugin `portcount`",
+        ),
+        (
+            "[[plugin]]\npath = \"@pong\"\n",
+            "consumes `fixture_ping`, which no plugin of this pipeline emits",
+        ),
+    ] {
+        let p = pipeline(dir.path(), text);
+        let out = run(&["check", &p]);
+        assert_eq!(out.status.code(), Some(2), "{text}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(expect), "{text}: {err}");
+    }
+}
+
+#[test]
+fn check_prints_the_resolved_pipeline() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), "[tcp]\nmax_session_size = 5000\n\n[[plugin]]\nname = \"portcount\"\nports = [80, 8080]\n[plugin.config]\ntop = 2\n");
+    let text = run_ok(&["check", &p]);
+    assert!(
+        text.contains("0. tcp (built in, always first): max_session_size=5000"),
+        "{text}"
+    );
+    assert!(text.contains("1. portcount = plugin `portcount`"), "{text}");
+    assert!(text.contains("on ports 80,8080"), "{text}");
+    assert!(text.contains("config: top = 2"), "{text}");
+    assert!(text.trim_end().ends_with("OK"));
+}
+
+#[test]
+fn the_short_command_line_form_is_merged_over_the_pipeline_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\nname = \"portcount\"\nports = [25]\n",
+    );
+    // The file alone sees no port-25 traffic in this capture.
+    assert!(run_ok(&["run", "-q", "-p", &p, &t6()]).is_empty());
+    // -l overrides the entry's filter.
+    let out = run_ok(&["run", "-q", "-p", &p, "-l", "portcount,ports=80+443", &t6()]);
+    assert_eq!(json_lines(&out).len(), 1);
+    // -l alone, with configuration.
+    let out = run(&["run", "-q", "-l", "portcount,top=0,colour=red", &t6()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr)
+        .contains("command line `-l portcount,top=0,colour=red`"));
+}
+
+#[test]
+fn output_dir_writes_one_file_per_record_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\nname = \"portcount\"\n\n[[plugin]]\npath = \"@events\"\n",
+    );
+    let outdir = dir.path().join("out");
+    let out = run(&[
+        "run",
+        "-q",
+        "-p",
+        &p,
+        "--output-dir",
+        outdir.to_str().unwrap(),
+        &t6(),
+    ]);
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    let fixture = std::fs::read_to_string(outdir.join("fixture.jsonl")).unwrap();
+    let ports = std::fs::read_to_string(outdir.join("portcount.jsonl")).unwrap();
+    assert_eq!(fixture.lines().count(), 18);
+    assert_eq!(ports.lines().count(), 1);
+}
+
+#[test]
+fn large_monologues_arrive_in_parts_that_add_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[tcp]\nmonologue_part_size = 4096\n\n[[plugin]]\npath = \"@events\"\n",
+    );
+    let parts: Vec<serde_json::Value> = records(&run(&["run", "-q", "-p", &p, &t6()]).stdout)
+        .into_iter()
+        .filter(|r| r["event"] == "monologue")
+        .collect();
+    let monos = json_lines(&run_ok(&["monologues", "-q", &t6()]));
+    assert!(
+        parts.len() > monos.len(),
+        "some monologue exceeds 4096 bytes"
+    );
+    for m in &monos {
+        let mine: Vec<&serde_json::Value> = parts
+            .iter()
+            .filter(|p| p["index"] == m["monologue"])
+            .collect();
+        let total: u64 = mine.iter().map(|p| p["bytes"].as_u64().unwrap()).sum();
+        assert_eq!(total, m["bytes"].as_u64().unwrap());
+        let mut offset = 0;
+        for (i, p) in mine.iter().enumerate() {
+            assert_eq!(p["part"], i as u64);
+            assert_eq!(p["offset"], offset);
+            assert_eq!(p["more"], i + 1 < mine.len());
+            assert!(p["bytes"].as_u64().unwrap() <= 4096);
+            offset += p["bytes"].as_u64().unwrap();
+        }
+    }
+}
+
+#[test]
+fn several_instances_merge_to_the_same_aggregate() {
+    let caps = [
+        t6(),
+        capture("zeek-smtp.pcap").to_string_lossy().into_owned(),
+        capture("zeek-ftp-ipv6.pcap").to_string_lossy().into_owned(),
+    ];
+    let mut args = vec!["run", "-q", "-l", "portcount"];
+    args.extend(caps.iter().map(String::as_str));
+    let one = run_ok(&args);
+    let mut args3 = vec!["run", "-q", "--instances", "3", "-l", "portcount"];
+    args3.extend(caps.iter().map(String::as_str));
+    let three = run_ok(&args3);
+    assert!(json_lines(&one).len() >= 3);
+    assert_eq!(one, three);
+}
+
+#[test]
+fn plugins_lists_the_bundled_plugins_with_metadata() {
+    let text = run_ok(&["plugins"]);
+    assert!(
+        text.contains("portcount 0.1.0 - sessions, packets and bytes per server port"),
+        "{text}"
+    );
+    assert!(text.contains("consumes: tcp_session_end"), "{text}");
+    assert!(text.contains("licence: MIT OR Apache-2.0"), "{text}");
+    // Fixture libraries are not named like plugins, so they are not discovered.
+    assert!(!text.contains("fixture"), "{text}");
+}
