@@ -65,6 +65,11 @@ pub struct RunArgs {
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
+    /// Let plugins extract content (HTTP bodies, e-mails) into DIR, one subdirectory per
+    /// pipeline entry, with safe file names (plugins enable it in their configuration).
+    #[arg(long, value_name = "DIR")]
+    pub extract_dir: Option<PathBuf>,
+
     /// Run N instances of every analyser, each on a disjoint share of the sessions, merging
     /// their partial state at the end (exercises the protocol multi-core runs will use; the
     /// instances still share one thread).
@@ -140,10 +145,10 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "SECONDS", help_heading = "TCP reassembly")]
     pub close_linger: Option<f64>,
 
-    /// Bytes of recent data kept per direction to tell a faithful retransmission from one whose
-    /// bytes differ (0 = do not compare). [default: 4096]
-    #[arg(long, value_name = "BYTES", help_heading = "TCP reassembly")]
-    pub overlap_window: Option<usize>,
+    /// Segments remembered per direction (as digests) to tell a faithful retransmission of
+    /// delivered data from one whose bytes differ (0 = do not compare). [default: 32]
+    #[arg(long, value_name = "N", help_heading = "TCP reassembly")]
+    pub overlap_segments: Option<usize>,
 
     /// Do not open VXLAN tunnels (UDP port 4789); by default their inner frames are decoded.
     #[arg(long, help_heading = "Decoding")]

@@ -59,8 +59,8 @@ pub fn analyse_options(
     if let Some(v) = args.close_linger {
         tcp.close_linger_ns = seconds_to_ns("close-linger", v)?;
     }
-    if let Some(v) = args.overlap_window {
-        tcp.overlap_window = v;
+    if let Some(v) = args.overlap_segments {
+        tcp.overlap_segments = v;
     }
     let decode = DecodeOptions {
         tunnels: decode.tunnels && !args.no_tunnels,
@@ -182,6 +182,9 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
     )?;
     if let Some(dir) = &args.output_dir {
         pipeline.output_dir = Some(dir.clone());
+    }
+    if let Some(dir) = &args.extract_dir {
+        pipeline.extract_dir = Some(dir.clone());
     }
     if pipeline.entries.is_empty() {
         eprintln!(

@@ -22,7 +22,7 @@ use std::collections::VecDeque;
 use std::io::Write;
 
 use abi_stable::sabi_trait::TD_Opaque;
-use abi_stable::std_types::{RResult, RStr, RString};
+use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString};
 use netan_plugin_api::{
     events, AnalyserBox, EndReason as ApiEndReason, Endpoint as ApiEndpoint, Event, Gap as ApiGap,
     Handshake as ApiHandshake, Host, HostMut, Host_TO, LogLevel, Monologue as ApiMonologue,
@@ -32,6 +32,7 @@ use netan_plugin_api::{
 use rustc_hash::FxHashMap;
 
 use crate::pipeline::{Filter, OnError, Pipeline};
+use crate::sink::artifacts::Artifacts;
 use crate::sink::{SessionRef, Sink};
 use crate::tcp::{
     Direction, EndReason, Handshake, Monologue, SessionEnd, SessionInfo, TcpObserver,
@@ -76,6 +77,8 @@ pub struct DispatchStats {
     pub events_dropped: u64,
     /// Peak monologue bytes held for plugins.
     pub peak_buffered: u64,
+    /// Sessions analysers released (not their protocol).
+    pub released: u64,
 }
 
 struct Slot {
@@ -105,6 +108,7 @@ struct Part {
 }
 
 struct SessionState {
+    id: u64,
     session: ApiSession,
     /// Slots whose filter matches.
     slots: Vec<usize>,
@@ -118,6 +122,8 @@ struct HostImpl<'a> {
     session: Option<(u64, &'a str)>,
     sink: &'a mut dyn Sink,
     queue: &'a mut VecDeque<Event>,
+    artifacts: Option<&'a mut Artifacts>,
+    released: bool,
 }
 
 impl Host for HostImpl<'_> {
@@ -145,12 +151,36 @@ impl Host for HostImpl<'_> {
             eprintln!("netan: {what}: plugin `{}`: {message}", self.label);
         }
     }
+
+    fn save_artifact(&mut self, name: RStr<'_>, data: RSlice<'_, u8>) -> RResult<RString, RString> {
+        match &mut self.artifacts {
+            None => RErr("extraction is not enabled (give netan run --extract-dir DIR)".into()),
+            Some(store) => match store.save(
+                self.label,
+                self.session.map(|(id, _)| id),
+                name.as_str(),
+                data.as_slice(),
+            ) {
+                Ok(path) => ROk(path.to_string_lossy().into_owned().into()),
+                Err(e) => RErr(e.into()),
+            },
+        }
+    }
+
+    fn release_session(&mut self) {
+        self.released = self.session.is_some();
+    }
 }
 
 /// Drives the analysers of a pipeline.
 pub struct Dispatcher<'s> {
     slots: Vec<Slot>,
-    sessions: FxHashMap<u64, SessionState>,
+    /// Open sessions, indexed by the listener's table slot.
+    sessions: Vec<Option<SessionState>>,
+    /// Session id → table slot, for events that name a session.
+    by_id: FxHashMap<u64, usize>,
+    /// Cleared part buffers, kept for reuse so that steady-state runs do not page-fault.
+    pool: Vec<Vec<u8>>,
     queue: VecDeque<Event>,
     sink: &'s mut dyn Sink,
     part_size: usize,
@@ -159,6 +189,8 @@ pub struct Dispatcher<'s> {
     on_error: OnError,
     verbosity: u8,
     stop: bool,
+    /// Where extracted content goes, if anywhere.
+    pub artifacts: Option<Artifacts>,
     /// Failures, in order.
     pub failures: Vec<Failure>,
     /// Counters.
@@ -219,7 +251,9 @@ impl<'s> Dispatcher<'s> {
         }
         Ok(Dispatcher {
             slots,
-            sessions: FxHashMap::default(),
+            sessions: Vec::new(),
+            by_id: FxHashMap::default(),
+            pool: Vec::new(),
             queue: VecDeque::new(),
             sink,
             part_size: pipeline.monologue_part_size.max(1),
@@ -228,6 +262,7 @@ impl<'s> Dispatcher<'s> {
             on_error: pipeline.on_error,
             verbosity: pipeline.verbosity,
             stop: false,
+            artifacts: pipeline.extract_dir.clone().map(Artifacts::new),
             failures: Vec::new(),
             stats: DispatchStats::default(),
         })
@@ -258,8 +293,11 @@ impl<'s> Dispatcher<'s> {
             session,
             sink: &mut *self.sink,
             queue: &mut self.queue,
+            artifacts: self.artifacts.as_mut(),
+            released: false,
         };
         let result = f(instance, Host_TO::from_ptr(&mut host, TD_Opaque));
+        let released = host.released;
         if let Err(error) = result.into_result() {
             s.failed = true;
             let failure = Failure {
@@ -280,6 +318,44 @@ impl<'s> Dispatcher<'s> {
             if self.on_error == OnError::Stop {
                 self.stop = true;
             }
+        }
+        if released {
+            self.release(slot, id);
+        }
+    }
+
+    /// Analyser `slot` wants no more events about session `id`.
+    fn release(&mut self, slot: usize, id: u64) {
+        let Some(&t) = self.by_id.get(&id) else {
+            return;
+        };
+        let wants: Vec<bool> = self.slots.iter().map(|s| s.monologue).collect();
+        if let Some(state) = self.state(t) {
+            state.slots.retain(|&s| s != slot);
+            state.wants_monologues = state
+                .slots
+                .iter()
+                .any(|&s| wants.get(s).copied().unwrap_or(false));
+        }
+        self.stats.released += 1;
+    }
+
+    fn state(&mut self, slot: usize) -> Option<&mut SessionState> {
+        self.sessions.get_mut(slot).and_then(|s| s.as_mut())
+    }
+
+    /// Takes a buffer for a new part from the pool (or a fresh one).
+    fn buffer(&mut self) -> Vec<u8> {
+        self.pool.pop().unwrap_or_default()
+    }
+
+    /// Returns a delivered part's buffer to the pool (bounded), releasing its memory count.
+    fn recycle(&mut self, mut data: Vec<u8>) {
+        self.buffered -= data.capacity();
+        const POOL_BUFFERS: usize = 64;
+        if self.pool.len() < POOL_BUFFERS && data.capacity() > 0 {
+            data.clear();
+            self.pool.push(data);
         }
     }
 
@@ -305,7 +381,12 @@ impl<'s> Dispatcher<'s> {
                 }
                 if let Some(id) = session {
                     // Events about a session reach consumers whose filter matches it.
-                    if let Some(state) = self.sessions.get(&id) {
+                    let state = self
+                        .by_id
+                        .get(&id)
+                        .and_then(|&t| self.sessions.get(t))
+                        .and_then(|s| s.as_ref());
+                    if let Some(state) = state {
                         if !state.slots.contains(&slot) {
                             continue;
                         }
@@ -321,18 +402,16 @@ impl<'s> Dispatcher<'s> {
         }
     }
 
-    /// Sends the part gathered for session `id` to the analysers that want monologues.
-    fn flush_part(&mut self, id: u64, more: bool) {
-        let Some(state) = self.sessions.get_mut(&id) else {
-            return;
-        };
+    /// Sends the part gathered for the session in table slot `t` to the analysers that want
+    /// monologues; `more` when the monologue goes on.
+    fn flush_part(&mut self, t: usize, more: bool) {
+        let Some(state) = self.state(t) else { return };
         let part = std::mem::take(&mut state.part);
+        let (id, slots, session) = (state.id, state.slots.clone(), state.session.clone());
         let Some(direction) = part.direction else {
+            self.recycle(part.data);
             return;
         };
-        self.buffered -= part.data.len();
-        let slots: Vec<usize> = state.slots.clone();
-        let session = state.session.clone();
         let event = ApiMonologue {
             session: &session,
             direction,
@@ -359,21 +438,15 @@ impl<'s> Dispatcher<'s> {
             }
         }
         let delivered = event.data.len() as u64;
+        self.recycle(part.data);
         if more {
-            // The monologue goes on: carry its position over, keep the buffer's memory only up
-            // to the part size.
-            if let Some(state) = self.sessions.get_mut(&id) {
-                let mut data = part.data;
-                data.clear();
-                if data.capacity() > self.part_size {
-                    data.shrink_to(self.part_size);
-                }
+            // The monologue goes on: carry its position over.
+            if let Some(state) = self.state(t) {
                 state.part = Part {
                     direction: part.direction,
                     index: part.index,
                     part: part.part + 1,
                     offset: part.offset + delivered,
-                    data,
                     ..Part::default()
                 };
             }
@@ -381,19 +454,33 @@ impl<'s> Dispatcher<'s> {
         self.drain();
     }
 
-    /// Sends the largest gathered parts early until the total is within its limit.
-    fn relieve_memory(&mut self) {
+    /// Keeps the monologue bytes held within `max_monologue_buffer`: the part that just grew
+    /// goes out early (so that under pressure every growing part stays near the limit divided
+    /// by the sessions in flight), else the largest (a scan, rare).
+    fn relieve_memory(&mut self, current: usize) {
         while self.buffered > self.max_buffered {
-            let largest = self
+            let current_len = self
                 .sessions
-                .iter()
-                .max_by_key(|(id, s)| (s.part.data.len(), std::cmp::Reverse(**id)));
-            let Some((&id, state)) = largest else { break };
-            if state.part.data.is_empty() {
-                break;
-            }
+                .get(current)
+                .and_then(|s| s.as_ref())
+                .map_or(0, |s| s.part.data.len());
+            let target = if current_len > 0 {
+                Some(current)
+            } else {
+                self.sessions
+                    .iter()
+                    .enumerate()
+                    .filter_map(|(i, s)| {
+                        s.as_ref()
+                            .map(|s| (s.part.data.len(), std::cmp::Reverse(s.id), i))
+                    })
+                    .max()
+                    .filter(|(len, _, _)| *len > 0)
+                    .map(|(_, _, i)| i)
+            };
+            let Some(t) = target else { break };
             self.stats.early_parts += 1;
-            self.flush_part(id, true);
+            self.flush_part(t, true);
         }
     }
 
@@ -520,12 +607,19 @@ impl TcpObserver for Dispatcher<'_> {
             .any(|&i| self.slots.get(i).is_some_and(|x| x.monologue));
         let session = api_session(s);
         let state = SessionState {
+            id: s.ordinal,
             session: session.clone(),
             slots: slots.clone(),
             wants_monologues,
             part: Part::default(),
         };
-        self.sessions.insert(s.ordinal, state);
+        if self.sessions.len() <= s.slot {
+            self.sessions.resize_with(s.slot + 1, || None);
+        }
+        if let Some(entry) = self.sessions.get_mut(s.slot) {
+            *entry = Some(state);
+        }
+        self.by_id.insert(s.ordinal, s.slot);
         let event = ApiSessionStart {
             session: &session,
             ts,
@@ -545,18 +639,23 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
-        let Some(state) = self.sessions.get_mut(&s.ordinal) else {
-            return;
-        };
-        if !state.wants_monologues {
-            return;
-        }
+        let t = s.slot;
+        let part_size = self.part_size;
         let mut rest = data;
         while !rest.is_empty() {
-            let Some(state) = self.sessions.get_mut(&s.ordinal) else {
+            let fresh = match self.state(t) {
+                Some(state) if state.wants_monologues => state.part.data.capacity() == 0,
+                _ => return,
+            };
+            let pooled = if fresh { self.buffer() } else { Vec::new() };
+            let Some(state) = self.sessions.get_mut(t).and_then(|s| s.as_mut()) else {
                 return;
             };
             let part = &mut state.part;
+            if fresh {
+                self.buffered += pooled.capacity();
+                part.data = pooled;
+            }
             if part.direction.is_none() {
                 part.direction = Some(direction);
             }
@@ -569,23 +668,33 @@ impl TcpObserver for Dispatcher<'_> {
                 part.packets += 1;
                 part.last_packet = Some(packet);
             }
-            let room = self.part_size.saturating_sub(part.data.len()).max(1);
+            let room = part_size.saturating_sub(part.data.len()).max(1);
             let (now, later) = rest.split_at(room.min(rest.len()));
+            let needed = part.data.len() + now.len();
+            if needed > part.data.capacity() {
+                // Grow geometrically up to the part size: few reallocations, bounded memory.
+                let target = needed
+                    .max(part.data.capacity() * 2)
+                    .max(16 << 10)
+                    .min(part_size.max(needed));
+                let before = part.data.capacity();
+                part.data.reserve_exact(target - part.data.len());
+                self.buffered += part.data.capacity() - before;
+            }
             part.data.extend_from_slice(now);
-            self.buffered += now.len();
             rest = later;
-            if part.data.len() >= self.part_size {
-                self.flush_part(s.ordinal, true);
+            if part.data.len() >= part_size {
+                self.flush_part(t, true);
             }
         }
         self.stats.peak_buffered = self.stats.peak_buffered.max(self.buffered as u64);
         if self.buffered > self.max_buffered {
-            self.relieve_memory();
+            self.relieve_memory(t);
         }
     }
 
     fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64) {
-        let Some(state) = self.sessions.get_mut(&s.ordinal) else {
+        let Some(state) = self.state(s.slot) else {
             return;
         };
         if !state.wants_monologues {
@@ -614,7 +723,7 @@ impl TcpObserver for Dispatcher<'_> {
                 m.bytes
             );
         }
-        let Some(state) = self.sessions.get_mut(&s.ordinal) else {
+        let Some(state) = self.state(s.slot) else {
             return;
         };
         if !state.wants_monologues {
@@ -627,8 +736,8 @@ impl TcpObserver for Dispatcher<'_> {
             part.t_start = m.t_start;
             part.t_end = m.t_end;
         }
-        self.flush_part(s.ordinal, false);
-        if let Some(state) = self.sessions.get_mut(&s.ordinal) {
+        self.flush_part(s.slot, false);
+        if let Some(state) = self.state(s.slot) {
             state.part = Part {
                 index: m.index + 1,
                 ..Part::default()
@@ -638,12 +747,13 @@ impl TcpObserver for Dispatcher<'_> {
 
     fn session_end(&mut self, s: &SessionInfo, end: &SessionEnd) {
         self.trace_session("end", s, end.t_end);
-        let Some(state) = self.sessions.remove(&s.ordinal) else {
+        let Some(state) = self.state(s.slot) else {
             return;
         };
-        self.buffered -= state.part.data.len();
+        let data = std::mem::take(&mut state.part.data);
+        let (slots, session) = (state.slots.clone(), state.session.clone());
+        self.recycle(data);
         let [c2s, s2c] = &end.streams;
-        let session = state.session.clone();
         let event = ApiSessionEnd {
             session: &session,
             reason: api_reason(end.reason),
@@ -654,29 +764,23 @@ impl TcpObserver for Dispatcher<'_> {
             gaps: c2s.gaps + s2c.gaps,
             monologues: end.monologues,
         };
-        // Keep the state reachable for events about this session emitted now.
-        let slots = state.slots.clone();
-        let key = session.key.clone();
-        self.sessions.insert(
-            s.ordinal,
-            SessionState {
-                part: Part::default(),
-                ..state
-            },
-        );
         for slot in slots {
             if self.slots.get(slot).is_some_and(|x| x.end) {
                 self.call(
                     slot,
                     s.ordinal,
-                    Some((s.ordinal, key.as_str())),
+                    Some((s.ordinal, session.key.as_str())),
                     events::TCP_SESSION_END,
                     |a, host| a.tcp_session_end(host, &event),
                 );
             }
         }
+        // Events about this session emitted just now still see its filter matches.
         self.drain();
-        self.sessions.remove(&s.ordinal);
+        if let Some(entry) = self.sessions.get_mut(s.slot) {
+            *entry = None;
+        }
+        self.by_id.remove(&s.ordinal);
     }
 
     fn stop_requested(&self) -> bool {

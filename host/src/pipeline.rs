@@ -96,7 +96,7 @@ struct TcpSection {
     max_sessions: Option<usize>,
     idle_timeout: Option<Spanned<f64>>,
     close_linger: Option<Spanned<f64>>,
-    overlap_window: Option<usize>,
+    overlap_segments: Option<usize>,
     monologue_part_size: Option<Spanned<usize>>,
     max_monologue_buffer: Option<usize>,
     verbosity: Option<u8>,
@@ -135,6 +135,7 @@ struct EntrySection {
 #[serde(deny_unknown_fields)]
 struct OutputSection {
     dir: Option<PathBuf>,
+    extract_dir: Option<PathBuf>,
 }
 
 // ----------------------------------------------------------------------------------------
@@ -284,6 +285,8 @@ pub struct Pipeline {
     pub entries: Vec<Entry>,
     /// Write one file per record kind here instead of stdout.
     pub output_dir: Option<PathBuf>,
+    /// Where plugins' extracted content (bodies, e-mails) goes; extraction is off without it.
+    pub extract_dir: Option<PathBuf>,
     /// What a failing analyser does to the run.
     pub on_error: OnError,
     /// Plugin directories named by the file.
@@ -476,8 +479,8 @@ impl Pipeline {
         if let Some(v) = t.max_sessions {
             tcp.max_sessions = v.max(1);
         }
-        if let Some(v) = t.overlap_window {
-            tcp.overlap_window = v;
+        if let Some(v) = t.overlap_segments {
+            tcp.overlap_segments = v;
         }
         for (value, target, key) in [
             (&t.idle_timeout, &mut tcp.idle_timeout_ns, "idle_timeout"),
@@ -752,10 +755,11 @@ impl Pipeline {
             tcp,
             decode,
             monologue_part_size: part_size,
-            max_monologue_buffer: t.max_monologue_buffer.unwrap_or(256 << 20),
+            max_monologue_buffer: t.max_monologue_buffer.unwrap_or(64 << 20),
             verbosity: t.verbosity.unwrap_or(0),
             entries,
             output_dir: file.output.dir.clone(),
+            extract_dir: file.output.extract_dir.clone(),
             on_error: file.plugins.on_error.unwrap_or_default(),
             plugin_dirs: file.plugins.dirs.clone(),
         })
@@ -766,14 +770,14 @@ impl Pipeline {
         let mut s = format!("pipeline from {}\n", self.source);
         let t = &self.tcp;
         s.push_str(&format!(
-            "  0. tcp (built in, always first): max_session_size={} max_buffered_per_session={} max_buffered={} max_sessions={} idle_timeout={}s close_linger={}s overlap_window={} monologue_part_size={} max_monologue_buffer={}\n",
+            "  0. tcp (built in, always first): max_session_size={} max_buffered_per_session={} max_buffered={} max_sessions={} idle_timeout={}s close_linger={}s overlap_segments={} monologue_part_size={} max_monologue_buffer={}\n",
             t.max_session_size,
             t.max_buffered_per_session,
             t.max_buffered_total,
             t.max_sessions,
             t.idle_timeout_ns as f64 / 1e9,
             t.close_linger_ns as f64 / 1e9,
-            t.overlap_window,
+            t.overlap_segments,
             self.monologue_part_size,
             self.max_monologue_buffer,
         ));

@@ -3,7 +3,7 @@
 
 use abi_stable::sabi_trait;
 use abi_stable::sabi_types::RMut;
-use abi_stable::std_types::RStr;
+use abi_stable::std_types::{RResult, RSlice, RStr, RString};
 use abi_stable::StableAbi;
 
 use crate::event::Event;
@@ -35,8 +35,20 @@ pub trait Host {
     fn emit_event(&mut self, event: Event);
 
     /// Logs a message on stderr, prefixed with the plugin name.
-    #[sabi(last_prefix_field)]
     fn log(&mut self, level: LogLevel, message: RStr<'_>);
+
+    /// Saves extracted content (an HTTP body, an e-mail) as a file. The host decides where
+    /// (its extraction directory, one subdirectory per plugin entry), makes `name` a safe,
+    /// unique file name, and returns the path written — or an error message when extraction
+    /// is not enabled (`--extract-dir`) or the write failed.
+    fn save_artifact(&mut self, name: RStr<'_>, data: RSlice<'_, u8>) -> RResult<RString, RString>;
+
+    /// The analyser is done with the session the current event is about: it receives no more
+    /// events about it, not even its end (so it must drop its own state for it now), and the
+    /// host stops gathering its monologues if no other analyser wants them. This is how an
+    /// analyser that recognises its protocol by content gives up on other traffic cheaply.
+    #[sabi(last_prefix_field)]
+    fn release_session(&mut self);
 }
 
 /// The host, as an analyser receives it.

@@ -57,6 +57,7 @@ pub mod info;
 pub mod module;
 pub mod plugin;
 pub mod record;
+pub mod testing;
 
 pub use abi_stable;
 

@@ -121,6 +121,21 @@ impl<'a, 'h> Context<'a, 'h> {
         });
     }
 
+    /// Saves extracted content as a file (see [`crate::Host::save_artifact`]); returns its path.
+    pub fn save_artifact(&mut self, name: &str, data: &[u8]) -> Result<String, String> {
+        self.host
+            .save_artifact(name.into(), data.into())
+            .into_result()
+            .map(|p| p.into())
+            .map_err(|e| e.into())
+    }
+
+    /// Stops events about the current session reaching this analyser (see
+    /// [`crate::Host::release_session`]).
+    pub fn release_session(&mut self) {
+        self.host.release_session();
+    }
+
     /// Logs a warning.
     pub fn warn(&mut self, message: &str) {
         self.host.log(LogLevel::WARN, message.into());

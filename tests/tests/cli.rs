@@ -213,7 +213,7 @@ fn help_explains_every_option() {
             "--max-sessions",
             "--idle-timeout",
             "--close-linger",
-            "--overlap-window",
+            "--overlap-segments",
             "--no-tunnels",
             "--quiet",
             "--hash",

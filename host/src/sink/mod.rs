@@ -21,3 +21,4 @@ pub trait Sink {
     /// Flushes everything; the first write error, if any.
     fn finish(&mut self) -> std::io::Result<()>;
 }
+pub mod artifacts;

@@ -146,9 +146,10 @@ pub struct TcpConfig {
     pub idle_timeout_ns: u64,
     /// How long a reset or closed session stays around to absorb late packets, in ns.
     pub close_linger_ns: u64,
-    /// Bytes of each direction's recent data kept to tell retransmissions that repeat the
-    /// bytes from overlaps that change them. 0 turns the check off.
-    pub overlap_window: usize,
+    /// Segments of each direction remembered (by digest) after delivery, to tell
+    /// retransmissions that repeat their bytes from ones that change them. 0 turns the check
+    /// off. (Overlaps with data still held out of order are always compared, byte by byte.)
+    pub overlap_segments: usize,
 }
 
 impl Default for TcpConfig {
@@ -160,7 +161,7 @@ impl Default for TcpConfig {
             max_sessions: 262_144,
             idle_timeout_ns: 3_600_000_000_000,
             close_linger_ns: 5_000_000_000,
-            overlap_window: 4096,
+            overlap_segments: 32,
         }
     }
 }

@@ -46,6 +46,10 @@ impl Handshake {
 pub struct SessionInfo {
     /// Creation order, from 0: sessions are numbered in the order of their first packet.
     pub ordinal: u64,
+    /// Index of the session in the listener's table: unique among the sessions open at any
+    /// moment, reused after a session ends, and below the peak number of open sessions.
+    /// Observers index their own per-session state with it instead of hashing.
+    pub slot: usize,
     /// The original's `socketpair_key`: both `ip:port` strings, sorted bytewise, joined by `-`.
     pub key: String,
     /// The side that sent the SYN (for a midstream session, see `docs/reassembly.md`).
@@ -250,6 +254,7 @@ impl Session {
         Session {
             info: SessionInfo {
                 ordinal,
+                slot: 0,
                 key: socketpair_key(&client, &server),
                 client,
                 server,
@@ -260,8 +265,8 @@ impl Session {
                 handshake,
             },
             streams: [
-                Stream::new(config.overlap_window),
-                Stream::new(config.overlap_window),
+                Stream::new(config.overlap_segments),
+                Stream::new(config.overlap_segments),
             ],
             monologues: Monologues {
                 current: None,

@@ -66,75 +66,82 @@ struct Segment {
     packet: u64,
 }
 
-/// The last bytes delivered, kept to tell a faithful retransmission from a conflicting one.
-#[derive(Default)]
+/// Digests of the last segments delivered, kept to tell a faithful retransmission from one
+/// whose bytes differ without keeping the bytes themselves: each delivered chunk is remembered
+/// as (offset, length, 64-bit XXH3 digest keyed with a per-run seed). A retransmission is
+/// compared with every remembered chunk it covers completely (retransmissions normally repeat
+/// or merge earlier segments), by digest.
 struct Recent {
-    buf: Vec<u8>,
+    entries: Vec<Digest>,
     cap: usize,
-    /// Stream offset just after the last byte kept.
-    end: u64,
-    /// Bytes kept (at most `cap`).
-    len: usize,
+    next: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Digest {
+    off: u64,
+    len: u64,
+    hash: u64,
+}
+
+/// Key of the digests: random per run, so crafted data cannot be made to collide.
+fn digest_seed() -> u64 {
+    use std::sync::OnceLock;
+    static SEED: OnceLock<u64> = OnceLock::new();
+    *SEED.get_or_init(|| {
+        let t = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        t ^ (std::process::id() as u64).rotate_left(32) ^ 0x9e37_79b9_7f4a_7c15
+    })
+}
+
+fn digest(data: &[u8]) -> u64 {
+    xxhash_rust::xxh3::xxh3_64_with_seed(data, digest_seed())
 }
 
 impl Recent {
     fn new(cap: usize) -> Recent {
         Recent {
+            entries: Vec::new(),
             cap,
-            ..Recent::default()
+            next: 0,
         }
     }
 
     fn append(&mut self, off: u64, data: &[u8]) {
-        if self.cap == 0 {
+        if self.cap == 0 || data.is_empty() {
             return;
         }
-        if self.buf.len() != self.cap {
-            self.buf.resize(self.cap, 0);
+        let d = Digest {
+            off,
+            len: data.len() as u64,
+            hash: digest(data),
+        };
+        if self.entries.len() < self.cap {
+            self.entries.push(d);
+        } else if let Some(slot) = self.entries.get_mut(self.next) {
+            *slot = d;
         }
-        if off != self.end {
-            // Not contiguous with what we hold (a gap came between): start afresh.
-            self.len = 0;
-        }
-        let keep = data.len().min(self.cap);
-        let tail = data.get(data.len() - keep..).unwrap_or(&[]);
-        let start_off = off + (data.len() - keep) as u64;
-        let pos = (start_off % self.cap as u64) as usize;
-        let first = (self.cap - pos).min(keep);
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(pos..pos + first), tail.get(..first)) {
-            dst.copy_from_slice(src);
-        }
-        if let (Some(dst), Some(src)) = (self.buf.get_mut(..keep - first), tail.get(first..)) {
-            dst.copy_from_slice(src);
-        }
-        self.end = off + data.len() as u64;
-        self.len = (self.len + data.len()).min(self.cap);
+        self.next = (self.next + 1) % self.cap;
     }
 
-    /// Whether the bytes we still hold differ from `data` at `off`. `None` when we hold none
-    /// of them.
+    /// Whether `data` at `off` differs from a remembered chunk it covers. `None` when it
+    /// covers none completely.
     fn differs(&self, off: u64, data: &[u8]) -> Option<bool> {
-        let held_start = self.end - self.len as u64;
-        let from = off.max(held_start);
-        let to = (off + data.len() as u64).min(self.end);
-        if from >= to || self.cap == 0 {
-            return None;
-        }
-        let mut differ = false;
-        let mut o = from;
-        while o < to {
-            let pos = (o % self.cap as u64) as usize;
-            let run = ((self.cap - pos) as u64).min(to - o) as usize;
-            let held = self.buf.get(pos..pos + run);
-            let new_at = (o - off) as usize;
-            let new = data.get(new_at..new_at + run);
-            if held != new {
-                differ = true;
-                break;
+        let end = off + data.len() as u64;
+        let mut compared = false;
+        for d in &self.entries {
+            if d.off >= off && d.off + d.len <= end {
+                compared = true;
+                let from = (d.off - off) as usize;
+                let slice = data.get(from..from + d.len as usize).unwrap_or(&[]);
+                if digest(slice) != d.hash {
+                    return Some(true);
+                }
             }
-            o += run as u64;
         }
-        Some(differ)
+        compared.then_some(false)
     }
 }
 
@@ -163,7 +170,7 @@ pub(crate) struct Stream {
 }
 
 impl Stream {
-    pub(crate) fn new(overlap_window: usize) -> Stream {
+    pub(crate) fn new(overlap_segments: usize) -> Stream {
         Stream {
             base: None,
             syn_seen: false,
@@ -173,7 +180,7 @@ impl Stream {
             fin: None,
             segments: BTreeMap::new(),
             buffered: 0,
-            recent: Recent::new(overlap_window),
+            recent: Recent::new(overlap_segments),
             capped: false,
             stats: StreamStats::default(),
         }

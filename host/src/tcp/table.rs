@@ -210,12 +210,14 @@ impl TcpListener {
     fn create(&mut self, key: FlowKey, pkt: &TcpPacket<'_>, frame: u64, ts: u64) -> usize {
         let ordinal = self.next_ordinal;
         self.next_ordinal += 1;
-        let session = Session::new(ordinal, frame, ts, pkt, &self.config);
+        let mut session = Session::new(ordinal, frame, ts, pkt, &self.config);
         self.stats.sessions += 1;
         if session.info.midstream() {
             self.stats.midstream += 1;
         }
-        let slot = match self.free.pop() {
+        let slot = self.free.pop().unwrap_or(self.slots.len());
+        session.info.slot = slot;
+        let slot = match Some(slot).filter(|&i| i < self.slots.len()) {
             Some(i) => {
                 if let Some(x) = self.slots.get_mut(i) {
                     *x = Some((key, session));

@@ -1,2 +1,14 @@
-//! netan HTTP analyser plugin.
+//! `http`: HTTP/1.0 and 1.1 transactions. Requests are paired with responses (keep-alive,
+//! pipelining, 100-continue, CONNECT and upgrades), bodies delimited by Content-Length, chunked
+//! coding or the end of the connection, optionally decoded (gzip/deflate) and extracted;
+//! every transaction becomes an `http` record and an `http_transaction` event (for
+//! `http-perf`). Anything wrong (gaps, truncation, not HTTP, parse errors) is a flag on the
+//! record, never a stop.
+//!
+//! * [`parser`] is plain Rust with no ABI types: an incremental parser per TCP session;
+//! * [`analyser`] is the glue to the plugin API.
+
+pub mod analyser;
 pub mod parser;
+
+netan_plugin_api::export_plugin!(analyser::Http);

@@ -49,25 +49,29 @@ fn a_segment_spanning_several_held_ones_fills_only_the_holes() {
 }
 
 #[test]
-fn conflicts_are_found_only_within_the_overlap_window() {
-    let mut s = stream();
+fn conflicts_with_delivered_data_are_found_for_remembered_segments() {
+    let mut s = stream(); // remembers 16 segments
     let mut out = Out::default();
-    s.segment(
-        0,
-        b"0123456789abcdefghijklmnopqrstuv",
-        false,
-        0,
-        0,
-        &mut out,
-    );
-    // Bytes 0..16 are no longer held (window 16): a changed copy cannot be told apart.
-    s.segment(0, b"XXXX", false, 0, 1, &mut out);
+    for i in 0..20u64 {
+        s.segment(i * 4, format!("s{i:03}").as_bytes(), false, 0, i, &mut out);
+    }
+    // Segment 0 is no longer remembered: a changed copy cannot be told apart.
+    s.segment(0, b"XXXX", false, 0, 20, &mut out);
     assert_eq!(s.stats.conflicts, 0);
-    // Bytes 20..24 are held.
-    s.segment(20, b"XXXX", false, 0, 2, &mut out);
+    // Segment 19 is: a changed copy is a conflict, a faithful one is not.
+    s.segment(76, b"XXXX", false, 0, 21, &mut out);
     assert_eq!(s.stats.conflicts, 1);
-    s.segment(20, b"klmn", false, 0, 3, &mut out);
+    s.segment(76, b"s019", false, 0, 22, &mut out);
     assert_eq!(s.stats.conflicts, 1);
+    // A retransmission merging segments 17 and 18 is compared with both.
+    s.segment(68, b"s017s0X8", false, 0, 23, &mut out);
+    assert_eq!(s.stats.conflicts, 2);
+    s.segment(68, b"s017s018", false, 0, 24, &mut out);
+    assert_eq!(s.stats.conflicts, 2);
+    // A partial overlap covers no whole segment: not compared.
+    s.segment(70, b"ZZ", false, 0, 25, &mut out);
+    assert_eq!(s.stats.conflicts, 2);
+    assert_eq!(out.text.len(), 80);
 }
 
 #[test]

@@ -1,0 +1,94 @@
+//! Extracted content (HTTP bodies, e-mails) written as files on behalf of plugins, which never
+//! write files themselves: the host picks the directory, one subdirectory per pipeline entry,
+//! and turns whatever name a plugin proposes (taken from network data) into a safe, unique
+//! file name.
+
+use std::path::PathBuf;
+
+/// The extraction directory.
+#[derive(Debug)]
+pub struct Artifacts {
+    dir: PathBuf,
+    counter: u64,
+    /// Files written.
+    pub files: u64,
+    /// Bytes written.
+    pub bytes: u64,
+}
+
+/// Longest file name kept from a proposed name.
+const MAX_NAME: usize = 80;
+
+/// `name` reduced to `[A-Za-z0-9._-]`, without leading dots, at most [`MAX_NAME`] characters.
+pub fn safe_name(name: &str) -> String {
+    let mut s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '.' || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    while s.starts_with('.') {
+        s.remove(0);
+    }
+    let mut s: String = s.chars().take(MAX_NAME).collect();
+    if s.is_empty() {
+        s.push_str("unnamed");
+    }
+    s
+}
+
+impl Artifacts {
+    /// Extraction into `dir` (created when the first file is written).
+    pub fn new(dir: PathBuf) -> Artifacts {
+        Artifacts {
+            dir,
+            counter: 0,
+            files: 0,
+            bytes: 0,
+        }
+    }
+
+    /// Writes `data` for entry `label` and session `session`; returns the path.
+    pub fn save(
+        &mut self,
+        label: &str,
+        session: Option<u64>,
+        name: &str,
+        data: &[u8],
+    ) -> Result<PathBuf, String> {
+        let sub = self.dir.join(safe_name(label));
+        std::fs::create_dir_all(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
+        self.counter += 1;
+        let session = session.map_or("x".to_string(), |s| s.to_string());
+        let path = sub.join(format!("s{session}-{}-{}", self.counter, safe_name(name)));
+        std::fs::write(&path, data).map_err(|e| format!("{}: {e}", path.display()))?;
+        self.files += 1;
+        self.bytes += data.len() as u64;
+        Ok(path)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_the_network_cannot_escape_the_directory() {
+        assert_eq!(safe_name("../../etc/passwd"), "_.._etc_passwd");
+        assert_eq!(safe_name("..."), "unnamed");
+        assert_eq!(safe_name("report (final).pdf"), "report__final_.pdf");
+        assert_eq!(safe_name(&"x".repeat(500)).len(), MAX_NAME);
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Artifacts::new(dir.path().join("out"));
+        let p = a.save("http", Some(3), "/index.html", b"hi").unwrap();
+        assert!(p.starts_with(dir.path().join("out/http")));
+        assert_eq!(p.file_name().unwrap(), "s3-1-_index.html");
+        let q = a.save("http", Some(3), "/index.html", b"again").unwrap();
+        assert_ne!(p, q);
+        assert_eq!((a.files, a.bytes), (2, 7));
+    }
+}

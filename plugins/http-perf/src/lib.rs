@@ -1,0 +1,312 @@
+//! `http-perf`: HTTP performance per server — the original's HTTPClientPerf, as numbers
+//! instead of a PostScript timeline. It consumes only the `http_transaction` events the `http`
+//! plugin emits, and reports per server (the request's Host header, else the server address):
+//! transactions, request and response bytes, and latency (first response byte minus last
+//! request byte) min, median, p95 and max. Records (`http_perf`, one per server, most
+//! transactions first) and a readable table on stderr at the end.
+//!
+//! Latencies are kept in a log-scale histogram (see [`histogram`]): memory per server is fixed
+//! whatever the number of transactions, median and p95 are exact to within 1%, min and max are
+//! exact. Histograms merge exactly, so several instances combine into the same result.
+
+pub mod histogram;
+
+use std::collections::BTreeMap;
+
+use netan_plugin_api::{Config, Context, Event, Fields, Info, Plugin, PluginError, Value};
+use serde::Deserialize;
+
+use histogram::Histogram;
+
+/// Configuration.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Settings {
+    /// Print the table on stderr at the end (default true).
+    table: Option<bool>,
+    /// Keep only the `top` servers with most transactions in records and table (0 = all).
+    #[serde(default)]
+    top: usize,
+}
+
+/// Totals for one server.
+#[derive(Debug, Default, Clone, PartialEq)]
+struct Server {
+    transactions: u64,
+    /// Transactions that had a response (and so a latency).
+    answered: u64,
+    request_bytes: u64,
+    response_bytes: u64,
+    latency: Histogram,
+}
+
+impl Server {
+    fn merge(&mut self, other: &Server) {
+        self.transactions += other.transactions;
+        self.answered += other.answered;
+        self.request_bytes += other.request_bytes;
+        self.response_bytes += other.response_bytes;
+        self.latency.merge(&other.latency);
+    }
+}
+
+/// The analyser.
+pub struct HttpPerf {
+    settings: Settings,
+    servers: BTreeMap<String, Server>,
+    last_ts: u64,
+}
+
+fn uint(e: &Event, name: &str) -> Option<u64> {
+    e.get(name).and_then(Value::as_u64)
+}
+
+impl Plugin for HttpPerf {
+    fn info() -> Info {
+        Info {
+            name: "http-perf",
+            version: env!("CARGO_PKG_VERSION"),
+            description: "HTTP transactions, bytes and latency (min, median, p95, max) per server",
+            author: "netan team",
+            license: "MIT OR Apache-2.0",
+            consumes: &["http_transaction"],
+            emits: &[],
+            records: &["http_perf"],
+            default_ports: &[],
+        }
+    }
+
+    fn new(config: Config<'_>) -> Result<Self, PluginError> {
+        Ok(HttpPerf {
+            settings: config.parse()?,
+            servers: BTreeMap::new(),
+            last_ts: 0,
+        })
+    }
+
+    fn event(&mut self, _ctx: &mut Context<'_, '_>, e: &Event) -> Result<(), PluginError> {
+        let name = e
+            .get("host")
+            .and_then(Value::as_str)
+            .filter(|h| !h.is_empty())
+            .or_else(|| e.get("server").and_then(Value::as_str))
+            .unwrap_or("?")
+            .to_string();
+        let server = self.servers.entry(name).or_default();
+        server.transactions += 1;
+        server.request_bytes += uint(e, "request_body_len").unwrap_or(0);
+        server.response_bytes += uint(e, "response_body_len").unwrap_or(0);
+        if let Some(latency) = uint(e, "latency_ns") {
+            server.answered += 1;
+            server.latency.record(latency);
+        }
+        self.last_ts = self.last_ts.max(e.ts);
+        Ok(())
+    }
+
+    fn partial(&mut self) -> Result<Option<String>, PluginError> {
+        let mut out = String::new();
+        for (name, s) in &self.servers {
+            out.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\t{}\n",
+                name.replace(['\t', '\n'], " "),
+                s.transactions,
+                s.answered,
+                s.request_bytes,
+                s.response_bytes,
+                s.latency.serialise()
+            ));
+        }
+        Ok(Some(out))
+    }
+
+    fn merge(&mut self, partial: &str) -> Result<(), PluginError> {
+        for line in partial.lines().filter(|l| !l.is_empty()) {
+            let fields: Vec<&str> = line.split('\t').collect();
+            let [name, t, a, rq, rs, hist] = fields[..] else {
+                return Err(PluginError::failed(format!(
+                    "bad partial state line {line:?}"
+                )));
+            };
+            let num = |s: &str| {
+                s.parse::<u64>()
+                    .map_err(|e| PluginError::failed(format!("bad number {s:?}: {e}")))
+            };
+            let other = Server {
+                transactions: num(t)?,
+                answered: num(a)?,
+                request_bytes: num(rq)?,
+                response_bytes: num(rs)?,
+                latency: Histogram::deserialise(hist).map_err(PluginError::failed)?,
+            };
+            self.servers
+                .entry(name.to_string())
+                .or_default()
+                .merge(&other);
+        }
+        Ok(())
+    }
+
+    fn finish(&mut self, ctx: &mut Context<'_, '_>) -> Result<(), PluginError> {
+        let mut rows: Vec<(&String, &Server)> = self.servers.iter().collect();
+        rows.sort_by(|a, b| b.1.transactions.cmp(&a.1.transactions).then(a.0.cmp(b.0)));
+        if self.settings.top > 0 {
+            rows.truncate(self.settings.top);
+        }
+        let ms = |ns: Option<u64>| ns.map_or("-".to_string(), |n| format!("{:.3}", n as f64 / 1e6));
+        let mut table = format!(
+            "HTTP performance per server ({} servers)\n{:<40} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}\n",
+            self.servers.len(),
+            "server",
+            "trans",
+            "req bytes",
+            "resp bytes",
+            "min ms",
+            "median ms",
+            "p95 ms",
+            "max ms"
+        );
+        for (name, s) in &rows {
+            let h = &s.latency;
+            ctx.record(
+                "http_perf",
+                self.last_ts,
+                Fields::new()
+                    .str("server", name)
+                    .uint("transactions", s.transactions)
+                    .uint("answered", s.answered)
+                    .uint("request_bytes", s.request_bytes)
+                    .uint("response_bytes", s.response_bytes)
+                    .opt_uint("latency_min_ns", h.min())
+                    .opt_uint("latency_median_ns", h.quantile(0.5))
+                    .opt_uint("latency_p95_ns", h.quantile(0.95))
+                    .opt_uint("latency_max_ns", h.max()),
+            );
+            let shown: String = name.chars().take(40).collect();
+            table.push_str(&format!(
+                "{:<40} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}\n",
+                shown,
+                s.transactions,
+                s.request_bytes,
+                s.response_bytes,
+                ms(h.min()),
+                ms(h.quantile(0.5)),
+                ms(h.quantile(0.95)),
+                ms(h.max())
+            ));
+        }
+        if self.settings.table.unwrap_or(true) && !rows.is_empty() {
+            ctx.info(table.trim_end());
+        }
+        Ok(())
+    }
+}
+
+netan_plugin_api::export_plugin!(HttpPerf);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi_stable::std_types::RString;
+    use netan_plugin_api::testing::{self, Recorder};
+    use netan_plugin_api::{Field, Record};
+
+    fn transaction(host: &str, latency: Option<u64>, body: u64) -> Event {
+        let mut fields = vec![
+            Field {
+                name: "host".into(),
+                value: Value::Str(host.into()),
+            },
+            Field {
+                name: "response_body_len".into(),
+                value: Value::UInt(body),
+            },
+        ];
+        if let Some(l) = latency {
+            fields.push(Field {
+                name: "latency_ns".into(),
+                value: Value::UInt(l),
+            });
+        }
+        Event {
+            name: "http_transaction".into(),
+            ts: 1,
+            session_id: 0,
+            session_key: RString::new(),
+            source: "http".into(),
+            fields: fields.into(),
+        }
+    }
+
+    fn finish(p: &mut HttpPerf) -> Vec<Record> {
+        let mut rec = Recorder::default();
+        rec.with_context(|ctx| p.finish(ctx)).unwrap();
+        rec.records
+    }
+
+    fn field(r: &Record, name: &str) -> Value {
+        testing::field(r, name).unwrap().clone()
+    }
+
+    #[test]
+    fn latencies_are_summarised_per_server() {
+        let mut p = HttpPerf::new(Config {
+            text: "table = false",
+        })
+        .unwrap();
+        let mut rec = Recorder::default();
+        rec.with_context(|ctx| {
+            for ms in 1..=100u64 {
+                p.event(ctx, &transaction("a.example", Some(ms * 1_000_000), 10))
+                    .unwrap();
+            }
+            p.event(ctx, &transaction("b.example", None, 5)).unwrap();
+        });
+        let records = finish(&mut p);
+        assert_eq!(records.len(), 2);
+        let a = &records[0];
+        assert_eq!(field(a, "server").as_str(), Some("a.example"));
+        assert_eq!(field(a, "transactions").as_u64(), Some(100));
+        assert_eq!(field(a, "response_bytes").as_u64(), Some(1000));
+        assert_eq!(field(a, "latency_min_ns").as_u64(), Some(1_000_000));
+        assert_eq!(field(a, "latency_max_ns").as_u64(), Some(100_000_000));
+        let median = field(a, "latency_median_ns").as_u64().unwrap() as f64;
+        let p95 = field(a, "latency_p95_ns").as_u64().unwrap() as f64;
+        assert!((median / 50e6 - 1.0).abs() < 0.02, "{median}");
+        assert!((p95 / 95e6 - 1.0).abs() < 0.02, "{p95}");
+        // A server without answered transactions has no latency.
+        assert_eq!(field(&records[1], "latency_median_ns"), Value::Null);
+    }
+
+    #[test]
+    fn partial_states_merge_to_the_same_result() {
+        let mut whole = HttpPerf::new(Config {
+            text: "table = false",
+        })
+        .unwrap();
+        let mut a = HttpPerf::new(Config {
+            text: "table = false",
+        })
+        .unwrap();
+        let mut b = HttpPerf::new(Config {
+            text: "table = false",
+        })
+        .unwrap();
+        let mut rec = Recorder::default();
+        rec.with_context(|ctx| {
+            for i in 0..50u64 {
+                let e = transaction(if i % 3 == 0 { "x" } else { "y" }, Some(i * 7_777), i);
+                whole.event(ctx, &e).unwrap();
+                if i % 2 == 0 {
+                    a.event(ctx, &e).unwrap()
+                } else {
+                    b.event(ctx, &e).unwrap()
+                };
+            }
+        });
+        let partial = b.partial().unwrap().unwrap();
+        a.merge(&partial).unwrap();
+        assert_eq!(finish(&mut a), finish(&mut whole));
+        assert!(a.merge("x\t1").is_err());
+    }
+}
