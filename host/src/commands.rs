@@ -205,6 +205,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
     let mut sink = JsonlSink::new(target);
     let (run, failures, stats, stopped) = {
         let mut dispatcher = Dispatcher::new(&pipeline, args.instances, &mut sink)?;
+        dispatcher.quiet = args.capture.quiet;
         let run = analyse(&args.capture.captures, &options, &mut dispatcher)?;
         if !dispatcher.stopped() {
             dispatcher.finish();

@@ -20,6 +20,7 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
+use std::sync::Arc;
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString};
@@ -77,6 +78,8 @@ pub struct DispatchStats {
     pub events_dropped: u64,
     /// Peak monologue bytes held for plugins.
     pub peak_buffered: u64,
+    /// Peak memory of the part buffers (held bytes plus spare capacity and the pool).
+    pub peak_capacity: u64,
     /// Sessions analysers released (not their protocol).
     pub released: u64,
 }
@@ -109,9 +112,10 @@ struct Part {
 
 struct SessionState {
     id: u64,
-    session: ApiSession,
-    /// Slots whose filter matches.
-    slots: Vec<usize>,
+    /// Shared, so that a call can hold it while the dispatcher is borrowed (no per-part copy).
+    session: Arc<ApiSession>,
+    /// Slots whose filter matches (shared for the same reason; copied only on release).
+    slots: Arc<Vec<usize>>,
     wants_monologues: bool,
     part: Part,
 }
@@ -119,6 +123,8 @@ struct SessionState {
 /// The [`Host`] implementation handed to a plugin for one call.
 struct HostImpl<'a> {
     label: &'a str,
+    /// Print informational messages (off with `--quiet`).
+    verbose: bool,
     session: Option<(u64, &'a str)>,
     sink: &'a mut dyn Sink,
     queue: &'a mut VecDeque<Event>,
@@ -147,7 +153,7 @@ impl Host for HostImpl<'_> {
             LogLevel::INFO => "info",
             _ => "debug",
         };
-        if level <= LogLevel::INFO {
+        if level <= LogLevel::WARN || (level <= LogLevel::INFO && self.verbose) {
             eprintln!("netan: {what}: plugin `{}`: {message}", self.label);
         }
     }
@@ -181,16 +187,23 @@ pub struct Dispatcher<'s> {
     by_id: FxHashMap<u64, usize>,
     /// Cleared part buffers, kept for reuse so that steady-state runs do not page-fault.
     pool: Vec<Vec<u8>>,
+    pool_bytes: usize,
     queue: VecDeque<Event>,
     sink: &'s mut dyn Sink,
     part_size: usize,
     max_buffered: usize,
-    buffered: usize,
+    /// Monologue bytes held for plugins now.
+    held: usize,
+    /// Capacity of the part buffers attached to sessions: the memory `max_monologue_buffer`
+    /// bounds (the pool of free buffers adds at most a quarter of it).
+    active: usize,
     on_error: OnError,
     verbosity: u8,
     stop: bool,
     /// Where extracted content goes, if anywhere.
     pub artifacts: Option<Artifacts>,
+    /// Suppress plugins' informational messages (`--quiet`).
+    pub quiet: bool,
     /// Failures, in order.
     pub failures: Vec<Failure>,
     /// Counters.
@@ -254,15 +267,18 @@ impl<'s> Dispatcher<'s> {
             sessions: Vec::new(),
             by_id: FxHashMap::default(),
             pool: Vec::new(),
+            pool_bytes: 0,
             queue: VecDeque::new(),
             sink,
             part_size: pipeline.monologue_part_size.max(1),
             max_buffered: pipeline.max_monologue_buffer,
-            buffered: 0,
+            held: 0,
+            active: 0,
             on_error: pipeline.on_error,
             verbosity: pipeline.verbosity,
             stop: false,
             artifacts: pipeline.extract_dir.clone().map(Artifacts::new),
+            quiet: false,
             failures: Vec::new(),
             stats: DispatchStats::default(),
         })
@@ -290,6 +306,7 @@ impl<'s> Dispatcher<'s> {
         };
         let mut host = HostImpl {
             label: &s.label,
+            verbose: !self.quiet,
             session,
             sink: &mut *self.sink,
             queue: &mut self.queue,
@@ -331,7 +348,7 @@ impl<'s> Dispatcher<'s> {
         };
         let wants: Vec<bool> = self.slots.iter().map(|s| s.monologue).collect();
         if let Some(state) = self.state(t) {
-            state.slots.retain(|&s| s != slot);
+            Arc::make_mut(&mut state.slots).retain(|&s| s != slot);
             state.wants_monologues = state
                 .slots
                 .iter()
@@ -344,17 +361,23 @@ impl<'s> Dispatcher<'s> {
         self.sessions.get_mut(slot).and_then(|s| s.as_mut())
     }
 
-    /// Takes a buffer for a new part from the pool (or a fresh one).
+    /// A buffer for a session that starts gathering monologues: from the pool, else empty.
     fn buffer(&mut self) -> Vec<u8> {
-        self.pool.pop().unwrap_or_default()
+        let b = self.pool.pop().unwrap_or_default();
+        self.pool_bytes -= b.capacity();
+        self.active += b.capacity();
+        b
     }
 
-    /// Returns a delivered part's buffer to the pool (bounded), releasing its memory count.
+    /// Takes back the buffer of a session that ended. The pool keeps buffers up to a quarter
+    /// of `max_monologue_buffer` in all, so that new sessions reuse memory instead of faulting
+    /// fresh pages in; the rest is freed.
     fn recycle(&mut self, mut data: Vec<u8>) {
-        self.buffered -= data.capacity();
-        const POOL_BUFFERS: usize = 64;
-        if self.pool.len() < POOL_BUFFERS && data.capacity() > 0 {
+        self.held -= data.len();
+        self.active -= data.capacity();
+        if data.capacity() > 0 && self.pool_bytes + data.capacity() <= self.max_buffered / 4 {
             data.clear();
+            self.pool_bytes += data.capacity();
             self.pool.push(data);
         }
     }
@@ -409,7 +432,9 @@ impl<'s> Dispatcher<'s> {
         let part = std::mem::take(&mut state.part);
         let (id, slots, session) = (state.id, state.slots.clone(), state.session.clone());
         let Some(direction) = part.direction else {
-            self.recycle(part.data);
+            if let Some(state) = self.state(t) {
+                state.part.data = part.data;
+            }
             return;
         };
         let event = ApiMonologue {
@@ -426,7 +451,7 @@ impl<'s> Dispatcher<'s> {
             packets: part.packets,
         };
         self.stats.parts += 1;
-        for slot in slots {
+        for &slot in slots.iter() {
             if self.slots.get(slot).is_some_and(|s| s.monologue) {
                 self.call(
                     slot,
@@ -437,28 +462,36 @@ impl<'s> Dispatcher<'s> {
                 );
             }
         }
-        let delivered = event.data.len() as u64;
+        let delivered = event.data.len();
+        // Back to the pool: a session holds a buffer only while it gathers a part. (Keeping
+        // buffers in their sessions measured slower: thousands of half-empty buffers spread
+        // the copies over more memory than the cache holds.)
         self.recycle(part.data);
-        if more {
-            // The monologue goes on: carry its position over.
-            if let Some(state) = self.state(t) {
-                state.part = Part {
+        if let Some(state) = self.state(t) {
+            state.part = if more {
+                Part {
                     direction: part.direction,
                     index: part.index,
                     part: part.part + 1,
-                    offset: part.offset + delivered,
+                    offset: part.offset + delivered as u64,
                     ..Part::default()
-                };
-            }
+                }
+            } else {
+                Part {
+                    index: part.index + 1,
+                    ..Part::default()
+                }
+            };
         }
         self.drain();
     }
 
     /// Keeps the monologue bytes held within `max_monologue_buffer`: the part that just grew
-    /// goes out early (so that under pressure every growing part stays near the limit divided
-    /// by the sessions in flight), else the largest (a scan, rare).
+    /// goes out early (under pressure every growing part stays near the limit divided by the
+    /// sessions in flight, and the buffer, hot in the cache, is reused at once), else the
+    /// largest (a scan, rare).
     fn relieve_memory(&mut self, current: usize) {
-        while self.buffered > self.max_buffered {
+        while self.active > self.max_buffered {
             let current_len = self
                 .sessions
                 .get(current)
@@ -608,8 +641,8 @@ impl TcpObserver for Dispatcher<'_> {
         let session = api_session(s);
         let state = SessionState {
             id: s.ordinal,
-            session: session.clone(),
-            slots: slots.clone(),
+            session: Arc::new(session.clone()),
+            slots: Arc::new(slots.clone()),
             wants_monologues,
             part: Part::default(),
         };
@@ -653,7 +686,6 @@ impl TcpObserver for Dispatcher<'_> {
             };
             let part = &mut state.part;
             if fresh {
-                self.buffered += pooled.capacity();
                 part.data = pooled;
             }
             if part.direction.is_none() {
@@ -675,20 +707,25 @@ impl TcpObserver for Dispatcher<'_> {
                 // Grow geometrically up to the part size: few reallocations, bounded memory.
                 let target = needed
                     .max(part.data.capacity() * 2)
-                    .max(16 << 10)
+                    .max(4 << 10)
                     .min(part_size.max(needed));
                 let before = part.data.capacity();
                 part.data.reserve_exact(target - part.data.len());
-                self.buffered += part.data.capacity() - before;
+                self.active += part.data.capacity() - before;
             }
             part.data.extend_from_slice(now);
+            self.held += now.len();
             rest = later;
             if part.data.len() >= part_size {
                 self.flush_part(t, true);
             }
         }
-        self.stats.peak_buffered = self.stats.peak_buffered.max(self.buffered as u64);
-        if self.buffered > self.max_buffered {
+        self.stats.peak_buffered = self.stats.peak_buffered.max(self.held as u64);
+        self.stats.peak_capacity = self
+            .stats
+            .peak_capacity
+            .max((self.active + self.pool_bytes) as u64);
+        if self.active > self.max_buffered {
             self.relieve_memory(t);
         }
     }
@@ -736,13 +773,8 @@ impl TcpObserver for Dispatcher<'_> {
             part.t_start = m.t_start;
             part.t_end = m.t_end;
         }
+        // flush_part leaves the session's next monologue ready, with its buffer.
         self.flush_part(s.slot, false);
-        if let Some(state) = self.state(s.slot) {
-            state.part = Part {
-                index: m.index + 1,
-                ..Part::default()
-            };
-        }
     }
 
     fn session_end(&mut self, s: &SessionInfo, end: &SessionEnd) {
@@ -764,7 +796,7 @@ impl TcpObserver for Dispatcher<'_> {
             gaps: c2s.gaps + s2c.gaps,
             monologues: end.monologues,
         };
-        for slot in slots {
+        for &slot in slots.iter() {
             if self.slots.get(slot).is_some_and(|x| x.end) {
                 self.call(
                     slot,

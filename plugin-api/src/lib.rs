@@ -54,6 +54,7 @@ pub mod error;
 pub mod event;
 pub mod host;
 pub mod info;
+pub mod json;
 pub mod module;
 pub mod plugin;
 pub mod record;

@@ -1,7 +1,7 @@
 //! Records: what analysers produce. The host's sinks format them (JSON Lines on stdout, or one
 //! file per record kind); analysers never write output themselves.
 
-use abi_stable::std_types::{RString, RVec};
+use abi_stable::std_types::{RCow, RCowStr, RString, RVec};
 use abi_stable::StableAbi;
 
 /// A typed value. This enum is frozen: it will not gain variants (nested or new kinds of data
@@ -34,8 +34,8 @@ pub enum Value {
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, PartialEq)]
 pub struct Field {
-    /// Field name.
-    pub name: RString,
+    /// Field name: borrowed when it is a literal (no allocation per record), owned otherwise.
+    pub name: RCowStr<'static>,
     /// Its value.
     pub value: Value,
 }
@@ -59,25 +59,39 @@ pub struct Fields(pub RVec<Field>);
 impl Fields {
     /// No fields yet.
     pub fn new() -> Fields {
-        Fields(RVec::new())
+        Fields(RVec::with_capacity(16))
     }
 
-    /// Adds a field.
-    pub fn value(mut self, name: &str, value: Value) -> Self {
+    /// Room for `n` fields without reallocating.
+    pub fn with_capacity(n: usize) -> Fields {
+        Fields(RVec::with_capacity(n))
+    }
+
+    /// Adds a field whose name is a literal (or otherwise lives for the whole run).
+    pub fn value(mut self, name: &'static str, value: Value) -> Self {
         self.0.push(Field {
-            name: name.into(),
+            name: RCow::Borrowed(name.into()),
+            value,
+        });
+        self
+    }
+
+    /// Adds a field with a name built at run time.
+    pub fn value_named(mut self, name: String, value: Value) -> Self {
+        self.0.push(Field {
+            name: RCow::Owned(name.into()),
             value,
         });
         self
     }
 
     /// Adds a string field.
-    pub fn str(self, name: &str, value: &str) -> Self {
+    pub fn str(self, name: &'static str, value: &str) -> Self {
         self.value(name, Value::Str(value.into()))
     }
 
     /// Adds a string field, or null.
-    pub fn opt_str(self, name: &str, value: Option<&str>) -> Self {
+    pub fn opt_str(self, name: &'static str, value: Option<&str>) -> Self {
         match value {
             Some(v) => self.str(name, v),
             None => self.value(name, Value::Null),
@@ -85,32 +99,36 @@ impl Fields {
     }
 
     /// Adds an unsigned integer field.
-    pub fn uint(self, name: &str, value: u64) -> Self {
+    pub fn uint(self, name: &'static str, value: u64) -> Self {
         self.value(name, Value::UInt(value))
     }
 
     /// Adds an unsigned integer field, or null.
-    pub fn opt_uint(self, name: &str, value: Option<u64>) -> Self {
+    pub fn opt_uint(self, name: &'static str, value: Option<u64>) -> Self {
         self.value(name, value.map_or(Value::Null, Value::UInt))
     }
 
     /// Adds a signed integer field.
-    pub fn int(self, name: &str, value: i64) -> Self {
+    pub fn int(self, name: &'static str, value: i64) -> Self {
         self.value(name, Value::Int(value))
     }
 
     /// Adds a float field.
-    pub fn float(self, name: &str, value: f64) -> Self {
+    pub fn float(self, name: &'static str, value: f64) -> Self {
         self.value(name, Value::Float(value))
     }
 
     /// Adds a boolean field.
-    pub fn bool(self, name: &str, value: bool) -> Self {
+    pub fn bool(self, name: &'static str, value: bool) -> Self {
         self.value(name, Value::Bool(value))
     }
 
     /// Adds a list of strings.
-    pub fn strs<S: AsRef<str>>(self, name: &str, values: impl IntoIterator<Item = S>) -> Self {
+    pub fn strs<S: AsRef<str>>(
+        self,
+        name: &'static str,
+        values: impl IntoIterator<Item = S>,
+    ) -> Self {
         let list = values
             .into_iter()
             .map(|s| RString::from(s.as_ref()))
@@ -119,7 +137,7 @@ impl Fields {
     }
 
     /// Adds pre-serialised JSON.
-    pub fn json(self, name: &str, json: String) -> Self {
+    pub fn json(self, name: &'static str, json: String) -> Self {
         self.value(name, Value::Json(json.into()))
     }
 }

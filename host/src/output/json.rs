@@ -77,6 +77,12 @@ impl<'a> JsonLine<'a> {
 /// Appends `s` as a JSON string literal.
 pub fn escape_into(buf: &mut String, s: &str) {
     buf.push('"');
+    // Fast path: most strings need no escape at all.
+    if !netan_plugin_api::json::needs_escape(s) {
+        buf.push_str(s);
+        buf.push('"');
+        return;
+    }
     for c in s.chars() {
         match c {
             '"' => buf.push_str("\\\""),

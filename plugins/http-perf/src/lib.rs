@@ -24,6 +24,8 @@ use histogram::Histogram;
 struct Settings {
     /// Print the table on stderr at the end (default true).
     table: Option<bool>,
+    /// Rows of that table (the servers with most transactions; default 20, 0 = all).
+    table_rows: Option<usize>,
     /// Keep only the `top` servers with most transactions in records and table (0 = all).
     #[serde(default)]
     top: usize,
@@ -166,7 +168,11 @@ impl Plugin for HttpPerf {
             "p95 ms",
             "max ms"
         );
-        for (name, s) in &rows {
+        let table_rows = match self.settings.table_rows.unwrap_or(20) {
+            0 => usize::MAX,
+            n => n,
+        };
+        for (row, (name, s)) in rows.iter().enumerate() {
             let h = &s.latency;
             ctx.record(
                 "http_perf",
@@ -182,6 +188,9 @@ impl Plugin for HttpPerf {
                     .opt_uint("latency_p95_ns", h.quantile(0.95))
                     .opt_uint("latency_max_ns", h.max()),
             );
+            if row >= table_rows {
+                continue;
+            }
             let shown: String = name.chars().take(40).collect();
             table.push_str(&format!(
                 "{:<40} {:>7} {:>12} {:>12} {:>10} {:>10} {:>10} {:>10}\n",
@@ -193,6 +202,12 @@ impl Plugin for HttpPerf {
                 ms(h.quantile(0.5)),
                 ms(h.quantile(0.95)),
                 ms(h.max())
+            ));
+        }
+        if rows.len() > table_rows {
+            table.push_str(&format!(
+                "... and {} more servers (see the http_perf records)\n",
+                rows.len() - table_rows
             ));
         }
         if self.settings.table.unwrap_or(true) && !rows.is_empty() {

@@ -1,12 +1,13 @@
 //! Glue between the plugin API and the HTTP parser: monologue parts in, `http` records and
 //! `http_transaction` events out. The only file of this plugin that touches the ABI types.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use netan_plugin_api::{
     events, Config, Context, Fields, Info, Monologue, Plugin, PluginError, Session, SessionEnd,
+    Value,
 };
+use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::parser::{Body, HeaderCapture, HttpConfig, Session as Parser, Transaction};
@@ -26,10 +27,10 @@ struct Settings {
     /// Decode `Content-Encoding: gzip/deflate` bodies (to report their decoded size).
     #[serde(default)]
     decode_bodies: bool,
-    /// SHA-256 of each body.
-    #[serde(default = "yes")]
+    /// SHA-256 of each body (off by default: it costs about a fifth of the plugin's time).
+    #[serde(default)]
     hash_bodies: bool,
-    /// Headers to report.
+    /// Header lists to report: "none" (default), "all", or a list of names.
     #[serde(default)]
     headers: Option<HeaderSetting>,
     /// Largest message head read, in bytes.
@@ -59,7 +60,7 @@ pub struct Http {
     config: Arc<HttpConfig>,
     extract: bool,
     transactions: bool,
-    sessions: HashMap<u64, Parser>,
+    sessions: FxHashMap<u64, Parser>,
     /// Ports where traffic is taken for HTTP whatever it looks like (and flagged `not_http`
     /// when it is not); elsewhere a session is analysed only if it starts like HTTP.
     ports: Vec<u16>,
@@ -133,7 +134,9 @@ impl Plugin for Http {
             config.parse()?
         };
         let headers = match s.headers {
-            None => HeaderCapture::All,
+            // Like Zeek's http.log and Suricata's eve http: the headers that matter are fields
+            // of their own; whole header lists are opt-in (they triple the records' size).
+            None => HeaderCapture::None,
             Some(HeaderSetting::Word(w)) if w == "all" => HeaderCapture::All,
             Some(HeaderSetting::Word(w)) if w == "none" => HeaderCapture::None,
             Some(HeaderSetting::Word(w)) => {
@@ -157,7 +160,7 @@ impl Plugin for Http {
             config: Arc::new(config),
             extract: s.extract,
             transactions: s.transactions,
-            sessions: HashMap::new(),
+            sessions: FxHashMap::default(),
             ports: s.ports.unwrap_or_else(|| DEFAULT_PORTS.to_vec()),
         })
     }
@@ -225,7 +228,7 @@ impl Plugin for Http {
 fn toml_defaults() -> Settings {
     Settings {
         decode_bodies: false,
-        hash_bodies: true,
+        hash_bodies: false,
         headers: None,
         max_head: None,
         extract: false,
@@ -254,20 +257,34 @@ fn feed(parser: &mut Parser, m: &Monologue<'_>, bytes: &[u8], first: bool) {
 
 /// `[["Name","value"],...]`.
 fn header_json(headers: &[(String, String)]) -> String {
-    let pairs: Vec<serde_json::Value> = headers
-        .iter()
-        .map(|(n, v)| serde_json::Value::Array(vec![n.clone().into(), v.clone().into()]))
-        .collect();
-    serde_json::Value::Array(pairs).to_string()
+    netan_plugin_api::json::pairs(headers)
 }
 
-fn body_fields(f: Fields, prefix: &str, b: &Body) -> Fields {
-    let name = |s: &str| format!("{prefix}_{s}");
-    f.uint(&name("body_len"), b.len)
-        .uint(&name("body_wire_len"), b.wire_len)
-        .uint(&name("body_missing"), b.missing)
-        .opt_uint(&name("body_decoded_len"), b.decoded_len)
-        .opt_str(&name("body_sha256"), b.sha256.as_deref())
+/// Field names of a body, for the request and the response (literals: no allocation).
+const BODY_NAMES: [[&str; 5]; 2] = [
+    [
+        "request_body_len",
+        "request_body_wire_len",
+        "request_body_missing",
+        "request_body_decoded_len",
+        "request_body_sha256",
+    ],
+    [
+        "response_body_len",
+        "response_body_wire_len",
+        "response_body_missing",
+        "response_body_decoded_len",
+        "response_body_sha256",
+    ],
+];
+
+fn body_fields(f: Fields, response: bool, b: &Body) -> Fields {
+    let [len, wire, missing, decoded, sha] = BODY_NAMES[usize::from(response)];
+    f.uint(len, b.len)
+        .uint(wire, b.wire_len)
+        .uint(missing, b.missing)
+        .opt_uint(decoded, b.decoded_len)
+        .opt_str(sha, b.sha256.as_deref())
 }
 
 impl Http {
@@ -315,11 +332,11 @@ impl Http {
                 );
             if let Some(r) = req {
                 f = f.json("request_headers", header_json(&r.headers));
-                f = body_fields(f, "request", &r.body);
+                f = body_fields(f, false, &r.body);
             }
             if let Some(r) = resp {
                 f = f.json("response_headers", header_json(&r.headers));
-                f = body_fields(f, "response", &r.body);
+                f = body_fields(f, true, &r.body);
                 if !r.body.trailers.is_empty() {
                     f = f.json("trailers", header_json(&r.body.trailers));
                 }
@@ -366,10 +383,15 @@ impl Http {
                     );
                     match ctx.save_artifact(&name, bytes) {
                         Ok(path) => {
-                            f = f.str(&format!("{label}_body_file"), &path).bool(
-                                &format!("{label}_body_file_truncated"),
-                                body.capture_truncated,
-                            )
+                            f = f
+                                .value_named(
+                                    format!("{label}_body_file"),
+                                    Value::Str(path.as_str().into()),
+                                )
+                                .value_named(
+                                    format!("{label}_body_file_truncated"),
+                                    Value::Bool(body.capture_truncated),
+                                )
                         }
                         Err(e) => ctx.warn(&format!("cannot save a {label} body: {e}")),
                     }
