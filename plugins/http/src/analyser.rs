@@ -279,7 +279,13 @@ const BODY_NAMES: [[&str; 5]; 2] = [
 ];
 
 fn body_fields(f: Fields, response: bool, b: &Body) -> Fields {
-    let [len, wire, missing, decoded, sha] = BODY_NAMES[usize::from(response)];
+    let [_, response_names] = BODY_NAMES;
+    let [request_names, _] = BODY_NAMES;
+    let [len, wire, missing, decoded, sha] = if response {
+        response_names
+    } else {
+        request_names
+    };
     f.uint(len, b.len)
         .uint(wire, b.wire_len)
         .uint(missing, b.missing)
