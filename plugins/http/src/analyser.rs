@@ -336,12 +336,17 @@ impl Http {
                     "transfer_encoding",
                     resp.and_then(|r| r.transfer_encoding.as_deref()),
                 );
+            let headers = self.config.headers != HeaderCapture::None;
             if let Some(r) = req {
-                f = f.json("request_headers", header_json(&r.headers));
+                if headers {
+                    f = f.json("request_headers", header_json(&r.headers));
+                }
                 f = body_fields(f, false, &r.body);
             }
             if let Some(r) = resp {
-                f = f.json("response_headers", header_json(&r.headers));
+                if headers {
+                    f = f.json("response_headers", header_json(&r.headers));
+                }
                 f = body_fields(f, true, &r.body);
                 if !r.body.trailers.is_empty() {
                     f = f.json("trailers", header_json(&r.body.trailers));
@@ -424,3 +429,6 @@ impl Http {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,189 @@
+//! Tests of the glue: monologue parts in, records, events and releases out.
+
+use super::*;
+use abi_stable::std_types::RString;
+use netan_plugin_api::testing::{field, Recorder};
+use netan_plugin_api::{Direction, Endpoint, Gap, Handshake, Monologue, Session, Value};
+
+fn session(server_port: u16) -> Session {
+    Session {
+        id: 7,
+        key: RString::from("10.0.0.1:40000-10.0.0.2:80"),
+        client: Endpoint::new("10.0.0.1".parse().unwrap(), 40000),
+        server: Endpoint::new("10.0.0.2".parse().unwrap(), server_port),
+        t_first: 1,
+        handshake: Handshake::COMPLETE,
+    }
+}
+
+fn part<'a>(s: &'a Session, dir: Direction, index: u64, data: &'a [u8], gaps: &'a [Gap]) -> Monologue<'a> {
+    Monologue {
+        session: s,
+        direction: dir,
+        index,
+        part: 0,
+        more: false,
+        offset: 0,
+        data: data.into(),
+        gaps: gaps.into(),
+        t_start: 1_000 * (index + 1),
+        t_end: 1_000 * (index + 1) + 500,
+        packets: 1,
+    }
+}
+
+fn end(s: &Session) -> netan_plugin_api::SessionEnd<'_> {
+    netan_plugin_api::SessionEnd {
+        session: s,
+        reason: netan_plugin_api::EndReason::FIN,
+        t_end: 10_000,
+        packets: 10,
+        bytes_c2s: 0,
+        bytes_s2c: 0,
+        gaps: 0,
+        monologues: 2,
+    }
+}
+
+fn http(config: &str) -> Http {
+    Http::new(Config { text: config }).unwrap()
+}
+
+const REQ: &[u8] = b"GET /a HTTP/1.1\r\nHost: example.org\r\n\r\n";
+const RESP: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+#[test]
+fn a_transaction_gives_a_record_and_an_event_with_part_timings() {
+    let s = session(80);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, REQ, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+        h.tcp_session_end(ctx, &end(&s)).unwrap();
+    });
+    assert_eq!(rec.records.len(), 1);
+    let r = &rec.records[0];
+    assert_eq!(field(r, "method").and_then(Value::as_str), Some("GET"));
+    assert_eq!(field(r, "host").and_then(Value::as_str), Some("example.org"));
+    assert_eq!(field(r, "status").and_then(Value::as_u64), Some(200));
+    assert_eq!(field(r, "t_request_start_ns").and_then(Value::as_u64), Some(1_000));
+    assert_eq!(field(r, "t_response_end_ns").and_then(Value::as_u64), Some(2_500));
+    assert_eq!(field(r, "latency_ns").and_then(Value::as_u64), Some(2_000 - 1_500));
+    // Header lists are opt-in.
+    assert!(field(r, "request_headers").is_none());
+    assert_eq!(rec.events.len(), 1);
+    assert_eq!(rec.events[0].name.as_str(), "http_transaction");
+}
+
+#[test]
+fn header_lists_and_hashes_are_reported_when_asked() {
+    let s = session(80);
+    let mut h = http("headers = \"all\"\nhash_bodies = true\n");
+    let mut rec = Recorder::default();
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, REQ, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+    });
+    let r = &rec.records[0];
+    assert_eq!(
+        field(r, "request_headers"),
+        Some(&Value::Json(r#"[["Host","example.org"]]"#.into()))
+    );
+    assert_eq!(
+        field(r, "response_body_sha256").and_then(Value::as_str),
+        Some("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+    );
+}
+
+#[test]
+fn a_gap_inside_a_body_reaches_the_parser() {
+    let s = session(80);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let body = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello";
+    let gaps = [Gap { offset: body.len() as u64, len: 5 }];
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, REQ, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, body, &gaps)).unwrap();
+        h.tcp_session_end(ctx, &end(&s)).unwrap();
+    });
+    let r = &rec.records[0];
+    assert_eq!(field(r, "gap"), Some(&Value::Bool(true)));
+    assert_eq!(field(r, "response_body_missing").and_then(Value::as_u64), Some(5));
+    assert_eq!(field(r, "response_body_len").and_then(Value::as_u64), Some(10));
+}
+
+#[test]
+fn non_http_on_port_80_is_a_flagged_record() {
+    let s = session(80);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 0, b"SSH-2.0-OpenSSH_9.6\r\n", &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 1, b"SSH-2.0-client\r\n", &[])).unwrap();
+        h.tcp_session_end(ctx, &end(&s)).unwrap();
+    });
+    assert_eq!(rec.releases, 0);
+    assert_eq!(rec.records.len(), 1);
+    assert_eq!(field(&rec.records[0], "not_http"), Some(&Value::Bool(true)));
+}
+
+#[test]
+fn other_traffic_off_the_http_ports_is_released_and_http_there_is_analysed() {
+    let s = session(5000);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 0, b"220 mail ESMTP\r\n", &[])).unwrap();
+    });
+    assert_eq!(rec.releases, 1);
+    assert!(rec.records.is_empty());
+    let s2 = Session { id: 8, ..session(5000) };
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s2, Direction::ClientToServer, 0, REQ, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s2, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+    });
+    assert_eq!(rec.releases, 1);
+    assert_eq!(rec.records.len(), 1);
+}
+
+#[test]
+fn a_leading_keepalive_byte_does_not_hide_the_request() {
+    let s = session(80);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let mut probe_then_request = vec![0u8];
+    probe_then_request.extend_from_slice(REQ);
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &probe_then_request, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+    });
+    let r = &rec.records[0];
+    assert_eq!(field(r, "method").and_then(Value::as_str), Some("GET"));
+    assert_eq!(field(r, "not_http"), Some(&Value::Bool(false)));
+}
+
+#[test]
+fn bodies_are_extracted_through_the_host() {
+    let s = session(80);
+    let mut h = http("extract = true\nextract_max = 3\n");
+    let mut rec = Recorder { artifacts: Some(Vec::new()), ..Recorder::default() };
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, REQ, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+    });
+    let saved = rec.artifacts.as_ref().unwrap();
+    assert_eq!(saved.len(), 1);
+    assert_eq!(saved[0].1, b"hel");
+    assert!(saved[0].0.contains("response"));
+    assert_eq!(field(&rec.records[0], "response_body_file_truncated"), Some(&Value::Bool(true)));
+}
+
+#[test]
+fn bad_configurations_are_rejected_with_their_key() {
+    let e = Http::new(Config { text: "headers = \"some\"" }).err().unwrap();
+    assert_eq!(e.key.as_str(), "headers");
+    let e = Http::new(Config { text: "decode = true" }).err().unwrap();
+    assert_eq!(e.key.as_str(), "decode");
+}
