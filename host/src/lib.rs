@@ -17,6 +17,8 @@ pub mod cli;
 pub mod commands;
 pub mod decode;
 pub mod dispatch;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod output;
 pub mod pipeline;
 pub mod plugins;
