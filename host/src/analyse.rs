@@ -117,10 +117,18 @@ pub fn analyse(
                 continue;
             }
         };
+        // Each file has its own blocks: tell the observer at the first frame.
+        let mut generation = 0;
+        let mut first_frame = true;
         loop {
             match file.next_frame() {
                 Ok(Some(frame)) => {
                     report.frames += 1;
+                    if frame.block.1 != generation || first_frame {
+                        first_frame = false;
+                        generation = frame.block.1;
+                        obs.input_block(frame.block.0, generation);
+                    }
                     if let Some(pkt) = decoder.decode(frame.ts, frame.linktype, frame.data) {
                         tcp.segment(&pkt, frame_index, frame.ts, obs);
                     }

@@ -2,11 +2,14 @@
 //! the queue of events plugins emit for each other.
 //!
 //! * Each analyser sees the sessions its traffic filter matches (decided at session start).
-//! * Monologue bytes are gathered per session and handed over once per monologue — or once per
-//!   `monologue_part_size` bytes, in parts flagged `more`, so memory stays bounded; if the
-//!   bytes held for all sessions exceed `max_monologue_buffer`, the largest buffers are sent
-//!   early as parts (counted). Plugin calls are per session and per monologue part, never per
-//!   packet.
+//! * Monologue bytes are gathered per session without being copied: a part is a list of
+//!   chunks, ranges of the input blocks the frames came from (an `Arc` keeps a block alive
+//!   while a pending part refers to it; only bytes that do not live in an input block, such as
+//!   data the TCP listener held out of order, are copied). A part goes out when its monologue
+//!   ends or reaches `monologue_part_size` (flagged `more`), or when the pending parts hold
+//!   `max_monologue_buffer` worth of input blocks: then every pending part goes out early
+//!   (counted), and the blocks are reused. Plugin calls are per session and per monologue
+//!   part, never per packet.
 //! * A named event a plugin emits is queued; the queue is drained after the TCP event that
 //!   caused it has reached every analyser, so the order is the same on every run and no call
 //!   is re-entrant.
@@ -76,10 +79,8 @@ pub struct DispatchStats {
     pub events: u64,
     /// Named events dropped because a drain exceeded its bound.
     pub events_dropped: u64,
-    /// Peak monologue bytes held for plugins.
-    pub peak_buffered: u64,
-    /// Peak memory of the part buffers (held bytes plus spare capacity and the pool).
-    pub peak_capacity: u64,
+    /// Peak input blocks held for pending parts (each `BLOCK_SIZE` bytes).
+    pub peak_pinned_blocks: u64,
     /// Sessions analysers released (not their protocol).
     pub released: u64,
 }
@@ -95,6 +96,30 @@ struct Slot {
     failed: bool,
 }
 
+/// Bytes of a part: a range of an input block (the frame's payload, not copied), or bytes
+/// the dispatcher had to copy (data the TCP listener held out of order, reassembled IP
+/// fragments: anything that does not live in the input block).
+enum Chunk {
+    Shared {
+        block: Arc<Vec<u8>>,
+        generation: u64,
+        start: usize,
+        len: usize,
+    },
+    Owned(Vec<u8>),
+}
+
+impl Chunk {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Chunk::Shared {
+                block, start, len, ..
+            } => block.get(*start..start + len).unwrap_or(&[]),
+            Chunk::Owned(v) => v,
+        }
+    }
+}
+
 /// The monologue part being gathered for one session.
 #[derive(Default)]
 struct Part {
@@ -102,7 +127,10 @@ struct Part {
     index: u64,
     part: u32,
     offset: u64,
-    data: Vec<u8>,
+    /// The part's bytes, mostly borrowed from input blocks (no copy).
+    chunks: Vec<Chunk>,
+    /// Total length of `chunks`.
+    len: usize,
     gaps: Vec<ApiGap>,
     t_start: u64,
     t_end: u64,
@@ -185,18 +213,16 @@ pub struct Dispatcher<'s> {
     sessions: Vec<Option<SessionState>>,
     /// Session id → table slot, for events that name a session.
     by_id: FxHashMap<u64, usize>,
-    /// Cleared part buffers, kept for reuse so that steady-state runs do not page-fault.
-    pool: Vec<Vec<u8>>,
-    pool_bytes: usize,
+    /// The input block frames currently come from.
+    block: Option<(Arc<Vec<u8>>, u64)>,
+    /// Input blocks pinned by pending parts: generation → chunks referring to it.
+    pinned: std::collections::BTreeMap<u64, usize>,
+    /// Bytes in owned chunks of pending parts.
+    owned: usize,
     queue: VecDeque<Event>,
     sink: &'s mut dyn Sink,
     part_size: usize,
     max_buffered: usize,
-    /// Monologue bytes held for plugins now.
-    held: usize,
-    /// Capacity of the part buffers attached to sessions: the memory `max_monologue_buffer`
-    /// bounds (the pool of free buffers adds at most a quarter of it).
-    active: usize,
     on_error: OnError,
     verbosity: u8,
     stop: bool,
@@ -266,14 +292,14 @@ impl<'s> Dispatcher<'s> {
             slots,
             sessions: Vec::new(),
             by_id: FxHashMap::default(),
-            pool: Vec::new(),
-            pool_bytes: 0,
+            block: None,
+            pinned: std::collections::BTreeMap::new(),
+            owned: 0,
             queue: VecDeque::new(),
             sink,
             part_size: pipeline.monologue_part_size.max(1),
             max_buffered: pipeline.max_monologue_buffer,
-            held: 0,
-            active: 0,
+
             on_error: pipeline.on_error,
             verbosity: pipeline.verbosity,
             stop: false,
@@ -361,24 +387,45 @@ impl<'s> Dispatcher<'s> {
         self.sessions.get_mut(slot).and_then(|s| s.as_mut())
     }
 
-    /// A buffer for a session that starts gathering monologues: from the pool, else empty.
-    fn buffer(&mut self) -> Vec<u8> {
-        let b = self.pool.pop().unwrap_or_default();
-        self.pool_bytes -= b.capacity();
-        self.active += b.capacity();
-        b
+    /// Input blocks pending parts may pin at once: `max_monologue_buffer` in blocks.
+    fn max_blocks(&self) -> usize {
+        (self.max_buffered / crate::source::BLOCK_SIZE).max(2)
     }
 
-    /// Takes back the buffer of a session that ended. The pool keeps buffers up to a quarter
-    /// of `max_monologue_buffer` in all, so that new sessions reuse memory instead of faulting
-    /// fresh pages in; the rest is freed.
-    fn recycle(&mut self, mut data: Vec<u8>) {
-        self.held -= data.len();
-        self.active -= data.capacity();
-        if data.capacity() > 0 && self.pool_bytes + data.capacity() <= self.max_buffered / 4 {
-            data.clear();
-            self.pool_bytes += data.capacity();
-            self.pool.push(data);
+    /// Bytes copied into pending parts may reach a quarter of `max_monologue_buffer`.
+    fn max_owned(&self) -> usize {
+        self.max_buffered / 4
+    }
+
+    /// Drops a delivered part's chunks, unpinning their blocks.
+    fn release_chunks(&mut self, chunks: &mut Vec<Chunk>) {
+        for chunk in chunks.drain(..) {
+            match chunk {
+                Chunk::Shared { generation, .. } => {
+                    if let Some(n) = self.pinned.get_mut(&generation) {
+                        *n -= 1;
+                        if *n == 0 {
+                            self.pinned.remove(&generation);
+                        }
+                    }
+                }
+                Chunk::Owned(v) => self.owned -= v.len(),
+            }
+        }
+    }
+
+    /// Sends every pending part early (all continue), releasing every pinned block: run when
+    /// the input has moved `max_monologue_buffer` past the oldest byte still held.
+    fn flush_all(&mut self) {
+        let pending: Vec<usize> = self
+            .sessions
+            .iter()
+            .enumerate()
+            .filter_map(|(t, s)| s.as_ref().filter(|s| s.part.len > 0).map(|_| t))
+            .collect();
+        for t in pending {
+            self.stats.early_parts += 1;
+            self.flush_part(t, true);
         }
     }
 
@@ -429,92 +476,69 @@ impl<'s> Dispatcher<'s> {
     /// monologues; `more` when the monologue goes on.
     fn flush_part(&mut self, t: usize, more: bool) {
         let Some(state) = self.state(t) else { return };
-        let part = std::mem::take(&mut state.part);
+        let mut part = std::mem::take(&mut state.part);
         let (id, slots, session) = (state.id, state.slots.clone(), state.session.clone());
         let Some(direction) = part.direction else {
             if let Some(state) = self.state(t) {
-                state.part.data = part.data;
+                state.part = part;
             }
             return;
         };
-        let event = ApiMonologue {
-            session: &session,
-            direction,
-            index: part.index,
-            part: part.part,
-            more,
-            offset: part.offset,
-            data: part.data.as_slice().into(),
-            gaps: part.gaps.as_slice().into(),
-            t_start: part.t_start,
-            t_end: part.t_end,
-            packets: part.packets,
-        };
-        self.stats.parts += 1;
-        for &slot in slots.iter() {
-            if self.slots.get(slot).is_some_and(|s| s.monologue) {
-                self.call(
-                    slot,
-                    id,
-                    Some((id, session.key.as_str())),
-                    events::TCP_MONOLOGUE,
-                    |a, host| a.tcp_monologue(host, &event),
-                );
+        {
+            let slices: Vec<RSlice<'_, u8>> = part
+                .chunks
+                .iter()
+                .map(|c| RSlice::from_slice(c.bytes()))
+                .collect();
+            let event = ApiMonologue {
+                session: &session,
+                direction,
+                index: part.index,
+                part: part.part,
+                more,
+                offset: part.offset,
+                chunks: slices.as_slice().into(),
+                len: part.len as u64,
+                gaps: part.gaps.as_slice().into(),
+                t_start: part.t_start,
+                t_end: part.t_end,
+                packets: part.packets,
+            };
+            self.stats.parts += 1;
+            for &slot in slots.iter() {
+                if self.slots.get(slot).is_some_and(|s| s.monologue) {
+                    self.call(
+                        slot,
+                        id,
+                        Some((id, session.key.as_str())),
+                        events::TCP_MONOLOGUE,
+                        |a, host| a.tcp_monologue(host, &event),
+                    );
+                }
             }
         }
-        let delivered = event.data.len();
-        // Back to the pool: a session holds a buffer only while it gathers a part. (Keeping
-        // buffers in their sessions measured slower: thousands of half-empty buffers spread
-        // the copies over more memory than the cache holds.)
-        self.recycle(part.data);
+        let mut chunks = std::mem::take(&mut part.chunks);
+        self.release_chunks(&mut chunks);
         if let Some(state) = self.state(t) {
+            // The chunk list's memory is kept for the session's next part.
             state.part = if more {
                 Part {
                     direction: part.direction,
                     index: part.index,
                     part: part.part + 1,
-                    offset: part.offset + delivered as u64,
+                    offset: part.offset + part.len as u64,
+                    chunks,
                     ..Part::default()
                 }
             } else {
                 Part {
                     index: part.index + 1,
+                    chunks,
                     ..Part::default()
                 }
             };
         }
         self.drain();
-    }
-
-    /// Keeps the monologue bytes held within `max_monologue_buffer`: the part that just grew
-    /// goes out early (under pressure every growing part stays near the limit divided by the
-    /// sessions in flight, and the buffer, hot in the cache, is reused at once), else the
-    /// largest (a scan, rare).
-    fn relieve_memory(&mut self, current: usize) {
-        while self.active > self.max_buffered {
-            let current_len = self
-                .sessions
-                .get(current)
-                .and_then(|s| s.as_ref())
-                .map_or(0, |s| s.part.data.len());
-            let target = if current_len > 0 {
-                Some(current)
-            } else {
-                self.sessions
-                    .iter()
-                    .enumerate()
-                    .filter_map(|(i, s)| {
-                        s.as_ref()
-                            .map(|s| (s.part.data.len(), std::cmp::Reverse(s.id), i))
-                    })
-                    .max()
-                    .filter(|(len, _, _)| *len > 0)
-                    .map(|(_, _, i)| i)
-            };
-            let Some(t) = target else { break };
-            self.stats.early_parts += 1;
-            self.flush_part(t, true);
-        }
     }
 
     /// Ends the run: the partial-state protocol, then `finish` on every analyser, in order.
@@ -671,27 +695,48 @@ impl TcpObserver for Dispatcher<'_> {
         self.drain();
     }
 
+    fn input_block(&mut self, block: &Arc<Vec<u8>>, generation: u64) {
+        self.block = Some((block.clone(), generation));
+        // The input moved on: if pending parts pin too much of it, send them all.
+        if self.pinned.len() >= self.max_blocks() {
+            self.flush_all();
+        }
+    }
+
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
         let t = s.slot;
         let part_size = self.part_size;
         let mut rest = data;
         while !rest.is_empty() {
-            let fresh = match self.state(t) {
-                Some(state) if state.wants_monologues => state.part.data.capacity() == 0,
+            let room = match self.state(t) {
+                Some(state) if state.wants_monologues => {
+                    part_size.saturating_sub(state.part.len).max(1)
+                }
                 _ => return,
             };
-            let pooled = if fresh { self.buffer() } else { Vec::new() };
+            let (now, later) = rest.split_at(room.min(rest.len()));
+            rest = later;
+            // Bytes inside the current input block are referenced, not copied.
+            let shared = self.block.as_ref().and_then(|(block, generation)| {
+                let base = block.as_ptr() as usize;
+                let at = now.as_ptr() as usize;
+                (at >= base && at + now.len() <= base + block.len())
+                    .then(|| (block.clone(), *generation, at - base))
+            });
+            let mut copied = 0;
+            if let Some((_, generation, _)) = &shared {
+                *self.pinned.entry(*generation).or_default() += 1;
+            } else {
+                copied = now.len();
+            }
             let Some(state) = self.sessions.get_mut(t).and_then(|s| s.as_mut()) else {
                 return;
             };
             let part = &mut state.part;
-            if fresh {
-                part.data = pooled;
-            }
             if part.direction.is_none() {
                 part.direction = Some(direction);
             }
-            if part.data.is_empty() && part.gaps.is_empty() {
+            if part.len == 0 && part.gaps.is_empty() {
                 part.t_start = ts;
                 part.t_end = ts;
             }
@@ -700,33 +745,28 @@ impl TcpObserver for Dispatcher<'_> {
                 part.packets += 1;
                 part.last_packet = Some(packet);
             }
-            let room = part_size.saturating_sub(part.data.len()).max(1);
-            let (now, later) = rest.split_at(room.min(rest.len()));
-            let needed = part.data.len() + now.len();
-            if needed > part.data.capacity() {
-                // Grow geometrically up to the part size: few reallocations, bounded memory.
-                let target = needed
-                    .max(part.data.capacity() * 2)
-                    .max(4 << 10)
-                    .min(part_size.max(needed));
-                let before = part.data.capacity();
-                part.data.reserve_exact(target - part.data.len());
-                self.active += part.data.capacity() - before;
+            match shared {
+                Some((block, generation, start)) => part.chunks.push(Chunk::Shared {
+                    block,
+                    generation,
+                    start,
+                    len: now.len(),
+                }),
+                None => match part.chunks.last_mut() {
+                    Some(Chunk::Owned(v)) => v.extend_from_slice(now),
+                    _ => part.chunks.push(Chunk::Owned(now.to_vec())),
+                },
             }
-            part.data.extend_from_slice(now);
-            self.held += now.len();
-            rest = later;
-            if part.data.len() >= part_size {
+            part.len += now.len();
+            let full = part.len >= part_size;
+            self.owned += copied;
+            if full {
                 self.flush_part(t, true);
             }
         }
-        self.stats.peak_buffered = self.stats.peak_buffered.max(self.held as u64);
-        self.stats.peak_capacity = self
-            .stats
-            .peak_capacity
-            .max((self.active + self.pool_bytes) as u64);
-        if self.active > self.max_buffered {
-            self.relieve_memory(t);
+        self.stats.peak_pinned_blocks = self.stats.peak_pinned_blocks.max(self.pinned.len() as u64);
+        if self.owned > self.max_owned() {
+            self.flush_all();
         }
     }
 
@@ -742,7 +782,7 @@ impl TcpObserver for Dispatcher<'_> {
             part.direction = Some(direction);
         }
         part.gaps.push(ApiGap {
-            offset: part.data.len() as u64,
+            offset: part.len as u64,
             len,
         });
     }
@@ -769,7 +809,7 @@ impl TcpObserver for Dispatcher<'_> {
         let part = &mut state.part;
         part.direction = Some(m.direction);
         part.index = m.index;
-        if part.data.is_empty() && part.gaps.is_empty() {
+        if part.len == 0 && part.gaps.is_empty() {
             part.t_start = m.t_start;
             part.t_end = m.t_end;
         }
@@ -782,9 +822,9 @@ impl TcpObserver for Dispatcher<'_> {
         let Some(state) = self.state(s.slot) else {
             return;
         };
-        let data = std::mem::take(&mut state.part.data);
+        let mut chunks = std::mem::take(&mut state.part.chunks);
         let (slots, session) = (state.slots.clone(), state.session.clone());
-        self.recycle(data);
+        self.release_chunks(&mut chunks);
         let [c2s, s2c] = &end.streams;
         let event = ApiSessionEnd {
             session: &session,

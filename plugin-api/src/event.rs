@@ -174,8 +174,14 @@ pub struct SessionStart<'a> {
 }
 
 /// `tcp_monologue`: the bytes one side sent until the other side sent data or the session
-/// ended — or a part of them: a monologue larger than the host's part size arrives in
-/// consecutive parts, all but the last with `more` set.
+/// ended — or a part of them: a large monologue arrives in consecutive parts, all but the last
+/// with `more` set (the host sends a part when it reaches `monologue_part_size`, or early when
+/// the input it still holds for plugins reaches `max_monologue_buffer`).
+///
+/// The bytes are not copied for you: they arrive as `chunks`, borrowed slices (mostly one per
+/// packet, pointing into the host's input buffer), whose concatenation is the part. Use
+/// [`Monologue::pieces`] to walk them in order with the gaps in place, or
+/// [`Monologue::to_vec`] when a contiguous copy is really needed.
 #[repr(C)]
 #[derive(StableAbi, Debug)]
 pub struct Monologue<'a> {
@@ -191,9 +197,12 @@ pub struct Monologue<'a> {
     pub more: bool,
     /// Offset of this part's first byte within the monologue (gaps excluded).
     pub offset: u64,
-    /// The bytes, borrowed for this call.
-    pub data: RSlice<'a, u8>,
-    /// Bytes missing inside or at the end of this part, in order.
+    /// The bytes, in order, as borrowed slices; their concatenation is the part's data.
+    pub chunks: RSlice<'a, RSlice<'a, u8>>,
+    /// Total length of `chunks`.
+    pub len: u64,
+    /// Bytes missing inside or at the end of this part, in order; offsets count the part's
+    /// data (the concatenation of `chunks`).
     pub gaps: RSlice<'a, Gap>,
     /// Capture time of the first packet that contributed to this part, ns.
     pub t_start: u64,
@@ -201,6 +210,62 @@ pub struct Monologue<'a> {
     pub t_end: u64,
     /// Packets that contributed to this part.
     pub packets: u64,
+}
+
+/// One step of a walk through a monologue part: bytes, or bytes that were never captured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Piece<'a> {
+    /// Captured bytes, in order.
+    Data(&'a [u8]),
+    /// This many bytes were sent but never captured.
+    Gap(u64),
+}
+
+impl<'a> Monologue<'a> {
+    /// The chunks as plain slices.
+    pub fn chunks(&self) -> impl Iterator<Item = &'a [u8]> + 'a {
+        self.chunks.as_slice().iter().map(|c| c.as_slice())
+    }
+
+    /// Whether the part carries no byte (a part may hold only gaps).
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// A contiguous copy of the part's bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(usize::try_from(self.len).unwrap_or(0));
+        for c in self.chunks() {
+            v.extend_from_slice(c);
+        }
+        v
+    }
+
+    /// The part in stream order: data pieces (chunks, split where gaps fall) and gaps.
+    pub fn pieces(&self) -> Vec<Piece<'a>> {
+        let mut out = Vec::with_capacity(self.chunks.len() + self.gaps.len());
+        let mut gaps = self.gaps.as_slice().iter().peekable();
+        let mut at: u64 = 0;
+        for chunk in self.chunks() {
+            let mut rest = chunk;
+            while !rest.is_empty() {
+                while let Some(g) = gaps.next_if(|g| g.offset <= at) {
+                    out.push(Piece::Gap(g.len));
+                }
+                let until = gaps.peek().map_or(rest.len() as u64, |g| {
+                    (g.offset - at).min(rest.len() as u64)
+                });
+                let (now, later) = rest.split_at(usize::try_from(until).unwrap_or(rest.len()));
+                if !now.is_empty() {
+                    out.push(Piece::Data(now));
+                }
+                at += now.len() as u64;
+                rest = later;
+            }
+        }
+        out.extend(gaps.map(|g| Piece::Gap(g.len)));
+        out
+    }
 }
 
 /// Why a session ended: a code that later versions may extend.
@@ -284,5 +349,64 @@ impl Event {
             .iter()
             .find(|f| f.name.as_str() == name)
             .map(|f| &f.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use abi_stable::std_types::RString;
+
+    fn session() -> Session {
+        let e = Endpoint::new("10.0.0.1".parse().unwrap(), 1);
+        Session {
+            id: 0,
+            key: RString::new(),
+            client: e,
+            server: e,
+            t_first: 0,
+            handshake: Handshake::COMPLETE,
+        }
+    }
+
+    #[test]
+    fn pieces_split_chunks_where_gaps_fall() {
+        let s = session();
+        let chunks = [
+            RSlice::from_slice(&b"abc"[..]),
+            RSlice::from_slice(&b"defg"[..]),
+        ];
+        let gaps = [
+            Gap { offset: 0, len: 9 },
+            Gap { offset: 4, len: 2 },
+            Gap { offset: 7, len: 1 },
+        ];
+        let m = Monologue {
+            session: &s,
+            direction: Direction::ClientToServer,
+            index: 0,
+            part: 0,
+            more: false,
+            offset: 0,
+            chunks: chunks.as_slice().into(),
+            len: 7,
+            gaps: gaps.as_slice().into(),
+            t_start: 0,
+            t_end: 0,
+            packets: 2,
+        };
+        assert_eq!(
+            m.pieces(),
+            vec![
+                Piece::Gap(9),
+                Piece::Data(b"abc"),
+                Piece::Data(b"d"),
+                Piece::Gap(2),
+                Piece::Data(b"efg"),
+                Piece::Gap(1)
+            ]
+        );
+        assert_eq!(m.to_vec(), b"abcdefg");
+        assert!(!m.is_empty());
     }
 }

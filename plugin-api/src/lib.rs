@@ -65,7 +65,7 @@ pub use abi_stable;
 pub use analyser::{Analyser, AnalyserBox, Analyser_TO};
 pub use error::{ErrorKind, PluginError};
 pub use event::{
-    Direction, EndReason, Endpoint, Event, Gap, Handshake, Monologue, Session, SessionEnd,
+    Direction, EndReason, Endpoint, Event, Gap, Handshake, Monologue, Piece, Session, SessionEnd,
     SessionStart,
 };
 pub use host::{Host, HostMut, Host_TO, LogLevel};

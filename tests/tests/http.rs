@@ -13,7 +13,8 @@ use common::*;
 type Items = HashMap<Vec<String>, usize>;
 
 fn reference(name: &str) -> Option<Items> {
-    let text = std::fs::read_to_string(root().join(format!("tests/golden/{name}.tshark-http.txt"))).ok()?;
+    let text = std::fs::read_to_string(root().join(format!("tests/golden/{name}.tshark-http.txt")))
+        .ok()?;
     let mut items = Items::new();
     for line in text.lines() {
         let cols: Vec<&str> = line.split('\t').collect();
@@ -21,7 +22,10 @@ fn reference(name: &str) -> Option<Items> {
         let split: Vec<Vec<&str>> = cols.iter().map(|c| c.split('\u{1f}').collect()).collect();
         let n = split.iter().map(Vec::len).max().unwrap_or(1);
         for i in 0..n {
-            let item: Vec<String> = split.iter().map(|c| c.get(i).or(c.first()).unwrap_or(&"").to_string()).collect();
+            let item: Vec<String> = split
+                .iter()
+                .map(|c| c.get(i).or(c.first()).unwrap_or(&"").to_string())
+                .collect();
             *items.entry(item).or_default() += 1;
         }
     }
@@ -41,7 +45,9 @@ fn netan_items(records: &[serde_json::Value]) -> Items {
             *items.entry(item).or_default() += 1;
         }
         if let Some(s) = r["status"].as_u64() {
-            *items.entry(vec!["status".to_string(), s.to_string()]).or_default() += 1;
+            *items
+                .entry(vec!["status".to_string(), s.to_string()])
+                .or_default() += 1;
         }
     }
     items
@@ -52,9 +58,15 @@ fn transactions_equal_tsharks_on_every_shipped_http_capture() {
     let mut compared = 0;
     let mut failures = Vec::new();
     for name in captures() {
-        let Some(want) = reference(&name) else { continue };
+        let Some(want) = reference(&name) else {
+            continue;
+        };
         let out = run(&["run", "-q", "-l", "http", capture(&name).to_str().unwrap()]);
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         let got = netan_items(&json_lines(&String::from_utf8_lossy(&out.stdout)));
         for (item, n) in &want {
             let have = got.get(item).copied().unwrap_or(0);
@@ -70,14 +82,26 @@ fn transactions_equal_tsharks_on_every_shipped_http_capture() {
 
 #[test]
 fn records_carry_request_response_timing_and_flags() {
-    let out = run_ok(&["run", "-q", "-l", "http", capture("na-t1-google.pcap").to_str().unwrap()]);
+    let out = run_ok(&[
+        "run",
+        "-q",
+        "-l",
+        "http",
+        capture("na-t1-google.pcap").to_str().unwrap(),
+    ]);
     let recs = json_lines(&out);
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
     assert_eq!(r["type"], "http");
     assert_eq!(r["key"], "145.246.233.194:33403-216.239.59.147:80");
-    assert_eq!((r["method"].as_str(), r["uri"].as_str(), r["host"].as_str()), (Some("GET"), Some("/index.html"), Some("www.google.com")));
-    assert_eq!((r["status"].as_u64(), r["reason"].as_str()), (Some(200), Some("OK")));
+    assert_eq!(
+        (r["method"].as_str(), r["uri"].as_str(), r["host"].as_str()),
+        (Some("GET"), Some("/index.html"), Some("www.google.com"))
+    );
+    assert_eq!(
+        (r["status"].as_u64(), r["reason"].as_str()),
+        (Some(200), Some("OK"))
+    );
     assert_eq!(r["user_agent"], "Wget/1.8.2");
     assert_eq!(r["response_content_type"], "text/html");
     assert_eq!(r["response_body_len"], 1925);
@@ -92,23 +116,45 @@ fn records_carry_request_response_timing_and_flags() {
 
 #[test]
 fn a_gap_inside_a_body_is_flagged_and_counted() {
-    let out = run_ok(&["run", "-q", "-l", "http", capture("zeek-http-entity-gap.pcap").to_str().unwrap()]);
+    let out = run_ok(&[
+        "run",
+        "-q",
+        "-l",
+        "http",
+        capture("zeek-http-entity-gap.pcap").to_str().unwrap(),
+    ]);
     let recs = json_lines(&out);
-    let r = recs.iter().find(|r| r["status"].as_u64().is_some()).expect("a response");
+    let r = recs
+        .iter()
+        .find(|r| r["status"].as_u64().is_some())
+        .expect("a response");
     assert_eq!(r["gap"], true);
     assert!(r["response_body_missing"].as_u64().unwrap() > 0);
 }
 
 #[test]
 fn pipelined_requests_pair_with_their_responses_in_order() {
-    let out = run_ok(&["run", "-q", "-l", "http", capture("na-t6-http-pipelining.pcap").to_str().unwrap()]);
+    let out = run_ok(&[
+        "run",
+        "-q",
+        "-l",
+        "http",
+        capture("na-t6-http-pipelining.pcap").to_str().unwrap(),
+    ]);
     let recs: Vec<serde_json::Value> = json_lines(&out);
     assert_eq!(recs.len(), 10);
     // The original's test 42 pins the first transaction: /emp/embed.js with a 6332-byte body.
-    assert!(recs[0]["uri"].as_str().unwrap().ends_with("/emp/embed.js"), "{}", recs[0]["uri"]);
+    assert!(
+        recs[0]["uri"].as_str().unwrap().ends_with("/emp/embed.js"),
+        "{}",
+        recs[0]["uri"]
+    );
     assert_eq!(recs[0]["response_body_len"], 6332);
     assert!(recs.iter().all(|r| r["status"] == 200 && r["gap"] == false));
-    let seq: Vec<u64> = recs.iter().map(|r| r["transaction"].as_u64().unwrap()).collect();
+    let seq: Vec<u64> = recs
+        .iter()
+        .map(|r| r["transaction"].as_u64().unwrap())
+        .collect();
     assert_eq!(seq, (0..10).collect::<Vec<_>>());
 }
 
@@ -120,7 +166,9 @@ fn http_perf_summarises_the_http_plugins_transactions() {
         "http",
         "-l",
         "http-perf",
-        capture("zeek-http-1000-requests-one-dropped.pcap.gz").to_str().unwrap(),
+        capture("zeek-http-1000-requests-one-dropped.pcap.gz")
+            .to_str()
+            .unwrap(),
     ]);
     assert!(out.status.success());
     let recs = json_lines(&String::from_utf8_lossy(&out.stdout));
@@ -129,7 +177,11 @@ fn http_perf_summarises_the_http_plugins_transactions() {
     let p = perf[0];
     let http = recs.iter().filter(|r| r["type"] == "http").count() as u64;
     assert_eq!(p["transactions"].as_u64().unwrap(), http);
-    assert_eq!(p["answered"].as_u64().unwrap(), http - 1, "one response was dropped");
+    assert_eq!(
+        p["answered"].as_u64().unwrap(),
+        http - 1,
+        "one response was dropped"
+    );
     let (min, median, p95, max) = (
         p["latency_min_ns"].as_u64().unwrap(),
         p["latency_median_ns"].as_u64().unwrap(),

@@ -1,15 +1,27 @@
 //! A growable read buffer over any `Read`, with the file offset of every byte, so that the
 //! format parsers can look at whole records in place and errors can name byte offsets.
+//!
+//! The bytes live in a shared block (`Arc<Vec<u8>>`). While nobody else holds the block it is
+//! reused in place (the unconsumed tail moved to the front, more read behind it). A consumer
+//! that wants to keep frame bytes beyond the frame (the plugin dispatcher gathers monologue
+//! parts without copying them) clones the block; the next fill then reads into a fresh block
+//! (or a retired one nobody holds any more) and leaves the held one untouched.
 
 use std::io::{self, Read};
+use std::sync::Arc;
 
 /// Default capacity: large enough that reads are few and far between, small enough to stay
 /// in the last-level cache of most machines alongside the session table.
-const DEFAULT_CAPACITY: usize = 4 << 20;
+pub const BLOCK_SIZE: usize = 4 << 20;
+
+/// Retired blocks kept to be reused once their last holder lets go.
+const RETIRED: usize = 24;
 
 pub(super) struct ByteBuffer<R> {
     reader: R,
-    buf: Vec<u8>,
+    buf: Arc<Vec<u8>>,
+    /// Blocks given up while still held elsewhere, to reuse when they are free again.
+    retired: Vec<Arc<Vec<u8>>>,
     /// First byte not yet consumed.
     start: usize,
     /// End of valid data.
@@ -19,18 +31,22 @@ pub(super) struct ByteBuffer<R> {
     eof: bool,
     /// Start of the record consumed last (index into `buf`).
     record_start: usize,
+    /// Counts block switches, so consumers can tell blocks apart.
+    generation: u64,
 }
 
 impl<R: Read> ByteBuffer<R> {
     pub(super) fn new(reader: R) -> Self {
         ByteBuffer {
             reader,
-            buf: vec![0; DEFAULT_CAPACITY],
+            buf: Arc::new(vec![0; BLOCK_SIZE]),
+            retired: Vec::new(),
             start: 0,
             end: 0,
             base: 0,
             eof: false,
             record_start: 0,
+            generation: 0,
         }
     }
 
@@ -44,26 +60,40 @@ impl<R: Read> ByteBuffer<R> {
         self.base + self.start as u64
     }
 
+    /// The current block and its generation.
+    pub(super) fn block(&self) -> (&Arc<Vec<u8>>, u64) {
+        (&self.buf, self.generation)
+    }
+
     /// Reads until at least `need` bytes are available or the input ends. Returns whether
     /// `need` bytes are available.
     pub(super) fn fill(&mut self, need: usize) -> io::Result<bool> {
         if self.end - self.start >= need {
             return Ok(true);
         }
-        if self.start + need > self.buf.len() {
+        if self.eof {
+            return Ok(false);
+        }
+        if Arc::get_mut(&mut self.buf).is_none() {
+            self.switch_block(need);
+        } else if self.start + need > self.buf.len() {
             // Move the unconsumed tail to the front, growing the buffer if one record needs
             // more than its capacity.
-            self.buf.copy_within(self.start..self.end, 0);
+            let (start, end) = (self.start, self.end);
+            if let Some(buf) = Arc::get_mut(&mut self.buf) {
+                buf.copy_within(start..end, 0);
+                if need > buf.len() {
+                    buf.resize(need.next_power_of_two(), 0);
+                }
+            }
             self.base += self.start as u64;
             self.end -= self.start;
             self.record_start = self.record_start.saturating_sub(self.start);
             self.start = 0;
-            if need > self.buf.len() {
-                self.buf.resize(need.next_power_of_two(), 0);
-            }
         }
         while self.end - self.start < need && !self.eof {
-            let Some(space) = self.buf.get_mut(self.end..) else {
+            let end = self.end;
+            let Some(space) = Arc::get_mut(&mut self.buf).and_then(|b| b.get_mut(end..)) else {
                 break;
             };
             match self.reader.read(space) {
@@ -74,6 +104,36 @@ impl<R: Read> ByteBuffer<R> {
             }
         }
         Ok(self.end - self.start >= need)
+    }
+
+    /// Continues in another block (a retired one nobody holds, else a new one), with the
+    /// unconsumed tail copied to its front; the current block is left to its holders.
+    fn switch_block(&mut self, need: usize) {
+        let size = BLOCK_SIZE.max(need.next_power_of_two());
+        let free = self
+            .retired
+            .iter()
+            .position(|b| Arc::strong_count(b) == 1 && b.len() >= size);
+        let mut next = match free {
+            Some(i) => self.retired.swap_remove(i),
+            None => Arc::new(vec![0; size]),
+        };
+        let tail = self.buf.get(self.start..self.end).unwrap_or(&[]);
+        if let Some(b) = Arc::get_mut(&mut next) {
+            if let Some(dst) = b.get_mut(..tail.len()) {
+                dst.copy_from_slice(tail);
+            }
+        }
+        let old = std::mem::replace(&mut self.buf, next);
+        if self.retired.len() >= RETIRED {
+            self.retired.remove(0);
+        }
+        self.retired.push(old);
+        self.base += self.start as u64;
+        self.end -= self.start;
+        self.record_start = self.record_start.saturating_sub(self.start);
+        self.start = 0;
+        self.generation += 1;
     }
 
     /// Marks `n` available bytes as consumed: they form the current record.
@@ -132,15 +192,38 @@ mod tests {
     }
 
     #[test]
+    fn a_held_block_is_left_alone_and_reading_goes_on_in_another() {
+        let data: Vec<u8> = (0..BLOCK_SIZE * 3).map(|i| (i % 251) as u8).collect();
+        let mut b = ByteBuffer::new(&data[..]);
+        assert!(b.fill(100).unwrap());
+        b.consume(BLOCK_SIZE - 10);
+        let (held, generation) = (b.block().0.clone(), b.block().1);
+        let before: Vec<u8> = held.get(..BLOCK_SIZE).unwrap().to_vec();
+        assert!(b.fill(50).unwrap());
+        assert_eq!(b.block().1, generation + 1);
+        // The held block still has its bytes; the new one continues the stream.
+        assert_eq!(held.get(..BLOCK_SIZE).unwrap(), &before[..]);
+        assert_eq!(
+            &b.available()[..50],
+            &data[BLOCK_SIZE - 10..BLOCK_SIZE + 40]
+        );
+        assert_eq!(b.offset(), (BLOCK_SIZE - 10) as u64);
+        drop(held);
+        // Once nobody holds it, a retired block is reused instead of allocating.
+        b.consume(b.available().len());
+        assert!(b.fill(10).unwrap());
+    }
+
+    #[test]
     fn fill_grows_for_records_larger_than_capacity() {
-        let data = vec![7u8; DEFAULT_CAPACITY * 2 + 5];
+        let data = vec![7u8; BLOCK_SIZE * 2 + 5];
         let mut b = ByteBuffer::new(&data[..]);
         b.fill(10).unwrap();
         b.consume(5);
-        assert!(b.fill(DEFAULT_CAPACITY + 100).unwrap());
+        assert!(b.fill(BLOCK_SIZE + 100).unwrap());
         assert_eq!(b.offset(), 5);
-        b.consume(DEFAULT_CAPACITY + 100);
+        b.consume(BLOCK_SIZE + 100);
         assert_eq!(b.record(0, 4), &[7, 7, 7, 7]);
-        assert_eq!(b.offset(), DEFAULT_CAPACITY as u64 + 105);
+        assert_eq!(b.offset(), BLOCK_SIZE as u64 + 105);
     }
 }

@@ -22,6 +22,7 @@ use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use buffer::ByteBuffer;
+pub use buffer::BLOCK_SIZE;
 
 /// Largest record or block accepted, in bytes. Anything larger is treated as corruption
 /// rather than read into memory (libpcap's own bound for pcapng blocks is 16 MiB).
@@ -40,6 +41,9 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Byte offset of the record in the (decompressed) file, for diagnostics.
     pub offset: u64,
+    /// The input block `data` lies in, shared so that a consumer can keep the bytes without
+    /// copying them, and its generation (it changes when reading moves to another block).
+    pub block: (&'a std::sync::Arc<Vec<u8>>, u64),
 }
 
 /// Why a capture file could not be read (further).
@@ -249,6 +253,7 @@ impl CaptureFile {
                     orig_len: meta.orig_len,
                     data,
                     offset: meta.offset,
+                    block: self.buf.block(),
                 }))
             }
             Ok(Step::End) => {

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use netan_plugin_api::{
-    events, Config, Context, Fields, Info, Monologue, Plugin, PluginError, Session, SessionEnd,
-    Value,
+    events, Config, Context, Fields, Info, Monologue, Piece, Plugin, PluginError, Session,
+    SessionEnd, Value,
 };
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -96,15 +96,21 @@ fn looks_like_http(data: &[u8]) -> bool {
     data.starts_with(b"HTTP/1.") || METHODS.iter().any(|m| data.starts_with(m))
 }
 
-/// Skips the NUL byte(s) a keep-alive probe carries when a capture starts with one (RFC 1122
-/// §4.2.3.6): seen in midstream captures where the probe is the first packet.
-fn strip_probe(data: &[u8]) -> &[u8] {
+/// How many leading NUL bytes to skip: the byte a keep-alive probe carries when a capture
+/// starts with one (RFC 1122 §4.2.3.6), seen in midstream captures whose first packet is a
+/// probe, before the first request.
+fn probe_len(data: &[u8]) -> usize {
     let nuls = data.iter().take(4).take_while(|b| **b == 0).count();
     if nuls > 0 && data.get(nuls).is_some_and(|b| b.is_ascii_uppercase()) {
-        data.get(nuls..).unwrap_or(data)
+        nuls
     } else {
-        data
+        0
     }
+}
+
+/// `data` without a leading keep-alive byte.
+fn strip_probe(data: &[u8]) -> &[u8] {
+    data.get(probe_len(data)..).unwrap_or(data)
 }
 
 /// Default ports: the usual HTTP and proxy ports.
@@ -176,7 +182,7 @@ impl Plugin for Http {
             let on_port = self.ports.contains(&m.session.server.port)
                 || self.ports.contains(&m.session.client.port);
             let starts_with_gap = m.gaps.first().is_some_and(|g| g.offset == 0);
-            if !on_port && (starts_with_gap || !looks_like_http(m.data.as_slice())) {
+            if !on_port && (starts_with_gap || !looks_like_http(&prefix(m, 24))) {
                 ctx.release_session();
                 return Ok(());
             }
@@ -188,23 +194,34 @@ impl Plugin for Http {
         if parser.is_done() {
             return Ok(());
         }
-        let data = if first {
-            strip_probe(m.data.as_slice())
-        } else {
-            m.data.as_slice()
-        };
-        let shift = m.data.len() - data.len();
-        let mut at = 0usize;
-        for gap in m.gaps.iter() {
-            let to = usize::try_from(gap.offset)
-                .unwrap_or(usize::MAX)
-                .saturating_sub(shift)
-                .min(data.len());
-            feed(parser, m, data.get(at..to).unwrap_or(&[]), at == 0);
-            parser.gap(m.direction, gap.len, m.t_end);
-            at = to;
+        // The first byte of a part gets the part's start time, its last byte the end time: a
+        // message that starts or ends there is timed exactly; inside a part, times are known
+        // to the part's granularity only.
+        let pieces = m.pieces();
+        let last_data = pieces.iter().rposition(|p| matches!(p, Piece::Data(_)));
+        let mut skip = if first { probe_len(&prefix(m, 8)) } else { 0 };
+        for (i, piece) in pieces.iter().enumerate() {
+            match *piece {
+                Piece::Data(d) => {
+                    let cut = skip.min(d.len());
+                    skip -= cut;
+                    let d = d.get(cut..).unwrap_or(&[]);
+                    if d.is_empty() {
+                        continue;
+                    }
+                    match d.split_last() {
+                        Some((last, rest)) if Some(i) == last_data => {
+                            if !rest.is_empty() {
+                                parser.data(m.direction, rest, m.t_start);
+                            }
+                            parser.data(m.direction, std::slice::from_ref(last), m.t_end);
+                        }
+                        _ => parser.data(m.direction, d, m.t_start),
+                    }
+                }
+                Piece::Gap(len) => parser.gap(m.direction, len, m.t_end),
+            }
         }
-        feed(parser, m, data.get(at..).unwrap_or(&[]), at == 0);
         let done: Vec<Transaction> = parser.take_transactions().collect();
         self.report(ctx, m.session, done);
         Ok(())
@@ -238,21 +255,17 @@ fn toml_defaults() -> Settings {
     }
 }
 
-/// Feeds `bytes` (part of monologue part `m`): the first byte of a part gets the part's start
-/// time, its last byte the part's end time, so messages that start or end there are timed
-/// exactly; times inside a part are known only to the part's granularity.
-fn feed(parser: &mut Parser, m: &Monologue<'_>, bytes: &[u8], first: bool) {
-    if bytes.is_empty() {
-        return;
-    }
-    let ts = if first { m.t_start } else { m.t_end };
-    match bytes.split_last() {
-        Some((last, rest)) if !rest.is_empty() => {
-            parser.data(m.direction, rest, ts);
-            parser.data(m.direction, std::slice::from_ref(last), m.t_end);
+/// The first `n` bytes of a part (across chunks).
+fn prefix(m: &Monologue<'_>, n: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(n);
+    for c in m.chunks() {
+        let take = (n - out.len()).min(c.len());
+        out.extend_from_slice(c.get(..take).unwrap_or(&[]));
+        if out.len() == n {
+            break;
         }
-        _ => parser.data(m.direction, bytes, m.t_end),
     }
+    out
 }
 
 /// `[["Name","value"],...]`.

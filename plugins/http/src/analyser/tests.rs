@@ -1,7 +1,7 @@
 //! Tests of the glue: monologue parts in, records, events and releases out.
 
 use super::*;
-use abi_stable::std_types::RString;
+use abi_stable::std_types::{RSlice, RString};
 use netan_plugin_api::testing::{field, Recorder};
 use netan_plugin_api::{Direction, Endpoint, Gap, Handshake, Monologue, Session, Value};
 
@@ -16,7 +16,18 @@ fn session(server_port: u16) -> Session {
     }
 }
 
-fn part<'a>(s: &'a Session, dir: Direction, index: u64, data: &'a [u8], gaps: &'a [Gap]) -> Monologue<'a> {
+/// One chunk holding `data`.
+fn one(data: &[u8]) -> [RSlice<'_, u8>; 1] {
+    [RSlice::from_slice(data)]
+}
+
+fn part<'a>(
+    s: &'a Session,
+    dir: Direction,
+    index: u64,
+    chunks: &'a [RSlice<'a, u8>],
+    gaps: &'a [Gap],
+) -> Monologue<'a> {
     Monologue {
         session: s,
         direction: dir,
@@ -24,7 +35,8 @@ fn part<'a>(s: &'a Session, dir: Direction, index: u64, data: &'a [u8], gaps: &'
         part: 0,
         more: false,
         offset: 0,
-        data: data.into(),
+        chunks: chunks.into(),
+        len: chunks.iter().map(|c| c.len() as u64).sum(),
         gaps: gaps.into(),
         t_start: 1_000 * (index + 1),
         t_end: 1_000 * (index + 1) + 500,
@@ -58,18 +70,35 @@ fn a_transaction_gives_a_record_and_an_event_with_part_timings() {
     let mut h = http("");
     let mut rec = Recorder::default();
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, REQ, &[])).unwrap();
-        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(REQ), &[]))
+            .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s, Direction::ServerToClient, 1, &one(RESP), &[]),
+        )
+        .unwrap();
         h.tcp_session_end(ctx, &end(&s)).unwrap();
     });
     assert_eq!(rec.records.len(), 1);
     let r = &rec.records[0];
     assert_eq!(field(r, "method").and_then(Value::as_str), Some("GET"));
-    assert_eq!(field(r, "host").and_then(Value::as_str), Some("example.org"));
+    assert_eq!(
+        field(r, "host").and_then(Value::as_str),
+        Some("example.org")
+    );
     assert_eq!(field(r, "status").and_then(Value::as_u64), Some(200));
-    assert_eq!(field(r, "t_request_start_ns").and_then(Value::as_u64), Some(1_000));
-    assert_eq!(field(r, "t_response_end_ns").and_then(Value::as_u64), Some(2_500));
-    assert_eq!(field(r, "latency_ns").and_then(Value::as_u64), Some(2_000 - 1_500));
+    assert_eq!(
+        field(r, "t_request_start_ns").and_then(Value::as_u64),
+        Some(1_000)
+    );
+    assert_eq!(
+        field(r, "t_response_end_ns").and_then(Value::as_u64),
+        Some(2_500)
+    );
+    assert_eq!(
+        field(r, "latency_ns").and_then(Value::as_u64),
+        Some(2_000 - 1_500)
+    );
     // Header lists are opt-in.
     assert!(field(r, "request_headers").is_none());
     assert_eq!(rec.events.len(), 1);
@@ -82,8 +111,13 @@ fn header_lists_and_hashes_are_reported_when_asked() {
     let mut h = http("headers = \"all\"\nhash_bodies = true\n");
     let mut rec = Recorder::default();
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, REQ, &[])).unwrap();
-        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(REQ), &[]))
+            .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s, Direction::ServerToClient, 1, &one(RESP), &[]),
+        )
+        .unwrap();
     });
     let r = &rec.records[0];
     assert_eq!(
@@ -102,16 +136,30 @@ fn a_gap_inside_a_body_reaches_the_parser() {
     let mut h = http("");
     let mut rec = Recorder::default();
     let body = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nhello";
-    let gaps = [Gap { offset: body.len() as u64, len: 5 }];
+    let gaps = [Gap {
+        offset: body.len() as u64,
+        len: 5,
+    }];
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, REQ, &[])).unwrap();
-        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, body, &gaps)).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(REQ), &[]))
+            .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s, Direction::ServerToClient, 1, &one(body), &gaps),
+        )
+        .unwrap();
         h.tcp_session_end(ctx, &end(&s)).unwrap();
     });
     let r = &rec.records[0];
     assert_eq!(field(r, "gap"), Some(&Value::Bool(true)));
-    assert_eq!(field(r, "response_body_missing").and_then(Value::as_u64), Some(5));
-    assert_eq!(field(r, "response_body_len").and_then(Value::as_u64), Some(10));
+    assert_eq!(
+        field(r, "response_body_missing").and_then(Value::as_u64),
+        Some(5)
+    );
+    assert_eq!(
+        field(r, "response_body_len").and_then(Value::as_u64),
+        Some(10)
+    );
 }
 
 #[test]
@@ -120,8 +168,28 @@ fn non_http_on_port_80_is_a_flagged_record() {
     let mut h = http("");
     let mut rec = Recorder::default();
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 0, b"SSH-2.0-OpenSSH_9.6\r\n", &[])).unwrap();
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 1, b"SSH-2.0-client\r\n", &[])).unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(
+                &s,
+                Direction::ServerToClient,
+                0,
+                &one(b"SSH-2.0-OpenSSH_9.6\r\n"),
+                &[],
+            ),
+        )
+        .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(
+                &s,
+                Direction::ClientToServer,
+                1,
+                &one(b"SSH-2.0-client\r\n"),
+                &[],
+            ),
+        )
+        .unwrap();
         h.tcp_session_end(ctx, &end(&s)).unwrap();
     });
     assert_eq!(rec.releases, 0);
@@ -135,14 +203,35 @@ fn other_traffic_off_the_http_ports_is_released_and_http_there_is_analysed() {
     let mut h = http("");
     let mut rec = Recorder::default();
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 0, b"220 mail ESMTP\r\n", &[])).unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(
+                &s,
+                Direction::ServerToClient,
+                0,
+                &one(b"220 mail ESMTP\r\n"),
+                &[],
+            ),
+        )
+        .unwrap();
     });
     assert_eq!(rec.releases, 1);
     assert!(rec.records.is_empty());
-    let s2 = Session { id: 8, ..session(5000) };
+    let s2 = Session {
+        id: 8,
+        ..session(5000)
+    };
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s2, Direction::ClientToServer, 0, REQ, &[])).unwrap();
-        h.tcp_monologue(ctx, &part(&s2, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s2, Direction::ClientToServer, 0, &one(REQ), &[]),
+        )
+        .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s2, Direction::ServerToClient, 1, &one(RESP), &[]),
+        )
+        .unwrap();
     });
     assert_eq!(rec.releases, 1);
     assert_eq!(rec.records.len(), 1);
@@ -156,8 +245,22 @@ fn a_leading_keepalive_byte_does_not_hide_the_request() {
     let mut probe_then_request = vec![0u8];
     probe_then_request.extend_from_slice(REQ);
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &probe_then_request, &[])).unwrap();
-        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(
+                &s,
+                Direction::ClientToServer,
+                0,
+                &one(&probe_then_request),
+                &[],
+            ),
+        )
+        .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s, Direction::ServerToClient, 1, &one(RESP), &[]),
+        )
+        .unwrap();
     });
     let r = &rec.records[0];
     assert_eq!(field(r, "method").and_then(Value::as_str), Some("GET"));
@@ -165,25 +268,67 @@ fn a_leading_keepalive_byte_does_not_hide_the_request() {
 }
 
 #[test]
+fn a_keepalive_byte_in_a_chunk_of_its_own_is_skipped_too() {
+    let s = session(80);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let chunks = [
+        RSlice::from_slice(&b"\0"[..]),
+        RSlice::from_slice(&REQ[..10]),
+        RSlice::from_slice(&REQ[10..]),
+    ];
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &chunks, &[]))
+            .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s, Direction::ServerToClient, 1, &one(RESP), &[]),
+        )
+        .unwrap();
+    });
+    let r = &rec.records[0];
+    assert_eq!(field(r, "uri").and_then(Value::as_str), Some("/a"));
+}
+
+#[test]
 fn bodies_are_extracted_through_the_host() {
     let s = session(80);
     let mut h = http("extract = true\nextract_max = 3\n");
-    let mut rec = Recorder { artifacts: Some(Vec::new()), ..Recorder::default() };
+    let mut rec = Recorder {
+        artifacts: Some(Vec::new()),
+        ..Recorder::default()
+    };
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, REQ, &[])).unwrap();
-        h.tcp_monologue(ctx, &part(&s, Direction::ServerToClient, 1, RESP, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(REQ), &[]))
+            .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s, Direction::ServerToClient, 1, &one(RESP), &[]),
+        )
+        .unwrap();
     });
     let saved = rec.artifacts.as_ref().unwrap();
     assert_eq!(saved.len(), 1);
     assert_eq!(saved[0].1, b"hel");
     assert!(saved[0].0.contains("response"));
-    assert_eq!(field(&rec.records[0], "response_body_file_truncated"), Some(&Value::Bool(true)));
+    assert_eq!(
+        field(&rec.records[0], "response_body_file_truncated"),
+        Some(&Value::Bool(true))
+    );
 }
 
 #[test]
 fn bad_configurations_are_rejected_with_their_key() {
-    let e = Http::new(Config { text: "headers = \"some\"" }).err().unwrap();
+    let e = Http::new(Config {
+        text: "headers = \"some\"",
+    })
+    .err()
+    .unwrap();
     assert_eq!(e.key.as_str(), "headers");
-    let e = Http::new(Config { text: "decode = true" }).err().unwrap();
+    let e = Http::new(Config {
+        text: "decode = true",
+    })
+    .err()
+    .unwrap();
     assert_eq!(e.key.as_str(), "decode");
 }
