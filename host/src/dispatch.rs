@@ -100,8 +100,9 @@ struct Slot {
 /// the dispatcher had to copy (data the TCP listener held out of order, reassembled IP
 /// fragments: anything that does not live in the input block).
 enum Chunk {
+    /// `len` bytes at `start` of the input block of generation `generation` (kept alive in
+    /// [`Dispatcher::pinned`]).
     Shared {
-        block: Arc<Vec<u8>>,
         generation: u64,
         start: usize,
         len: usize,
@@ -109,15 +110,11 @@ enum Chunk {
     Owned(Vec<u8>),
 }
 
-impl Chunk {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Chunk::Shared {
-                block, start, len, ..
-            } => block.get(*start..start + len).unwrap_or(&[]),
-            Chunk::Owned(v) => v,
-        }
-    }
+/// An input block held for pending parts, with the number of chunks that refer to it.
+struct Pinned {
+    generation: u64,
+    block: Arc<Vec<u8>>,
+    chunks: usize,
 }
 
 /// The monologue part being gathered for one session.
@@ -215,8 +212,8 @@ pub struct Dispatcher<'s> {
     by_id: FxHashMap<u64, usize>,
     /// The input block frames currently come from.
     block: Option<(Arc<Vec<u8>>, u64)>,
-    /// Input blocks pinned by pending parts: generation → chunks referring to it.
-    pinned: std::collections::BTreeMap<u64, usize>,
+    /// Input blocks pinned by pending parts, oldest first (few: at most `max_blocks`).
+    pinned: VecDeque<Pinned>,
     /// Bytes in owned chunks of pending parts.
     owned: usize,
     queue: VecDeque<Event>,
@@ -293,7 +290,7 @@ impl<'s> Dispatcher<'s> {
             sessions: Vec::new(),
             by_id: FxHashMap::default(),
             block: None,
-            pinned: std::collections::BTreeMap::new(),
+            pinned: VecDeque::new(),
             owned: 0,
             queue: VecDeque::new(),
             sink,
@@ -402,15 +399,34 @@ impl<'s> Dispatcher<'s> {
         for chunk in chunks.drain(..) {
             match chunk {
                 Chunk::Shared { generation, .. } => {
-                    if let Some(n) = self.pinned.get_mut(&generation) {
-                        *n -= 1;
-                        if *n == 0 {
-                            self.pinned.remove(&generation);
+                    if let Some(i) = self.pinned.iter().rposition(|p| p.generation == generation) {
+                        if let Some(p) = self.pinned.get_mut(i) {
+                            p.chunks -= 1;
+                            if p.chunks == 0 {
+                                self.pinned.remove(i);
+                            }
                         }
                     }
                 }
                 Chunk::Owned(v) => self.owned -= v.len(),
             }
+        }
+    }
+
+    /// The bytes of a chunk (`blocks` holds the pinned blocks the part refers to).
+    fn chunk_bytes<'a>(chunk: &'a Chunk, blocks: &'a [(u64, Arc<Vec<u8>>)]) -> &'a [u8] {
+        match chunk {
+            Chunk::Shared {
+                generation,
+                start,
+                len,
+            } => blocks
+                .iter()
+                .rev()
+                .find(|(g, _)| g == generation)
+                .and_then(|(_, b)| b.get(*start..start + len))
+                .unwrap_or(&[]),
+            Chunk::Owned(v) => v,
         }
     }
 
@@ -485,10 +501,28 @@ impl<'s> Dispatcher<'s> {
             return;
         };
         {
+            // The blocks this part refers to (usually one or two), held for the call.
+            let mut blocks: Vec<(u64, Arc<Vec<u8>>)> = Vec::new();
+            for c in &part.chunks {
+                if let Chunk::Shared { generation, .. } = c {
+                    if blocks.last().is_none_or(|(g, _)| g != generation)
+                        && !blocks.iter().any(|(g, _)| g == generation)
+                    {
+                        if let Some(p) = self
+                            .pinned
+                            .iter()
+                            .rev()
+                            .find(|p| p.generation == *generation)
+                        {
+                            blocks.push((*generation, p.block.clone()));
+                        }
+                    }
+                }
+            }
             let slices: Vec<RSlice<'_, u8>> = part
                 .chunks
                 .iter()
-                .map(|c| RSlice::from_slice(c.bytes()))
+                .map(|c| RSlice::from_slice(Self::chunk_bytes(c, &blocks)))
                 .collect();
             let event = ApiMonologue {
                 session: &session,
@@ -721,13 +755,23 @@ impl TcpObserver for Dispatcher<'_> {
                 let base = block.as_ptr() as usize;
                 let at = now.as_ptr() as usize;
                 (at >= base && at + now.len() <= base + block.len())
-                    .then(|| (block.clone(), *generation, at - base))
+                    .then_some((*generation, at - base))
             });
             let mut copied = 0;
-            if let Some((_, generation, _)) = &shared {
-                *self.pinned.entry(*generation).or_default() += 1;
-            } else {
-                copied = now.len();
+            match shared {
+                Some((generation, _)) => match self.pinned.back_mut() {
+                    Some(p) if p.generation == generation => p.chunks += 1,
+                    _ => {
+                        if let Some((block, _)) = &self.block {
+                            self.pinned.push_back(Pinned {
+                                generation,
+                                block: block.clone(),
+                                chunks: 1,
+                            });
+                        }
+                    }
+                },
+                None => copied = now.len(),
             }
             let Some(state) = self.sessions.get_mut(t).and_then(|s| s.as_mut()) else {
                 return;
@@ -746,8 +790,7 @@ impl TcpObserver for Dispatcher<'_> {
                 part.last_packet = Some(packet);
             }
             match shared {
-                Some((block, generation, start)) => part.chunks.push(Chunk::Shared {
-                    block,
+                Some((generation, start)) => part.chunks.push(Chunk::Shared {
                     generation,
                     start,
                     len: now.len(),
