@@ -754,8 +754,9 @@ impl TcpObserver for Dispatcher<'_> {
             let shared = self.block.as_ref().and_then(|(block, generation)| {
                 let base = block.as_ptr() as usize;
                 let at = now.as_ptr() as usize;
+                // `then`, not `then_some`: the offset must only be computed when in range.
                 (at >= base && at + now.len() <= base + block.len())
-                    .then_some((*generation, at - base))
+                    .then(|| (*generation, at - base))
             });
             let mut copied = 0;
             match shared {
