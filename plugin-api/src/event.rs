@@ -150,6 +150,12 @@ impl Session {
             Direction::ServerToClient => (self.server, self.client),
         }
     }
+
+    /// Whether either side uses one of `ports` (how analysers pick their sessions by port
+    /// before falling back to recognising the content).
+    pub fn uses_port(&self, ports: &[u16]) -> bool {
+        ports.contains(&self.server.port) || ports.contains(&self.client.port)
+    }
 }
 
 /// `len` bytes that were sent but never captured, at `offset` of the data they sit in.
@@ -230,6 +236,36 @@ impl<'a> Monologue<'a> {
     /// Whether the part carries no byte (a part may hold only gaps).
     pub fn is_empty(&self) -> bool {
         self.len == 0
+    }
+
+    /// Whether the part begins with bytes that were never captured.
+    pub fn starts_with_gap(&self) -> bool {
+        self.gaps.first().is_some_and(|g| g.offset == 0)
+    }
+
+    /// Up to `n` of the part's first bytes, stopping at the first gap: what content detection
+    /// looks at. Borrowed when the first chunk holds them all, copied otherwise.
+    pub fn head(&self, n: usize) -> std::borrow::Cow<'a, [u8]> {
+        let until_gap = self
+            .gaps
+            .first()
+            .map_or(n, |g| usize::try_from(g.offset).unwrap_or(n).min(n));
+        let mut chunks = self.chunks().filter(|c| !c.is_empty());
+        let Some(first) = chunks.next() else {
+            return std::borrow::Cow::Borrowed(&[]);
+        };
+        if first.len() >= until_gap {
+            return std::borrow::Cow::Borrowed(first.get(..until_gap).unwrap_or(first));
+        }
+        let mut out = Vec::with_capacity(until_gap);
+        for c in std::iter::once(first).chain(chunks) {
+            let take = (until_gap - out.len()).min(c.len());
+            out.extend_from_slice(c.get(..take).unwrap_or(c));
+            if out.len() == until_gap {
+                break;
+            }
+        }
+        std::borrow::Cow::Owned(out)
     }
 
     /// A contiguous copy of the part's bytes.
@@ -408,5 +444,49 @@ mod tests {
         );
         assert_eq!(m.to_vec(), b"abcdefg");
         assert!(!m.is_empty());
+        assert!(m.starts_with_gap());
+        assert!(s.uses_port(&[80, 1]));
+        assert!(!s.uses_port(&[80]));
+    }
+
+    fn part<'a>(s: &'a Session, chunks: &'a [RSlice<'a, u8>], gaps: &'a [Gap]) -> Monologue<'a> {
+        Monologue {
+            session: s,
+            direction: Direction::ServerToClient,
+            index: 0,
+            part: 0,
+            more: false,
+            offset: 0,
+            chunks: chunks.into(),
+            len: chunks.iter().map(|c| c.len() as u64).sum(),
+            gaps: gaps.into(),
+            t_start: 0,
+            t_end: 0,
+            packets: 1,
+        }
+    }
+
+    #[test]
+    fn head_spans_chunks_and_stops_at_the_first_gap() {
+        use std::borrow::Cow;
+        let s = session();
+        let chunks = [
+            RSlice::from_slice(&b""[..]),
+            RSlice::from_slice(&b"22"[..]),
+            RSlice::from_slice(&b"0 mail"[..]),
+            RSlice::from_slice(&b".example"[..]),
+        ];
+        let m = part(&s, &chunks, &[]);
+        assert_eq!(&*m.head(5), b"220 m");
+        assert_eq!(&*m.head(100), b"220 mail.example");
+        // Inside the first non-empty chunk: borrowed, no copy.
+        assert!(matches!(m.head(2), Cow::Borrowed(b"22")));
+        // The bytes after a gap are not contiguous with those before it.
+        let gaps = [Gap { offset: 4, len: 10 }];
+        let m = part(&s, &chunks, &gaps);
+        assert_eq!(&*m.head(100), b"220 ");
+        assert!(!m.starts_with_gap());
+        let m = part(&s, &[], &[]);
+        assert!(m.head(8).is_empty());
     }
 }

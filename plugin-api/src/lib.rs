@@ -76,3 +76,9 @@ pub use record::{Field, Fields, Record, Value};
 
 /// Version of this crate, stamped into every plugin's [`PluginInfo::api_version`].
 pub const API_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// The plugin guide's Rust examples are compiled as doctests, so the guide cannot drift from
+/// the API it describes.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/plugin-guide.md")]
+pub struct PluginGuide;

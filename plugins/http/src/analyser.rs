@@ -178,14 +178,12 @@ impl Plugin for Http {
     ) -> Result<(), PluginError> {
         let id = m.session.id;
         let first = !self.sessions.contains_key(&id);
-        if first {
-            let on_port = self.ports.contains(&m.session.server.port)
-                || self.ports.contains(&m.session.client.port);
-            let starts_with_gap = m.gaps.first().is_some_and(|g| g.offset == 0);
-            if !on_port && (starts_with_gap || !looks_like_http(&prefix(m, 24))) {
-                ctx.release_session();
-                return Ok(());
-            }
+        if first
+            && !m.session.uses_port(&self.ports)
+            && (m.starts_with_gap() || !looks_like_http(&m.head(24)))
+        {
+            ctx.release_session();
+            return Ok(());
         }
         let parser = self
             .sessions
@@ -199,7 +197,7 @@ impl Plugin for Http {
         // to the part's granularity only.
         let pieces = m.pieces();
         let last_data = pieces.iter().rposition(|p| matches!(p, Piece::Data(_)));
-        let mut skip = if first { probe_len(&prefix(m, 8)) } else { 0 };
+        let mut skip = if first { probe_len(&m.head(8)) } else { 0 };
         for (i, piece) in pieces.iter().enumerate() {
             match *piece {
                 Piece::Data(d) => {
@@ -253,19 +251,6 @@ fn toml_defaults() -> Settings {
         transactions: true,
         ports: None,
     }
-}
-
-/// The first `n` bytes of a part (across chunks).
-fn prefix(m: &Monologue<'_>, n: usize) -> Vec<u8> {
-    let mut out = Vec::with_capacity(n);
-    for c in m.chunks() {
-        let take = (n - out.len()).min(c.len());
-        out.extend_from_slice(c.get(..take).unwrap_or(&[]));
-        if out.len() == n {
-            break;
-        }
-    }
-    out
 }
 
 /// `[["Name","value"],...]`.

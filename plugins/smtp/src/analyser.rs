@@ -101,15 +101,12 @@ impl Plugin for Smtp {
         m: &Monologue<'_>,
     ) -> Result<(), PluginError> {
         let id = m.session.id;
-        if !self.sessions.contains_key(&id) {
-            let on_port = self.ports.contains(&m.session.server.port)
-                || self.ports.contains(&m.session.client.port);
-            let starts_with_gap = m.gaps.first().is_some_and(|g| g.offset == 0);
-            let first = m.chunks().find(|c| !c.is_empty()).unwrap_or(&[]);
-            if !on_port && (starts_with_gap || !looks_like_smtp(first)) {
-                ctx.release_session();
-                return Ok(());
-            }
+        if !self.sessions.contains_key(&id)
+            && !m.session.uses_port(&self.ports)
+            && (m.starts_with_gap() || !looks_like_smtp(&m.head(5)))
+        {
+            ctx.release_session();
+            return Ok(());
         }
         let parser = self
             .sessions
