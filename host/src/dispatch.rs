@@ -137,12 +137,69 @@ struct Part {
 
 struct SessionState {
     id: u64,
-    /// Shared, so that a call can hold it while the dispatcher is borrowed (no per-part copy).
-    session: Arc<ApiSession>,
-    /// Slots whose filter matches (shared for the same reason; copied only on release).
-    slots: Arc<Vec<usize>>,
+    /// Moved out for the duration of a call (see [`placeholder_session`]): neither copied nor
+    /// reference-counted per part, which would touch a cold cache line for every part.
+    session: ApiSession,
+    /// Slots whose filter matches and that have not released the session.
+    slots: SlotSet,
+    /// Listed in the dispatcher's `holding` list.
+    listed: bool,
     wants_monologues: bool,
     part: Part,
+}
+
+/// A set of pipeline entries (slot numbers below [`SlotSet::MAX`]), iterated in pipeline order.
+/// `Copy`, so a per-part loop over it costs nothing.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct SlotSet(u128);
+
+impl SlotSet {
+    /// Pipeline entries a run can hold.
+    const MAX: usize = 128;
+
+    fn insert(&mut self, slot: usize) {
+        if slot < Self::MAX {
+            self.0 |= 1 << slot;
+        }
+    }
+
+    fn remove(&mut self, slot: usize) {
+        if slot < Self::MAX {
+            self.0 &= !(1 << slot);
+        }
+    }
+
+    fn contains(self, slot: usize) -> bool {
+        slot < Self::MAX && self.0 & (1 << slot) != 0
+    }
+
+    fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    fn iter(self) -> impl Iterator<Item = usize> {
+        let mut bits = self.0;
+        std::iter::from_fn(move || {
+            (bits != 0).then(|| {
+                let slot = bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                slot
+            })
+        })
+    }
+}
+
+/// What a session's state holds while its `session` is lent to a call: no allocation.
+fn placeholder_session() -> ApiSession {
+    let nowhere = netan_plugin_api::Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0);
+    ApiSession {
+        id: u64::MAX,
+        key: RString::new(),
+        client: nowhere,
+        server: nowhere,
+        t_first: 0,
+        handshake: netan_plugin_api::Handshake(0),
+    }
 }
 
 /// The [`Host`] implementation handed to a plugin for one call.
@@ -214,6 +271,11 @@ pub struct Dispatcher<'s> {
     block: Option<(Arc<Vec<u8>>, u64)>,
     /// Input blocks pinned by pending parts, oldest first (few: at most `max_blocks`).
     pinned: VecDeque<Pinned>,
+    /// Sessions (table slot, id) whose pending part took its first bytes since the last
+    /// `flush_all`, in that order: what `flush_all` visits instead of every open session.
+    holding: Vec<(usize, u64)>,
+    /// The slice list of the last part delivered, kept for its allocation.
+    slices: Vec<RSlice<'static, u8>>,
     /// Bytes in owned chunks of pending parts.
     owned: usize,
     queue: VecDeque<Event>,
@@ -253,6 +315,16 @@ impl<'s> Dispatcher<'s> {
         sink: &'s mut dyn Sink,
     ) -> Result<Dispatcher<'s>, SetupError> {
         let mut slots = Vec::new();
+        if let Some(entry) = pipeline.entries.get(SlotSet::MAX) {
+            return Err(SetupError {
+                location: entry.config_origin.locate(""),
+                label: entry.label.clone(),
+                error: PluginError::failed(format!(
+                    "a pipeline holds at most {} analyser entries",
+                    SlotSet::MAX
+                )),
+            });
+        }
         for entry in &pipeline.entries {
             let mut made = Vec::new();
             for _ in 0..instances.max(1) {
@@ -291,6 +363,8 @@ impl<'s> Dispatcher<'s> {
             by_id: FxHashMap::default(),
             block: None,
             pinned: VecDeque::new(),
+            slices: Vec::new(),
+            holding: Vec::new(),
             owned: 0,
             queue: VecDeque::new(),
             sink,
@@ -371,11 +445,11 @@ impl<'s> Dispatcher<'s> {
         };
         let wants: Vec<bool> = self.slots.iter().map(|s| s.monologue).collect();
         if let Some(state) = self.state(t) {
-            Arc::make_mut(&mut state.slots).retain(|&s| s != slot);
+            state.slots.remove(slot);
             state.wants_monologues = state
                 .slots
                 .iter()
-                .any(|&s| wants.get(s).copied().unwrap_or(false));
+                .any(|s| wants.get(s).copied().unwrap_or(false));
         }
         self.stats.released += 1;
     }
@@ -413,36 +487,59 @@ impl<'s> Dispatcher<'s> {
         }
     }
 
-    /// The bytes of a chunk (`blocks` holds the pinned blocks the part refers to).
-    fn chunk_bytes<'a>(chunk: &'a Chunk, blocks: &'a [(u64, Arc<Vec<u8>>)]) -> &'a [u8] {
+    /// The bytes of a chunk, found in the pinned blocks.
+    fn chunk_bytes<'a>(chunk: &'a Chunk, pinned: &'a VecDeque<Pinned>) -> &'a [u8] {
         match chunk {
             Chunk::Shared {
                 generation,
                 start,
                 len,
-            } => blocks
+            } => pinned
                 .iter()
                 .rev()
-                .find(|(g, _)| g == generation)
-                .and_then(|(_, b)| b.get(*start..start + len))
+                .find(|p| p.generation == *generation)
+                .and_then(|p| p.block.get(*start..start + len))
                 .unwrap_or(&[]),
             Chunk::Owned(v) => v,
+        }
+    }
+
+    /// Lists session `id` in table slot `t` (once: its `listed` flag) as holding bytes for
+    /// `flush_all`. Entries of ended sessions are dropped when they outnumber the open
+    /// sessions, so the list stays bounded.
+    fn hold(&mut self, t: usize, id: u64) {
+        self.holding.push((t, id));
+        if self.holding.len() > 2 * self.sessions.len() + 1024 {
+            let sessions = &self.sessions;
+            self.holding.retain(|&(t, id)| {
+                sessions
+                    .get(t)
+                    .and_then(|s| s.as_ref())
+                    .is_some_and(|s| s.id == id)
+            });
         }
     }
 
     /// Sends every pending part early (all continue), releasing every pinned block: run when
     /// the input has moved `max_monologue_buffer` past the oldest byte still held.
     fn flush_all(&mut self) {
-        let pending: Vec<usize> = self
-            .sessions
-            .iter()
-            .enumerate()
-            .filter_map(|(t, s)| s.as_ref().filter(|s| s.part.len > 0).map(|_| t))
-            .collect();
-        for t in pending {
-            self.stats.early_parts += 1;
-            self.flush_part(t, true);
+        // Only the sessions that took bytes since the last time (some of whose parts went out
+        // since, or which ended: skipped), in the order they first did.
+        let mut holding = std::mem::take(&mut self.holding);
+        for &(t, id) in &holding {
+            let Some(state) = self.state(t).filter(|s| s.id == id) else {
+                continue;
+            };
+            state.listed = false;
+            if state.part.len > 0 {
+                self.stats.early_parts += 1;
+                self.flush_part(t, true);
+            }
         }
+        // Keep the allocation; flush_part lists nothing (every listed part is empty now).
+        holding.clear();
+        holding.append(&mut self.holding);
+        self.holding = holding;
     }
 
     /// Delivers queued named events until the queue is empty.
@@ -473,7 +570,7 @@ impl<'s> Dispatcher<'s> {
                         .and_then(|&t| self.sessions.get(t))
                         .and_then(|s| s.as_ref());
                     if let Some(state) = state {
-                        if !state.slots.contains(&slot) {
+                        if !state.slots.contains(slot) {
                             continue;
                         }
                     }
@@ -492,38 +589,23 @@ impl<'s> Dispatcher<'s> {
     /// monologues; `more` when the monologue goes on.
     fn flush_part(&mut self, t: usize, more: bool) {
         let Some(state) = self.state(t) else { return };
-        let mut part = std::mem::take(&mut state.part);
-        let (id, slots, session) = (state.id, state.slots.clone(), state.session.clone());
-        let Some(direction) = part.direction else {
-            if let Some(state) = self.state(t) {
-                state.part = part;
-            }
+        if state.part.direction.is_none() {
             return;
-        };
+        }
+        let mut part = std::mem::take(&mut state.part);
+        let (id, slots) = (state.id, state.slots);
+        let session = std::mem::replace(&mut state.session, placeholder_session());
+        let direction = part.direction.unwrap_or(Direction::ClientToServer);
+        // The pinned blocks are lent to the call (no plugin callback touches them), and the
+        // list of slices reuses the last part's allocation.
+        let pinned = std::mem::take(&mut self.pinned);
         {
-            // The blocks this part refers to (usually one or two), held for the call.
-            let mut blocks: Vec<(u64, Arc<Vec<u8>>)> = Vec::new();
-            for c in &part.chunks {
-                if let Chunk::Shared { generation, .. } = c {
-                    if blocks.last().is_none_or(|(g, _)| g != generation)
-                        && !blocks.iter().any(|(g, _)| g == generation)
-                    {
-                        if let Some(p) = self
-                            .pinned
-                            .iter()
-                            .rev()
-                            .find(|p| p.generation == *generation)
-                        {
-                            blocks.push((*generation, p.block.clone()));
-                        }
-                    }
-                }
-            }
-            let slices: Vec<RSlice<'_, u8>> = part
-                .chunks
-                .iter()
-                .map(|c| RSlice::from_slice(Self::chunk_bytes(c, &blocks)))
-                .collect();
+            let mut slices: Vec<RSlice<'_, u8>> = std::mem::take(&mut self.slices);
+            slices.extend(
+                part.chunks
+                    .iter()
+                    .map(|c| RSlice::from_slice(Self::chunk_bytes(c, &pinned))),
+            );
             let event = ApiMonologue {
                 session: &session,
                 direction,
@@ -539,7 +621,7 @@ impl<'s> Dispatcher<'s> {
                 packets: part.packets,
             };
             self.stats.parts += 1;
-            for &slot in slots.iter() {
+            for slot in slots.iter() {
                 if self.slots.get(slot).is_some_and(|s| s.monologue) {
                     self.call(
                         slot,
@@ -550,10 +632,19 @@ impl<'s> Dispatcher<'s> {
                     );
                 }
             }
+            slices.clear();
+            // Empty, so this only changes the element lifetime; collecting in place keeps
+            // the allocation.
+            self.slices = slices
+                .into_iter()
+                .map(|_| RSlice::from_slice(&[]))
+                .collect();
         }
+        self.pinned = pinned;
         let mut chunks = std::mem::take(&mut part.chunks);
         self.release_chunks(&mut chunks);
         if let Some(state) = self.state(t) {
+            state.session = session;
             // The chunk list's memory is kept for the session's next part.
             state.part = if more {
                 Part {
@@ -681,26 +772,28 @@ fn api_reason(r: EndReason) -> ApiEndReason {
 
 impl TcpObserver for Dispatcher<'_> {
     fn session_start(&mut self, s: &SessionInfo, ts: u64) {
-        let slots: Vec<usize> = (0..self.slots.len())
-            .filter(|&i| {
-                self.slots.get(i).is_some_and(|slot| {
-                    slot.filter
-                        .matches((s.client.ip, s.client.port), (s.server.ip, s.server.port))
-                })
-            })
-            .collect();
+        let mut slots = SlotSet::default();
+        for (i, slot) in self.slots.iter().enumerate() {
+            if slot
+                .filter
+                .matches((s.client.ip, s.client.port), (s.server.ip, s.server.port))
+            {
+                slots.insert(i);
+            }
+        }
         if slots.is_empty() && self.verbosity == 0 {
             return;
         }
         self.trace_session("start", s, ts);
         let wants_monologues = slots
             .iter()
-            .any(|&i| self.slots.get(i).is_some_and(|x| x.monologue));
+            .any(|i| self.slots.get(i).is_some_and(|x| x.monologue));
         let session = api_session(s);
         let state = SessionState {
             id: s.ordinal,
-            session: Arc::new(session.clone()),
-            slots: Arc::new(slots.clone()),
+            session: session.clone(),
+            slots,
+            listed: false,
             wants_monologues,
             part: Part::default(),
         };
@@ -715,7 +808,7 @@ impl TcpObserver for Dispatcher<'_> {
             session: &session,
             ts,
         };
-        for slot in slots {
+        for slot in slots.iter() {
             if self.slots.get(slot).is_some_and(|x| x.start) {
                 self.call(
                     slot,
@@ -803,6 +896,11 @@ impl TcpObserver for Dispatcher<'_> {
             }
             part.len += now.len();
             let full = part.len >= part_size;
+            if !state.listed {
+                state.listed = true;
+                let id = state.id;
+                self.hold(t, id);
+            }
             self.owned += copied;
             if full {
                 self.flush_part(t, true);
@@ -867,7 +965,9 @@ impl TcpObserver for Dispatcher<'_> {
             return;
         };
         let mut chunks = std::mem::take(&mut state.part.chunks);
-        let (slots, session) = (state.slots.clone(), state.session.clone());
+        let slots = state.slots;
+        // The state goes below; until then (events drained) it keeps a placeholder.
+        let session = std::mem::replace(&mut state.session, placeholder_session());
         self.release_chunks(&mut chunks);
         let [c2s, s2c] = &end.streams;
         let event = ApiSessionEnd {
@@ -880,7 +980,7 @@ impl TcpObserver for Dispatcher<'_> {
             gaps: c2s.gaps + s2c.gaps,
             monologues: end.monologues,
         };
-        for &slot in slots.iter() {
+        for slot in slots.iter() {
             if self.slots.get(slot).is_some_and(|x| x.end) {
                 self.call(
                     slot,
@@ -901,5 +1001,27 @@ impl TcpObserver for Dispatcher<'_> {
 
     fn stop_requested(&self) -> bool {
         self.stop
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::SlotSet;
+
+    #[test]
+    fn slot_sets_iterate_in_pipeline_order_and_ignore_slots_beyond_the_limit() {
+        let mut s = SlotSet::default();
+        assert!(s.is_empty());
+        for slot in [127, 3, 0, 64, 3] {
+            s.insert(slot);
+        }
+        s.insert(SlotSet::MAX);
+        assert_eq!(s.iter().collect::<Vec<_>>(), vec![0, 3, 64, 127]);
+        s.remove(3);
+        assert!(!s.contains(3) && s.contains(64) && !s.contains(SlotSet::MAX));
+        s.remove(0);
+        s.remove(64);
+        s.remove(127);
+        assert!(s.is_empty());
     }
 }

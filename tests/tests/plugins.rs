@@ -4,6 +4,7 @@
 mod common;
 
 use std::path::PathBuf;
+use std::process::Command;
 
 use common::*;
 
@@ -378,4 +379,75 @@ fn plugins_lists_the_bundled_plugins_with_metadata() {
     assert!(text.contains("licence: MIT OR Apache-2.0"), "{text}");
     // Fixture libraries are not named like plugins, so they are not discovered.
     assert!(!text.contains("fixture"), "{text}");
+}
+
+/// Many sessions in flight and little room for pending parts: parts go out early, pointing
+/// into input blocks that the reader must not overwrite while they are held. Each whole
+/// monologue must still be what `netan monologues --hash` reads (same bytes, same order).
+#[test]
+fn parts_sent_early_under_a_small_buffer_carry_exactly_the_monologues() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("busy.pcap");
+    let gen = Command::new(target_dir().join("netan-gen"))
+        .args(["--size", "12MiB", "--concurrency", "300", "--reorder", "3"])
+        .args([
+            "--retransmit",
+            "1",
+            "--body-min",
+            "8KiB",
+            "--body-max",
+            "96KiB",
+        ])
+        .arg("--output")
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let cap = cap.to_string_lossy().into_owned();
+    let p = pipeline(
+        dir.path(),
+        "[tcp]\nmax_monologue_buffer = 2097152\n\n[[plugin]]\npath = \"@events\"\nany = true\n\n[plugin.config]\nhash = true\n",
+    );
+    let out = run(&["run", "-p", &p, &cap]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let early: u64 = stderr
+        .split(" sent early")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no early-part count in the summary: {stderr}"));
+    assert!(early > 1000, "parts sent early: {early}");
+    let whole: Vec<serde_json::Value> = records(&out.stdout)
+        .into_iter()
+        .filter(|r| r["event"] == "monologue" && r["more"] == false)
+        .collect();
+    let monos = json_lines(&run_ok(&["monologues", "-q", "--hash", &cap]));
+    assert!(monos.len() > 300);
+    assert_eq!(whole.len(), monos.len());
+    let by_id: std::collections::HashMap<(u64, u64), &serde_json::Value> = whole
+        .iter()
+        .map(|r| {
+            let id = (r["session"].as_u64().unwrap(), r["index"].as_u64().unwrap());
+            (id, r)
+        })
+        .collect();
+    for m in &monos {
+        let id = (
+            m["session"].as_u64().unwrap(),
+            m["monologue"].as_u64().unwrap(),
+        );
+        let r = by_id
+            .get(&id)
+            .unwrap_or_else(|| panic!("no last part for {id:?}"));
+        assert_eq!(r["sha256"], m["sha256"], "monologue {id:?}");
+        assert_eq!(
+            r["offset"].as_u64().unwrap() + r["bytes"].as_u64().unwrap(),
+            m["bytes"].as_u64().unwrap()
+        );
+    }
 }
