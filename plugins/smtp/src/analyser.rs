@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use netan_plugin_api::{
-    events, Config, Context, Fields, Info, Monologue, Piece, Plugin, PluginError, Session,
-    SessionEnd,
+    events, Config, Context, Direction, Fields, Info, Monologue, Piece, Plugin, PluginError,
+    Session, SessionEnd,
 };
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -47,16 +47,41 @@ pub struct Smtp {
     config: Arc<SmtpConfig>,
     ports: Vec<u16>,
     sessions: FxHashMap<u64, Parser>,
+    /// Sessions off the SMTP ports that opened with a 220 greeting, by who greeted: SMTP only
+    /// once the other side answers HELO/EHLO (FTP, and others, greet with 220 too).
+    unconfirmed: FxHashMap<u64, Direction>,
 }
 
-/// Whether a session's first bytes look like SMTP: a greeting from the server or a HELO/EHLO
-/// from the client.
-fn looks_like_smtp(data: &[u8]) -> bool {
+/// A 220 greeting: how an SMTP server opens a session (and an FTP server, and others).
+fn is_greeting(data: &[u8]) -> bool {
+    data.starts_with(b"220 ") || data.starts_with(b"220-")
+}
+
+/// HELO or EHLO, in any case: how an SMTP client opens (or answers the greeting).
+fn is_hello(data: &[u8]) -> bool {
     let upper: Vec<u8> = data.iter().take(5).map(u8::to_ascii_uppercase).collect();
-    data.starts_with(b"220 ")
-        || data.starts_with(b"220-")
-        || upper.starts_with(b"EHLO ")
-        || upper.starts_with(b"HELO ")
+    upper.starts_with(b"EHLO ") || upper.starts_with(b"HELO ")
+}
+
+/// What the first monologue of a session off the SMTP ports says about it.
+enum Detection {
+    Smtp,
+    /// A greeting: SMTP if the answer is HELO/EHLO.
+    Greeting,
+    NotSmtp,
+}
+
+fn detect(m: &Monologue<'_>) -> Detection {
+    let head = m.head(5);
+    if m.starts_with_gap() {
+        Detection::NotSmtp
+    } else if is_hello(&head) {
+        Detection::Smtp
+    } else if is_greeting(&head) {
+        Detection::Greeting
+    } else {
+        Detection::NotSmtp
+    }
 }
 
 impl Plugin for Smtp {
@@ -92,6 +117,7 @@ impl Plugin for Smtp {
             config: Arc::new(config),
             ports: s.ports.unwrap_or_else(|| DEFAULT_PORTS.to_vec()),
             sessions: FxHashMap::default(),
+            unconfirmed: FxHashMap::default(),
         })
     }
 
@@ -101,10 +127,27 @@ impl Plugin for Smtp {
         m: &Monologue<'_>,
     ) -> Result<(), PluginError> {
         let id = m.session.id;
-        if !self.sessions.contains_key(&id)
-            && !m.session.uses_port(&self.ports)
-            && (m.starts_with_gap() || !looks_like_smtp(&m.head(5)))
-        {
+        let not_smtp = if !self.sessions.contains_key(&id) {
+            match (m.session.uses_port(&self.ports), detect(m)) {
+                (true, _) | (false, Detection::Smtp) => false,
+                (false, Detection::Greeting) => {
+                    self.unconfirmed.insert(id, m.direction);
+                    false
+                }
+                (false, Detection::NotSmtp) => true,
+            }
+        } else {
+            // The first words of the side that did not greet decide.
+            match self.unconfirmed.get(&id) {
+                Some(&greeter) if greeter != m.direction => {
+                    self.unconfirmed.remove(&id);
+                    m.starts_with_gap() || !is_hello(&m.head(5))
+                }
+                _ => false,
+            }
+        };
+        if not_smtp {
+            self.sessions.remove(&id);
             ctx.release_session();
             return Ok(());
         }
@@ -112,9 +155,8 @@ impl Plugin for Smtp {
             .sessions
             .entry(id)
             .or_insert_with(|| Parser::new(self.config.clone()));
-        if !parser.is_parsing() {
-            return Ok(());
-        }
+        // Once parsing has stopped (STARTTLS, not SMTP) the parser only counts what it is
+        // given, for the session record's byte counts: keep feeding it.
         // Chunks as they come (no copy); the part's first bytes carry its start time.
         let mut ts = m.t_start;
         for piece in m.pieces() {
@@ -136,6 +178,11 @@ impl Plugin for Smtp {
         ctx: &mut Context<'_, '_>,
         e: &SessionEnd<'_>,
     ) -> Result<(), PluginError> {
+        if self.unconfirmed.remove(&e.session.id).is_some() {
+            // Greeted, never answered: nothing says it was SMTP.
+            self.sessions.remove(&e.session.id);
+            return Ok(());
+        }
         if let Some(mut parser) = self.sessions.remove(&e.session.id) {
             parser.end(e.t_end);
             let done = parser.take_messages();
@@ -260,3 +307,6 @@ fn summary(ctx: &mut Context<'_, '_>, session: &Session, s: &SessionSummary, t_e
     f = flag_fields(f, &s.flags);
     ctx.record("smtp_session", s.ts_first.unwrap_or(t_end), f);
 }
+
+#[cfg(test)]
+mod tests;
