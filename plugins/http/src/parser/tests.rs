@@ -1522,3 +1522,17 @@ fn session_is_send_and_config_is_shareable() {
     sync::<HttpConfig>();
     send::<Transaction>();
 }
+
+/// Every input under `fuzz/corpus/http/` (seeds, and inputs a fuzzer kept) through the fuzz
+/// entry point, which checks the parser's invariants.
+#[test]
+fn the_fuzz_corpus_replays_cleanly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/http");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        super::fuzz_parse(&std::fs::read(&path).unwrap());
+        n += 1;
+    }
+    assert!(n >= 5, "{n} inputs in {}", dir.display());
+}

@@ -169,3 +169,17 @@ fn simple_session() -> Vec<Step<'static>> {
         S(BYE),
     ]
 }
+
+/// Every input under `fuzz/corpus/smtp/` (seeds, and inputs a fuzzer kept) through the fuzz
+/// entry point, which checks the parser's invariants.
+#[test]
+fn the_fuzz_corpus_replays_cleanly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/smtp");
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        super::fuzz_parse(&std::fs::read(&path).unwrap());
+        n += 1;
+    }
+    assert!(n >= 5, "{n} inputs in {}", dir.display());
+}
