@@ -755,7 +755,7 @@ impl Pipeline {
             tcp,
             decode,
             monologue_part_size: part_size,
-            max_monologue_buffer: t.max_monologue_buffer.unwrap_or(4 << 20),
+            max_monologue_buffer: t.max_monologue_buffer.unwrap_or(16 << 20),
             verbosity: t.verbosity.unwrap_or(0),
             entries,
             output_dir: file.output.dir.clone(),
