@@ -43,6 +43,17 @@ struct Server {
 }
 
 impl Server {
+    /// Counts one `http_transaction` event.
+    fn count(&mut self, e: &Event) {
+        self.transactions += 1;
+        self.request_bytes += uint(e, "request_body_len").unwrap_or(0);
+        self.response_bytes += uint(e, "response_body_len").unwrap_or(0);
+        if let Some(latency) = uint(e, "latency_ns") {
+            self.answered += 1;
+            self.latency.record(latency);
+        }
+    }
+
     fn merge(&mut self, other: &Server) {
         self.transactions += other.transactions;
         self.answered += other.answered;
@@ -92,15 +103,15 @@ impl Plugin for HttpPerf {
             .and_then(Value::as_str)
             .filter(|h| !h.is_empty())
             .or_else(|| e.get("server").and_then(Value::as_str))
-            .unwrap_or("?")
-            .to_string();
-        let server = self.servers.entry(name).or_default();
-        server.transactions += 1;
-        server.request_bytes += uint(e, "request_body_len").unwrap_or(0);
-        server.response_bytes += uint(e, "response_body_len").unwrap_or(0);
-        if let Some(latency) = uint(e, "latency_ns") {
-            server.answered += 1;
-            server.latency.record(latency);
+            .unwrap_or("?");
+        // The name is copied only for a server not seen before.
+        match self.servers.get_mut(name) {
+            Some(server) => server.count(e),
+            None => {
+                let mut server = Server::default();
+                server.count(e);
+                self.servers.insert(name.to_owned(), server);
+            }
         }
         self.last_ts = self.last_ts.max(e.ts);
         Ok(())

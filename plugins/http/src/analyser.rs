@@ -12,6 +12,39 @@ use serde::Deserialize;
 
 use crate::parser::{Body, HeaderCapture, HttpConfig, Session as Parser, Transaction};
 
+/// What decides the shape of the records (the parts of the settings `report` needs).
+#[derive(Debug, Clone, Copy)]
+struct Output {
+    /// Header lists are reported.
+    headers: bool,
+    /// Bodies are saved as files.
+    extract: bool,
+    /// `http_transaction` events are emitted.
+    transactions: bool,
+}
+
+/// A session being analysed: its parser, and its endpoints as the records write them
+/// (formatted once per session rather than once per transaction).
+struct Tracked {
+    parser: Parser,
+    endpoints: Option<Endpoints>,
+}
+
+/// The text of a session's endpoints.
+struct Endpoints {
+    client: String,
+    server: String,
+}
+
+impl Endpoints {
+    fn of(session: &Session) -> Endpoints {
+        Endpoints {
+            client: session.client.to_string(),
+            server: session.server.to_string(),
+        }
+    }
+}
+
 /// Which headers to report: `"all"`, `"none"`, or a list of names.
 #[derive(Debug, Deserialize)]
 #[serde(untagged)]
@@ -58,9 +91,9 @@ fn yes() -> bool {
 /// The analyser: one parser per session.
 pub struct Http {
     config: Arc<HttpConfig>,
-    extract: bool,
-    transactions: bool,
-    sessions: FxHashMap<u64, Parser>,
+    output: Output,
+    /// Boxed: the table stays small (and cache-friendly) however big a parser's state is.
+    sessions: FxHashMap<u64, Box<Tracked>>,
     /// Ports where traffic is taken for HTTP whatever it looks like (and flagged `not_http`
     /// when it is not); elsewhere a session is analysed only if it starts like HTTP.
     ports: Vec<u16>,
@@ -163,9 +196,12 @@ impl Plugin for Http {
             ..defaults
         };
         Ok(Http {
+            output: Output {
+                headers: config.headers != HeaderCapture::None,
+                extract: s.extract,
+                transactions: s.transactions,
+            },
             config: Arc::new(config),
-            extract: s.extract,
-            transactions: s.transactions,
             sessions: FxHashMap::default(),
             ports: s.ports.unwrap_or_else(|| DEFAULT_PORTS.to_vec()),
         })
@@ -185,43 +221,45 @@ impl Plugin for Http {
             ctx.release_session();
             return Ok(());
         }
-        let parser = self
-            .sessions
-            .entry(id)
-            .or_insert_with(|| Parser::new(self.config.clone()));
+        let tracked = self.sessions.entry(id).or_insert_with(|| {
+            Box::new(Tracked {
+                parser: Parser::new(self.config.clone()),
+                endpoints: None,
+            })
+        });
+        let parser = &mut tracked.parser;
         if parser.is_done() {
             return Ok(());
         }
         // The first byte of a part gets the part's start time, its last byte the end time: a
         // message that starts or ends there is timed exactly; inside a part, times are known
         // to the part's granularity only.
-        let pieces = m.pieces();
-        let last_data = pieces.iter().rposition(|p| matches!(p, Piece::Data(_)));
         let mut skip = if first { probe_len(&m.head(8)) } else { 0 };
-        for (i, piece) in pieces.iter().enumerate() {
-            match *piece {
-                Piece::Data(d) => {
-                    let cut = skip.min(d.len());
-                    skip -= cut;
-                    let d = d.get(cut..).unwrap_or(&[]);
-                    if d.is_empty() {
-                        continue;
-                    }
-                    match d.split_last() {
-                        Some((last, rest)) if Some(i) == last_data => {
-                            if !rest.is_empty() {
-                                parser.data(m.direction, rest, m.t_start);
-                            }
-                            parser.data(m.direction, std::slice::from_ref(last), m.t_end);
-                        }
-                        _ => parser.data(m.direction, d, m.t_start),
-                    }
+        if m.gaps.is_empty() {
+            // The usual case: the pieces are the non-empty chunks, walked in place (`pieces`
+            // builds a vector for every part).
+            let chunks = m.chunks.as_slice();
+            let last_data = chunks.iter().rposition(|c| !c.is_empty());
+            for (i, chunk) in chunks.iter().enumerate() {
+                feed_data(parser, m, chunk.as_slice(), Some(i) == last_data, &mut skip);
+            }
+        } else {
+            let pieces = m.pieces();
+            let last_data = pieces.iter().rposition(|p| matches!(p, Piece::Data(_)));
+            for (i, piece) in pieces.iter().enumerate() {
+                match *piece {
+                    Piece::Data(d) => feed_data(parser, m, d, Some(i) == last_data, &mut skip),
+                    Piece::Gap(len) => parser.gap(m.direction, len, m.t_end),
                 }
-                Piece::Gap(len) => parser.gap(m.direction, len, m.t_end),
             }
         }
-        let done: Vec<Transaction> = parser.take_transactions().collect();
-        self.report(ctx, m.session, done);
+        let done = tracked.parser.take_transactions();
+        if done.len() > 0 {
+            let endpoints = tracked
+                .endpoints
+                .get_or_insert_with(|| Endpoints::of(m.session));
+            report(self.output, ctx, m.session, endpoints, done);
+        }
         Ok(())
     }
 
@@ -230,12 +268,38 @@ impl Plugin for Http {
         ctx: &mut Context<'_, '_>,
         e: &SessionEnd<'_>,
     ) -> Result<(), PluginError> {
-        if let Some(mut parser) = self.sessions.remove(&e.session.id) {
-            parser.end(e.t_end);
-            let done: Vec<Transaction> = parser.take_transactions().collect();
-            self.report(ctx, e.session, done);
+        if let Some(mut tracked) = self.sessions.remove(&e.session.id) {
+            tracked.parser.end(e.t_end);
+            let endpoints = tracked
+                .endpoints
+                .get_or_insert_with(|| Endpoints::of(e.session));
+            report(
+                self.output,
+                ctx,
+                e.session,
+                endpoints,
+                tracked.parser.take_transactions(),
+            );
         }
         Ok(())
+    }
+}
+
+/// Feeds captured bytes, less the `skip` leading bytes still to drop; the last bytes of the
+/// part (`last`) give their final byte the part's end time.
+fn feed_data(parser: &mut Parser, m: &Monologue<'_>, d: &[u8], last: bool, skip: &mut usize) {
+    let cut = (*skip).min(d.len());
+    *skip -= cut;
+    let d = d.get(cut..).unwrap_or(&[]);
+    match d.split_last() {
+        None => {}
+        Some((last_byte, rest)) if last => {
+            if !rest.is_empty() {
+                parser.data(m.direction, rest, m.t_start);
+            }
+            parser.data(m.direction, std::slice::from_ref(last_byte), m.t_end);
+        }
+        Some(_) => parser.data(m.direction, d, m.t_start),
     }
 }
 
@@ -291,141 +355,178 @@ fn body_fields(f: Fields, response: bool, b: &Body) -> Fields {
         .opt_str(sha, b.sha256.as_deref())
 }
 
-impl Http {
-    fn report(&mut self, ctx: &mut Context<'_, '_>, session: &Session, done: Vec<Transaction>) {
-        for t in done {
+/// Room for the fields of the largest `http` record, reserved up front (no regrowth).
+const RECORD_FIELDS: usize = 50;
+/// The fields of an `http_transaction` event (`Fields::new` reserves more: a larger
+/// allocation, which the allocator serves on a slower path).
+const EVENT_FIELDS: usize = 10;
+
+/// A string field value that takes over `s` (no copy).
+fn owned(s: String) -> Value {
+    Value::Str(s.into())
+}
+
+/// [`owned`], or null.
+fn opt_owned(s: Option<String>) -> Value {
+    s.map_or(Value::Null, owned)
+}
+
+/// Turns finished transactions into records (and events): their strings move into the
+/// records, except those the event or the extraction still needs.
+fn report(
+    out: Output,
+    ctx: &mut Context<'_, '_>,
+    session: &Session,
+    endpoints: &Endpoints,
+    done: impl Iterator<Item = Transaction>,
+) {
+    for mut t in done {
+        let tm = t.timing;
+        let ts = tm
+            .request_start
+            .or(tm.response_start)
+            .unwrap_or(session.t_first);
+        let (client, server) = if t.flags.roles_swapped {
+            (&endpoints.server, &endpoints.client)
+        } else {
+            (&endpoints.client, &endpoints.server)
+        };
+        let event = out.transactions.then(|| {
             let req = t.request.as_ref();
             let resp = t.response.as_ref();
-            let ts = t
-                .timing
-                .request_start
-                .or(t.timing.response_start)
-                .unwrap_or(session.t_first);
-            let (client, server) = if t.flags.roles_swapped {
-                (session.server, session.client)
-            } else {
-                (session.client, session.server)
-            };
-            let mut f = Fields::new()
-                .str("client", &client.to_string())
-                .str("server", &server.to_string())
-                .uint("transaction", t.seq)
+            Fields::with_capacity(EVENT_FIELDS)
+                .opt_str("host", req.and_then(|r| r.host.as_deref()))
+                .str("server", server)
                 .opt_str("method", req.map(|r| r.method.as_str()))
                 .opt_str("uri", req.map(|r| r.uri.as_str()))
-                .opt_str("host", req.and_then(|r| r.host.as_deref()))
-                .opt_str("version", req.map(|r| r.version.as_str()))
                 .opt_uint("status", resp.map(|r| u64::from(r.status)))
-                .opt_str("reason", resp.map(|r| r.reason.as_str()))
-                .opt_str("response_version", resp.map(|r| r.version.as_str()))
-                .opt_str("user_agent", req.and_then(|r| r.user_agent.as_deref()))
-                .opt_str(
-                    "request_content_type",
-                    req.and_then(|r| r.content_type.as_deref()),
-                )
-                .opt_str(
-                    "response_content_type",
-                    resp.and_then(|r| r.content_type.as_deref()),
-                )
-                .opt_str(
-                    "content_encoding",
-                    resp.and_then(|r| r.content_encoding.as_deref()),
-                )
-                .opt_str(
-                    "transfer_encoding",
-                    resp.and_then(|r| r.transfer_encoding.as_deref()),
-                );
-            let headers = self.config.headers != HeaderCapture::None;
-            if let Some(r) = req {
-                if headers {
-                    f = f.json("request_headers", header_json(&r.headers));
-                }
-                f = body_fields(f, false, &r.body);
-            }
-            if let Some(r) = resp {
-                if headers {
-                    f = f.json("response_headers", header_json(&r.headers));
-                }
-                f = body_fields(f, true, &r.body);
-                if !r.body.trailers.is_empty() {
-                    f = f.json("trailers", header_json(&r.body.trailers));
-                }
-            }
-            let tm = &t.timing;
-            f = f
+                .opt_uint("latency_ns", tm.latency)
+                .uint("request_body_len", req.map_or(0, |r| r.body.len))
+                .uint("response_body_len", resp.map_or(0, |r| r.body.len))
                 .opt_uint("t_request_start_ns", tm.request_start)
-                .opt_uint("t_request_end_ns", tm.request_end)
-                .opt_uint("t_response_start_ns", tm.response_start)
                 .opt_uint("t_response_end_ns", tm.response_end)
-                .opt_uint("latency_ns", tm.latency);
-            let fl = &t.flags;
-            f = f
-                .bool("gap", fl.gap)
-                .bool("truncated", fl.truncated)
-                .bool("not_http", fl.not_http)
-                .opt_str("parse_error", fl.parse_error.as_deref())
-                .bool("interim_100", fl.interim_100)
-                .bool("upgraded", fl.upgraded)
-                .bool("tunnel", fl.tunnel)
-                .bool("body_decode_error", fl.body_decode_error)
-                .bool("head_too_large", fl.head_too_large)
-                .bool("roles_swapped", fl.roles_swapped)
-                .uint("resync_skipped_bytes", fl.resync_skipped_bytes);
-            if let Some(x) = &t.request_excerpt {
-                f = f.str("request_excerpt", x);
+        });
+        // Strings only the record needs move into it.
+        let (version, user_agent, request_content_type) = match &mut t.request {
+            Some(r) => (
+                Some(std::mem::take(&mut r.version)),
+                r.user_agent.take(),
+                r.content_type.take(),
+            ),
+            None => (None, None, None),
+        };
+        let (reason, response_version, response_content_type, content_encoding, transfer_encoding) =
+            match &mut t.response {
+                Some(r) => (
+                    Some(std::mem::take(&mut r.reason)),
+                    Some(std::mem::take(&mut r.version)),
+                    r.content_type.take(),
+                    r.content_encoding.take(),
+                    r.transfer_encoding.take(),
+                ),
+                None => (None, None, None, None, None),
+            };
+        let req = t.request.as_ref();
+        let resp = t.response.as_ref();
+        let mut f = Fields::with_capacity(RECORD_FIELDS)
+            .str("client", client)
+            .str("server", server)
+            .uint("transaction", t.seq)
+            .opt_str("method", req.map(|r| r.method.as_str()))
+            .opt_str("uri", req.map(|r| r.uri.as_str()))
+            .opt_str("host", req.and_then(|r| r.host.as_deref()))
+            .value("version", opt_owned(version))
+            .opt_uint("status", resp.map(|r| u64::from(r.status)))
+            .value("reason", opt_owned(reason))
+            .value("response_version", opt_owned(response_version))
+            .value("user_agent", opt_owned(user_agent))
+            .value("request_content_type", opt_owned(request_content_type))
+            .value("response_content_type", opt_owned(response_content_type))
+            .value("content_encoding", opt_owned(content_encoding))
+            .value("transfer_encoding", opt_owned(transfer_encoding));
+        if let Some(r) = req {
+            if out.headers {
+                f = f.json("request_headers", header_json(&r.headers));
             }
-            if let Some(x) = &t.response_excerpt {
-                f = f.str("response_excerpt", x);
+            f = body_fields(f, false, &r.body);
+        }
+        if let Some(r) = resp {
+            if out.headers {
+                f = f.json("response_headers", header_json(&r.headers));
             }
-            if self.extract {
-                for (label, body) in [
-                    ("request", req.map(|r| &r.body)),
-                    ("response", resp.map(|r| &r.body)),
-                ] {
-                    let Some(body) = body else { continue };
-                    let Some(bytes) = body.captured.as_deref().filter(|b| !b.is_empty()) else {
-                        continue;
-                    };
-                    let name = format!(
-                        "{}-{label}-{}",
-                        t.seq,
-                        req.map_or("", |r| r.uri.rsplit('/').next().unwrap_or(""))
-                    );
-                    match ctx.save_artifact(&name, bytes) {
-                        Ok(path) => {
-                            f = f
-                                .value_named(
-                                    format!("{label}_body_file"),
-                                    Value::Str(path.as_str().into()),
-                                )
-                                .value_named(
-                                    format!("{label}_body_file_truncated"),
-                                    Value::Bool(body.capture_truncated),
-                                )
-                        }
-                        Err(e) => ctx.warn(&format!("cannot save a {label} body: {e}")),
-                    }
-                }
+            f = body_fields(f, true, &r.body);
+            if !r.body.trailers.is_empty() {
+                f = f.json("trailers", header_json(&r.body.trailers));
             }
-            if self.transactions {
-                ctx.emit(
-                    "http_transaction",
-                    ts,
-                    Fields::new()
-                        .opt_str("host", req.and_then(|r| r.host.as_deref()))
-                        .str("server", &server.to_string())
-                        .opt_str("method", req.map(|r| r.method.as_str()))
-                        .opt_str("uri", req.map(|r| r.uri.as_str()))
-                        .opt_uint("status", resp.map(|r| u64::from(r.status)))
-                        .opt_uint("latency_ns", tm.latency)
-                        .uint("request_body_len", req.map_or(0, |r| r.body.len))
-                        .uint("response_body_len", resp.map_or(0, |r| r.body.len))
-                        .opt_uint("t_request_start_ns", tm.request_start)
-                        .opt_uint("t_response_end_ns", tm.response_end),
-                );
+        }
+        f = f
+            .opt_uint("t_request_start_ns", tm.request_start)
+            .opt_uint("t_request_end_ns", tm.request_end)
+            .opt_uint("t_response_start_ns", tm.response_start)
+            .opt_uint("t_response_end_ns", tm.response_end)
+            .opt_uint("latency_ns", tm.latency);
+        let fl = &mut t.flags;
+        f = f
+            .bool("gap", fl.gap)
+            .bool("truncated", fl.truncated)
+            .bool("not_http", fl.not_http)
+            .value("parse_error", opt_owned(fl.parse_error.take()))
+            .bool("interim_100", fl.interim_100)
+            .bool("upgraded", fl.upgraded)
+            .bool("tunnel", fl.tunnel)
+            .bool("body_decode_error", fl.body_decode_error)
+            .bool("head_too_large", fl.head_too_large)
+            .bool("roles_swapped", fl.roles_swapped)
+            .uint("resync_skipped_bytes", fl.resync_skipped_bytes);
+        if let Some(x) = t.request_excerpt.take() {
+            f = f.value("request_excerpt", owned(x));
+        }
+        if let Some(x) = t.response_excerpt.take() {
+            f = f.value("response_excerpt", owned(x));
+        }
+        if out.extract {
+            f = extract(ctx, &t, f);
+        }
+        if let Some(event) = event {
+            ctx.emit("http_transaction", ts, event);
+        }
+        ctx.record("http", ts, f);
+    }
+}
+
+/// Saves the transaction's captured bodies as files, and adds their names to the record.
+fn extract(ctx: &mut Context<'_, '_>, t: &Transaction, mut f: Fields) -> Fields {
+    let req = t.request.as_ref();
+    let resp = t.response.as_ref();
+    for (label, body) in [
+        ("request", req.map(|r| &r.body)),
+        ("response", resp.map(|r| &r.body)),
+    ] {
+        let Some(body) = body else { continue };
+        let Some(bytes) = body.captured.as_deref().filter(|b| !b.is_empty()) else {
+            continue;
+        };
+        let name = format!(
+            "{}-{label}-{}",
+            t.seq,
+            req.map_or("", |r| r.uri.rsplit('/').next().unwrap_or(""))
+        );
+        match ctx.save_artifact(&name, bytes) {
+            Ok(path) => {
+                f = f
+                    .value_named(
+                        format!("{label}_body_file"),
+                        Value::Str(path.as_str().into()),
+                    )
+                    .value_named(
+                        format!("{label}_body_file_truncated"),
+                        Value::Bool(body.capture_truncated),
+                    )
             }
-            ctx.record("http", ts, f);
+            Err(e) => ctx.warn(&format!("cannot save a {label} body: {e}")),
         }
     }
+    f
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@ mod model;
 mod tests;
 
 use std::collections::VecDeque;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use memchr::memmem::Finder;
 use netan_plugin_api::Direction;
@@ -33,6 +33,13 @@ pub use model::{
 const CHUNK_LINE_MAX: usize = 4096;
 /// How a status line starts; what is looked for when resynchronising a response stream.
 const HTTP1: &[u8] = b"HTTP/1.";
+/// The searcher for [`HTTP1`], built once and shared by every session (it is a few hundred
+/// bytes: a copy per session would only bloat the sessions' state).
+fn http1_finder() -> &'static Finder<'static> {
+    static FINDER: OnceLock<Finder<'static>> = OnceLock::new();
+    FINDER.get_or_init(|| Finder::new(HTTP1))
+}
+
 /// Steps without progress after which the parser drops a byte (a safety net; never expected).
 const MAX_STALLS: u32 = 64;
 
@@ -468,7 +475,6 @@ struct Cx<'a> {
     other: &'a mut DirState,
     role: Role,
     ts: u64,
-    finder: &'a Finder<'static>,
 }
 
 impl Cx<'_> {
@@ -1295,7 +1301,7 @@ impl Cx<'_> {
             Role::Resp => {
                 let from = usize::from(skip_first).min(input.len());
                 let hay = input.get(from..).unwrap_or_default();
-                match self.finder.find(hay) {
+                match http1_finder().find(hay) {
                     Some(p) => Some(from.saturating_add(p)),
                     None => {
                         let t = head::partial_suffix(hay, HTTP1);
@@ -1485,7 +1491,6 @@ pub struct Session {
     book: Book,
     roles_decided: bool,
     ended: bool,
-    finder: Finder<'static>,
 }
 
 impl Session {
@@ -1502,7 +1507,6 @@ impl Session {
             },
             roles_decided: false,
             ended: false,
-            finder: Finder::new(HTTP1),
         }
     }
 
@@ -1600,7 +1604,6 @@ impl Session {
             other,
             role,
             ts,
-            finder: &self.finder,
         }
     }
 

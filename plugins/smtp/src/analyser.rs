@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
+use abi_stable::std_types::RString;
 use netan_plugin_api::{
     events, Config, Context, Direction, Fields, Info, Monologue, Piece, Plugin, PluginError,
-    Session, SessionEnd,
+    Session, SessionEnd, Value,
 };
 use rustc_hash::FxHashMap;
-use serde::Deserialize;
-use serde_json::json;
+use serde::{Deserialize, Serialize};
 
 use crate::parser::{Flags, Message, Session as Parser, SessionSummary, SmtpConfig};
 
@@ -46,10 +46,34 @@ pub const DEFAULT_PORTS: &[u16] = &[25, 587, 2525];
 pub struct Smtp {
     config: Arc<SmtpConfig>,
     ports: Vec<u16>,
-    sessions: FxHashMap<u64, Parser>,
+    /// Boxed: a parser is about 2 KB, and the table stays small (and cache-friendly) without
+    /// them inline.
+    sessions: FxHashMap<u64, Box<Tracked>>,
     /// Sessions off the SMTP ports that opened with a 220 greeting, by who greeted: SMTP only
     /// once the other side answers HELO/EHLO (FTP, and others, greet with 220 too).
     unconfirmed: FxHashMap<u64, Direction>,
+}
+
+/// A session being analysed: its parser, and its endpoints as the records write them
+/// (formatted once per session rather than once per record).
+struct Tracked {
+    parser: Parser,
+    endpoints: Option<Endpoints>,
+}
+
+/// The text of a session's endpoints.
+struct Endpoints {
+    client: String,
+    server: String,
+}
+
+impl Endpoints {
+    fn of(session: &Session) -> Endpoints {
+        Endpoints {
+            client: session.client.to_string(),
+            server: session.server.to_string(),
+        }
+    }
 }
 
 /// A 220 greeting: how an SMTP server opens a session (and an FTP server, and others).
@@ -151,25 +175,42 @@ impl Plugin for Smtp {
             ctx.release_session();
             return Ok(());
         }
-        let parser = self
-            .sessions
-            .entry(id)
-            .or_insert_with(|| Parser::new(self.config.clone()));
+        let tracked = self.sessions.entry(id).or_insert_with(|| {
+            Box::new(Tracked {
+                parser: Parser::new(self.config.clone()),
+                endpoints: None,
+            })
+        });
+        let parser = &mut tracked.parser;
         // Once parsing has stopped (STARTTLS, not SMTP) the parser only counts what it is
         // given, for the session record's byte counts: keep feeding it.
         // Chunks as they come (no copy); the part's first bytes carry its start time.
         let mut ts = m.t_start;
-        for piece in m.pieces() {
-            match piece {
-                Piece::Data(d) => {
-                    parser.data(m.direction, d, ts);
-                    ts = m.t_end;
+        if m.gaps.is_empty() {
+            // The usual case: the pieces are the non-empty chunks, walked in place (`pieces`
+            // builds a vector for every part).
+            for d in m.chunks().filter(|d| !d.is_empty()) {
+                parser.data(m.direction, d, ts);
+                ts = m.t_end;
+            }
+        } else {
+            for piece in m.pieces() {
+                match piece {
+                    Piece::Data(d) => {
+                        parser.data(m.direction, d, ts);
+                        ts = m.t_end;
+                    }
+                    Piece::Gap(len) => parser.gap(m.direction, len, m.t_end),
                 }
-                Piece::Gap(len) => parser.gap(m.direction, len, m.t_end),
             }
         }
         let done = parser.take_messages();
-        report(ctx, m.session, done);
+        if !done.is_empty() {
+            let endpoints = tracked
+                .endpoints
+                .get_or_insert_with(|| Endpoints::of(m.session));
+            report(ctx, endpoints, done);
+        }
         Ok(())
     }
 
@@ -183,11 +224,14 @@ impl Plugin for Smtp {
             self.sessions.remove(&e.session.id);
             return Ok(());
         }
-        if let Some(mut parser) = self.sessions.remove(&e.session.id) {
-            parser.end(e.t_end);
-            let done = parser.take_messages();
-            report(ctx, e.session, done);
-            summary(ctx, e.session, parser.summary(), e.t_end);
+        if let Some(mut tracked) = self.sessions.remove(&e.session.id) {
+            tracked.parser.end(e.t_end);
+            let done = tracked.parser.take_messages();
+            let endpoints = tracked
+                .endpoints
+                .get_or_insert_with(|| Endpoints::of(e.session));
+            report(ctx, endpoints, done);
+            summary(ctx, endpoints, tracked.parser.summary(), e.t_end);
         }
         Ok(())
     }
@@ -208,68 +252,109 @@ fn flag_fields(f: Fields, flags: &Flags) -> Fields {
         .bool("reset", flags.reset)
 }
 
-fn report(ctx: &mut Context<'_, '_>, session: &Session, messages: Vec<Message>) {
+/// Room for the fields of an `smtp` record, reserved up front (no regrowth).
+const MESSAGE_FIELDS: usize = 42;
+
+/// A string field value that takes over `s` (no copy).
+fn owned(s: String) -> Value {
+    Value::Str(s.into())
+}
+
+/// [`owned`], or null.
+fn opt_owned(s: Option<String>) -> Value {
+    s.map_or(Value::Null, owned)
+}
+
+/// A list of strings that takes them over (no copy).
+fn owned_list(list: Vec<String>) -> Value {
+    Value::StrList(list.into_iter().map(RString::from).collect())
+}
+
+/// A recipient as the `rcpt_to` JSON shows it. Fields in key order: the order the records
+/// have always had (serde_json's default map sorts keys).
+#[derive(Serialize)]
+struct RcptJson<'a> {
+    address: &'a str,
+    code: Option<u16>,
+}
+
+/// An attachment as the `attachments` JSON shows it (fields in key order, as above).
+#[derive(Serialize)]
+struct AttachmentJson<'a> {
+    content_type: Option<&'a str>,
+    filename: Option<&'a str>,
+    sha256: Option<&'a str>,
+    size: u64,
+}
+
+/// `items` as a JSON array.
+fn json_array<T: Serialize>(items: impl Iterator<Item = T>) -> String {
+    let items: Vec<T> = items.collect();
+    serde_json::to_string(&items).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// One `smtp` record per message; the messages' strings move into the records.
+fn report(ctx: &mut Context<'_, '_>, endpoints: &Endpoints, messages: Vec<Message>) {
     for m in messages {
-        let rcpt: Vec<serde_json::Value> = m
-            .rcpt_to
-            .iter()
-            .map(|r| json!({"address": r.address, "code": r.code}))
-            .collect();
-        let attachments: Vec<serde_json::Value> = m
-            .attachments
-            .iter()
-            .map(|a| json!({"filename": a.filename, "content_type": a.content_type, "size": a.size, "sha256": a.sha256}))
-            .collect();
-        let mut f = Fields::new()
-            .str("client", &session.client.to_string())
-            .str("server", &session.server.to_string())
-            .uint("transaction", u64::from(m.transaction))
-            .opt_str("helo", m.helo.as_deref())
-            .opt_str("mail_from", m.mail_from.as_deref())
-            .opt_uint("mail_from_code", m.mail_from_code.map(u64::from))
-            .json("rcpt_to", serde_json::Value::Array(rcpt).to_string())
-            .uint("rcpt_dropped", m.rcpt_dropped)
-            .opt_str("date", m.date.as_deref())
-            .opt_str("from", m.from.as_deref())
-            .strs("to", &m.to)
-            .strs("cc", &m.cc)
-            .opt_str("reply_to", m.reply_to.as_deref())
-            .opt_str("subject", m.subject.as_deref())
-            .opt_str("message_id", m.message_id.as_deref())
-            .opt_str("in_reply_to", m.in_reply_to.as_deref())
-            .opt_str("user_agent", m.user_agent.as_deref())
-            .bool("has_content", m.has_content)
-            .bool("chunked", m.chunked)
-            .uint("size", m.size)
-            .uint("wire_size", m.wire_size)
-            .uint("gap_bytes", m.gap_bytes)
-            .opt_str("sha256", m.sha256.as_deref())
-            .json(
-                "attachments",
-                serde_json::Value::Array(attachments).to_string(),
-            )
-            .bool("tls", m.tls)
-            .opt_str("auth_mechanism", m.auth_mechanism.as_deref())
-            .value(
-                "auth_success",
-                m.auth_success
-                    .map_or(netan_plugin_api::Value::Null, netan_plugin_api::Value::Bool),
-            )
-            .opt_uint("last_reply_code", m.last_reply_code.map(u64::from))
-            .opt_str("last_reply_text", m.last_reply_text.as_deref())
-            .uint("t_start_ns", m.ts_start)
-            .opt_uint("t_data_ns", m.ts_data)
-            .uint("t_end_ns", m.ts_end);
-        f = flag_fields(f, &m.flags);
-        if let Some(content) = m.content.as_deref().filter(|c| !c.is_empty()) {
-            let name = format!(
+        let rcpt = json_array(m.rcpt_to.iter().map(|r| RcptJson {
+            address: &r.address,
+            code: r.code,
+        }));
+        let attachments = json_array(m.attachments.iter().map(|a| AttachmentJson {
+            content_type: a.content_type.as_deref(),
+            filename: a.filename.as_deref(),
+            sha256: a.sha256.as_deref(),
+            size: a.size,
+        }));
+        // Extraction names the file after the subject or the message id: kept until then.
+        let file_name = m.content.as_deref().filter(|c| !c.is_empty()).map(|_| {
+            format!(
                 "{}-{}.eml",
                 m.transaction,
                 m.subject
                     .as_deref()
                     .or(m.message_id.as_deref())
                     .unwrap_or("message")
-            );
+            )
+        });
+        let mut f = Fields::with_capacity(MESSAGE_FIELDS)
+            .str("client", &endpoints.client)
+            .str("server", &endpoints.server)
+            .uint("transaction", u64::from(m.transaction))
+            .value("helo", opt_owned(m.helo))
+            .value("mail_from", opt_owned(m.mail_from))
+            .opt_uint("mail_from_code", m.mail_from_code.map(u64::from))
+            .json("rcpt_to", rcpt)
+            .uint("rcpt_dropped", m.rcpt_dropped)
+            .value("date", opt_owned(m.date))
+            .value("from", opt_owned(m.from))
+            .value("to", owned_list(m.to))
+            .value("cc", owned_list(m.cc))
+            .value("reply_to", opt_owned(m.reply_to))
+            .value("subject", opt_owned(m.subject))
+            .value("message_id", opt_owned(m.message_id))
+            .value("in_reply_to", opt_owned(m.in_reply_to))
+            .value("user_agent", opt_owned(m.user_agent))
+            .bool("has_content", m.has_content)
+            .bool("chunked", m.chunked)
+            .uint("size", m.size)
+            .uint("wire_size", m.wire_size)
+            .uint("gap_bytes", m.gap_bytes)
+            .value("sha256", opt_owned(m.sha256))
+            .json("attachments", attachments)
+            .bool("tls", m.tls)
+            .value("auth_mechanism", opt_owned(m.auth_mechanism))
+            .value(
+                "auth_success",
+                m.auth_success.map_or(Value::Null, Value::Bool),
+            )
+            .opt_uint("last_reply_code", m.last_reply_code.map(u64::from))
+            .value("last_reply_text", opt_owned(m.last_reply_text))
+            .uint("t_start_ns", m.ts_start)
+            .opt_uint("t_data_ns", m.ts_data)
+            .uint("t_end_ns", m.ts_end);
+        f = flag_fields(f, &m.flags);
+        if let (Some(name), Some(content)) = (file_name, m.content.as_deref()) {
             match ctx.save_artifact(&name, content) {
                 Ok(path) => f = f.str("file", &path),
                 Err(e) => ctx.warn(&format!("cannot save a message: {e}")),
@@ -279,10 +364,10 @@ fn report(ctx: &mut Context<'_, '_>, session: &Session, messages: Vec<Message>) 
     }
 }
 
-fn summary(ctx: &mut Context<'_, '_>, session: &Session, s: &SessionSummary, t_end: u64) {
+fn summary(ctx: &mut Context<'_, '_>, endpoints: &Endpoints, s: &SessionSummary, t_end: u64) {
     let mut f = Fields::new()
-        .str("client", &session.client.to_string())
-        .str("server", &session.server.to_string())
+        .str("client", &endpoints.client)
+        .str("server", &endpoints.server)
         .opt_uint("greeting_code", s.greeting_code.map(u64::from))
         .opt_str("greeting", s.greeting.as_deref())
         .opt_str("helo", s.helo.as_deref())
@@ -291,8 +376,7 @@ fn summary(ctx: &mut Context<'_, '_>, session: &Session, s: &SessionSummary, t_e
         .opt_str("auth_mechanism", s.auth_mechanism.as_deref())
         .value(
             "auth_success",
-            s.auth_success
-                .map_or(netan_plugin_api::Value::Null, netan_plugin_api::Value::Bool),
+            s.auth_success.map_or(Value::Null, Value::Bool),
         )
         .uint("transactions", u64::from(s.transactions))
         .uint("commands", s.commands)

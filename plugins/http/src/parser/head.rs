@@ -326,8 +326,13 @@ pub(crate) struct Summary {
     pub(crate) chunked: bool,
 }
 
+/// `v` as a string, invalid UTF-8 replaced (U+FFFD). Header values are nearly always ASCII:
+/// validating them whole is much cheaper than `from_utf8_lossy`'s chunk by chunk walk.
 fn lossy(v: &[u8]) -> String {
-    String::from_utf8_lossy(v).into_owned()
+    match std::str::from_utf8(v) {
+        Ok(s) => s.to_owned(),
+        Err(_) => String::from_utf8_lossy(v).into_owned(),
+    }
 }
 
 fn join(slot: &mut Option<String>, v: &[u8]) {
