@@ -16,7 +16,6 @@ mod pieces;
 mod robustness;
 mod security;
 mod streaming;
-mod throughput;
 
 /// One event of a scripted session.
 #[derive(Debug, Clone, Copy)]
