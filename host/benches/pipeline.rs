@@ -226,7 +226,7 @@ impl TcpObserver for Count {
     fn data(&mut self, _s: &SessionInfo, _d: Direction, data: &[u8], _ts: u64, _p: u64) {
         self.bytes += data.len() as u64;
     }
-    fn gap(&mut self, _s: &SessionInfo, _d: Direction, _len: u64) {}
+    fn gap(&mut self, _s: &SessionInfo, _d: Direction, _len: u64, _ts: u64) {}
     fn monologue_end(&mut self, _s: &SessionInfo, _m: &Monologue) {}
     fn session_end(&mut self, _s: &SessionInfo, _e: &SessionEnd) {
         self.sessions += 1;

@@ -912,7 +912,7 @@ impl TcpObserver for Dispatcher<'_> {
         }
     }
 
-    fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64) {
+    fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64, ts: u64) {
         let Some(state) = self.state(s.slot) else {
             return;
         };
@@ -922,6 +922,12 @@ impl TcpObserver for Dispatcher<'_> {
         let part = &mut state.part;
         if part.direction.is_none() {
             part.direction = Some(direction);
+        }
+        // A part that opens with a gap starts when the gap was found, as the listener's
+        // monologue does (not at time 0).
+        if part.len == 0 && part.gaps.is_empty() {
+            part.t_start = ts;
+            part.t_end = ts;
         }
         part.gaps.push(ApiGap {
             offset: part.len as u64,

@@ -26,7 +26,7 @@ impl TcpObserver for Checker {
         assert!(self.open.contains(&s.ordinal), "data before start");
         self.bytes += data.len() as u64;
     }
-    fn gap(&mut self, s: &SessionInfo, _d: Direction, len: u64) {
+    fn gap(&mut self, s: &SessionInfo, _d: Direction, len: u64, _ts: u64) {
         assert!(self.open.contains(&s.ordinal), "gap before start");
         assert!(len > 0, "empty gap");
     }

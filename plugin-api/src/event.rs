@@ -210,7 +210,8 @@ pub struct Monologue<'a> {
     /// Bytes missing inside or at the end of this part, in order; offsets count the part's
     /// data (the concatenation of `chunks`).
     pub gaps: RSlice<'a, Gap>,
-    /// Capture time of the first packet that contributed to this part, ns.
+    /// Capture time of the first packet that contributed to this part, ns (of the packet
+    /// that revealed the gap, when the part opens with one).
     pub t_start: u64,
     /// Latest capture time of a packet that contributed to this part, ns.
     pub t_end: u64,

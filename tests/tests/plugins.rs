@@ -451,3 +451,74 @@ fn parts_sent_early_under_a_small_buffer_carry_exactly_the_monologues() {
         );
     }
 }
+
+/// `"name":VALUE` of a JSON line, as written (timestamps keep their nine decimals).
+fn raw_field<'a>(line: &'a str, name: &str) -> &'a str {
+    let key = format!("\"{name}\":");
+    let at = line
+        .find(&key)
+        .unwrap_or_else(|| panic!("no {name} in {line}"))
+        + key.len();
+    let rest = &line[at..];
+    let end = rest.find([',', '}']).unwrap_or(rest.len());
+    &rest[..end]
+}
+
+/// A monologue part's times are the monologue's as `netan monologues` reports them, also
+/// when it opens with bytes never captured (a gap has no packet: it starts when the packet
+/// that revealed it was captured, not at time 0).
+#[test]
+fn monologue_parts_carry_the_monologues_times_also_after_a_leading_gap() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), "[[plugin]]\npath = \"@events\"\nany = true\n");
+    let mut leading_gaps = 0;
+    for name in [
+        "zeek-http-1000-requests-one-dropped.pcap.gz",
+        "tcpdump-bgp-role-sll.pcapng",
+        "zeek-http-entity-gap.pcap",
+        "zeek-tcp-retransmit-fast009.pcap",
+        "na-t1-google.pcap",
+    ] {
+        let cap = capture(name).to_string_lossy().into_owned();
+        let out = run(&["run", "-p", &p, &cap]);
+        assert!(out.status.success(), "{name}");
+        let parts: std::collections::HashMap<(u64, u64), serde_json::Value> = records(&out.stdout)
+            .into_iter()
+            .filter(|r| r["event"] == "monologue")
+            .map(|r| {
+                assert_eq!(r["part"], 0, "{name}: small captures come in whole parts");
+                (
+                    (r["session"].as_u64().unwrap(), r["index"].as_u64().unwrap()),
+                    r,
+                )
+            })
+            .collect();
+        let monos = run_ok(&["monologues", "-q", &cap]);
+        assert!(!monos.is_empty(), "{name}");
+        for line in monos.lines() {
+            let m: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = (
+                m["session"].as_u64().unwrap(),
+                m["monologue"].as_u64().unwrap(),
+            );
+            let r = parts
+                .get(&id)
+                .unwrap_or_else(|| panic!("{name}: no part for monologue {id:?}"));
+            let secs = |ns: u64| format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
+            for (field, ns) in [("t_start", "t_start_ns"), ("t_end", "t_end_ns")] {
+                assert_eq!(
+                    secs(r[ns].as_u64().unwrap()),
+                    raw_field(line, field),
+                    "{name}: {field} of monologue {id:?}"
+                );
+            }
+            if m["gap_list"][0]["offset"] == 0 && m["bytes"].as_u64().unwrap() > 0 {
+                leading_gaps += 1;
+            }
+        }
+    }
+    assert!(
+        leading_gaps >= 2,
+        "monologues opening with a gap: {leading_gaps}"
+    );
+}

@@ -104,7 +104,7 @@ impl<W: Write> TcpObserver for FlowsWriter<W> {
         }
     }
 
-    fn gap(&mut self, _session: &SessionInfo, _direction: Direction, _len: u64) {}
+    fn gap(&mut self, _session: &SessionInfo, _direction: Direction, _len: u64, _ts: u64) {}
 
     fn monologue_end(&mut self, _session: &SessionInfo, _monologue: &Monologue) {}
 

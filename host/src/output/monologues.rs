@@ -122,7 +122,7 @@ impl<W: Write> TcpObserver for MonologuesWriter<W> {
         }
     }
 
-    fn gap(&mut self, _session: &SessionInfo, _direction: Direction, _len: u64) {}
+    fn gap(&mut self, _session: &SessionInfo, _direction: Direction, _len: u64, _ts: u64) {}
 
     fn monologue_end(&mut self, s: &SessionInfo, m: &Monologue) {
         let (from, to) = s.endpoints(m.direction);

@@ -118,8 +118,9 @@ pub trait TcpObserver {
         ts: u64,
         packet: u64,
     );
-    /// Bytes from one side that were never captured.
-    fn gap(&mut self, session: &SessionInfo, direction: Direction, len: u64);
+    /// Bytes from one side that were never captured, found at capture time `ts` (the time of
+    /// the packet that revealed them: a gap has no packet of its own).
+    fn gap(&mut self, session: &SessionInfo, direction: Direction, len: u64, ts: u64);
     /// The current monologue is complete.
     fn monologue_end(&mut self, session: &SessionInfo, monologue: &Monologue);
     /// The session ended.

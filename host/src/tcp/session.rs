@@ -189,7 +189,7 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
             offset: cur.bytes,
             len,
         });
-        self.obs.gap(self.info, self.direction, len);
+        self.obs.gap(self.info, self.direction, len, self.now);
     }
 }
 

@@ -100,7 +100,7 @@ impl TcpObserver for Recorder {
         }
         self.events.push((s.ordinal, Ev::Data(d, data.to_vec())));
     }
-    fn gap(&mut self, s: &SessionInfo, d: Direction, len: u64) {
+    fn gap(&mut self, s: &SessionInfo, d: Direction, len: u64, _ts: u64) {
         self.events.push((s.ordinal, Ev::Gap(d, len)));
     }
     fn monologue_end(&mut self, s: &SessionInfo, m: &Monologue) {
