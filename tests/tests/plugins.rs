@@ -523,3 +523,47 @@ fn monologue_parts_carry_the_monologues_times_also_after_a_leading_gap() {
         "monologues opening with a gap: {leading_gaps}"
     );
 }
+
+/// On every shipped capture, what a plugin learns at a session's end (reason, times, packets,
+/// bytes each way, gaps, monologues) is what `netan flows` reports for that session.
+#[test]
+fn session_ends_agree_with_netan_flows_on_every_capture() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(dir.path(), "[[plugin]]\npath = \"@events\"\nany = true\n");
+    let mut compared = 0;
+    for name in captures() {
+        let cap = capture(&name).to_string_lossy().into_owned();
+        let out = run(&["run", "-p", &p, &cap]);
+        let flows = run(&["flows", "-q", &cap]);
+        assert_eq!(out.status.code(), flows.status.code(), "{name}");
+        let ends: std::collections::HashMap<u64, serde_json::Value> = records(&out.stdout)
+            .into_iter()
+            .filter(|r| r["event"] == "end")
+            .map(|r| (r["session"].as_u64().unwrap(), r))
+            .collect();
+        let flows = String::from_utf8_lossy(&flows.stdout).into_owned();
+        assert_eq!(ends.len(), flows.lines().count(), "{name}: sessions");
+        for line in flows.lines() {
+            let f: serde_json::Value = serde_json::from_str(line).unwrap();
+            let id = f["session"].as_u64().unwrap();
+            let r = ends
+                .get(&id)
+                .unwrap_or_else(|| panic!("{name}: no end for session {id}"));
+            assert_eq!(r["reason"], f["end_reason"], "{name}: session {id}");
+            assert_eq!(r["key"], f["key"], "{name}: session {id}");
+            for field in ["packets", "bytes_c2s", "bytes_s2c", "gaps", "monologues"] {
+                assert_eq!(r[field], f[field], "{name}: {field} of session {id}");
+            }
+            let secs = |ns: u64| format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
+            for (field, ns) in [("t_start", "t_first_ns"), ("t_end", "t_end_ns")] {
+                assert_eq!(
+                    secs(r[ns].as_u64().unwrap()),
+                    raw_field(line, field),
+                    "{name}: {field} of session {id}"
+                );
+            }
+            compared += 1;
+        }
+    }
+    assert!(compared >= 50, "sessions compared: {compared}");
+}
