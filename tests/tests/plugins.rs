@@ -368,6 +368,25 @@ fn several_instances_merge_to_the_same_aggregate() {
     assert_eq!(one, three);
 }
 
+/// Every bundled plugin, on every shipped capture: three instances sharing the sessions give
+/// the records one instance gives, in the same order, aggregates (and their times) included.
+#[test]
+fn the_default_pipeline_gives_the_same_records_with_three_instances() {
+    let mut records = 0;
+    for name in captures() {
+        let cap = capture(&name).to_string_lossy().into_owned();
+        let one = run(&["run", "-q", &cap]);
+        let three = run(&["run", "-q", "--instances", "3", &cap]);
+        assert_eq!(one.status.code(), three.status.code(), "{name}");
+        assert!(
+            one.stdout == three.stdout,
+            "{name}: records differ with three instances"
+        );
+        records += one.stdout.iter().filter(|&&b| b == b'\n').count();
+    }
+    assert!(records > 1000, "records compared: {records}");
+}
+
 #[test]
 fn plugins_lists_the_bundled_plugins_with_metadata() {
     let text = run_ok(&["plugins"]);

@@ -117,8 +117,10 @@ impl Plugin for HttpPerf {
         Ok(())
     }
 
+    /// `last_ts<TAB>NS` (the latest transaction seen: the records' time), then one line per
+    /// server: name, transactions, answered, request and response bytes, latency histogram.
     fn partial(&mut self) -> Result<Option<String>, PluginError> {
-        let mut out = String::new();
+        let mut out = format!("last_ts\t{}\n", self.last_ts);
         for (name, s) in &self.servers {
             out.push_str(&format!(
                 "{}\t{}\t{}\t{}\t{}\t{}\n",
@@ -136,6 +138,13 @@ impl Plugin for HttpPerf {
     fn merge(&mut self, partial: &str) -> Result<(), PluginError> {
         for line in partial.lines().filter(|l| !l.is_empty()) {
             let fields: Vec<&str> = line.split('\t').collect();
+            if let ["last_ts", ts] = fields[..] {
+                let ts: u64 = ts.parse().map_err(|e| {
+                    PluginError::failed(format!("bad partial state line {line:?}: {e}"))
+                })?;
+                self.last_ts = self.last_ts.max(ts);
+                continue;
+            }
             let [name, t, a, rq, rs, hist] = fields[..] else {
                 return Err(PluginError::failed(format!(
                     "bad partial state line {line:?}"
@@ -321,7 +330,9 @@ mod tests {
         let mut rec = Recorder::default();
         rec.with_context(|ctx| {
             for i in 0..50u64 {
-                let e = transaction(if i % 3 == 0 { "x" } else { "y" }, Some(i * 7_777), i);
+                let mut e = transaction(if i % 3 == 0 { "x" } else { "y" }, Some(i * 7_777), i);
+                // The last transaction goes to `b`: the merged records must still carry its time.
+                e.ts = 1_000 + i;
                 whole.event(ctx, &e).unwrap();
                 if i % 2 == 0 {
                     a.event(ctx, &e).unwrap()
@@ -332,7 +343,9 @@ mod tests {
         });
         let partial = b.partial().unwrap().unwrap();
         a.merge(&partial).unwrap();
-        assert_eq!(finish(&mut a), finish(&mut whole));
+        let merged = finish(&mut a);
+        assert!(merged.iter().all(|r| r.ts == 1_049), "{merged:?}");
+        assert_eq!(merged, finish(&mut whole));
         assert!(a.merge("x\t1").is_err());
     }
 }

@@ -93,23 +93,28 @@ impl Plugin for PortCount {
         Ok(())
     }
 
-    /// One line per port: `port sessions packets bytes_c2s bytes_s2c`.
+    /// `last_ts NS` (the latest session end seen: the records' time), then one line per port:
+    /// `port sessions packets bytes_c2s bytes_s2c`.
     fn partial(&mut self) -> Result<Option<String>, PluginError> {
-        let lines: Vec<String> = self
-            .ports
-            .iter()
-            .map(|(port, c)| {
-                format!(
-                    "{port} {} {} {} {}",
-                    c.sessions, c.packets, c.bytes_c2s, c.bytes_s2c
-                )
-            })
-            .collect();
+        let mut lines = vec![format!("last_ts {}", self.last_ts)];
+        lines.extend(self.ports.iter().map(|(port, c)| {
+            format!(
+                "{port} {} {} {} {}",
+                c.sessions, c.packets, c.bytes_c2s, c.bytes_s2c
+            )
+        }));
         Ok(Some(lines.join("\n")))
     }
 
     fn merge(&mut self, partial: &str) -> Result<(), PluginError> {
         for line in partial.lines().filter(|l| !l.trim().is_empty()) {
+            if let Some(ts) = line.strip_prefix("last_ts ") {
+                let ts: u64 = ts.trim().parse().map_err(|e| {
+                    PluginError::failed(format!("bad partial state line {line:?}: {e}"))
+                })?;
+                self.last_ts = self.last_ts.max(ts);
+                continue;
+            }
             let numbers: Vec<u64> = line
                 .split_whitespace()
                 .map(|n| n.parse::<u64>())
@@ -181,6 +186,8 @@ mod tests {
     fn partial_state_merges_into_the_same_totals() {
         let mut a = PortCount::new(Config { text: "" }).unwrap();
         let mut b = PortCount::new(Config { text: "" }).unwrap();
+        a.last_ts = 5;
+        b.last_ts = 9;
         a.ports.insert(
             80,
             Count {
@@ -220,6 +227,9 @@ mod tests {
             }
         );
         assert_eq!(a.ports[&25].packets, 7);
+        // The records' time is the latest session end of all instances.
+        assert_eq!(a.last_ts, 9);
         assert!(a.merge("80 1 2").is_err());
+        assert!(a.merge("last_ts x").is_err());
     }
 }
