@@ -99,6 +99,10 @@ pub fn analyse(
             .then(|| progress_bar(total_size));
     let mut frame_index: u64 = 0;
     let mut done_bytes: u64 = 0;
+    // Input blocks as the observer knows them: numbered over the whole run, since each
+    // file numbers its own blocks from 0 and an observer may still hold blocks of the last
+    // file (the dispatcher tells pinned blocks apart by this number).
+    let mut block_number: Option<u64> = None;
 
     for path in &list.files {
         let mut report = FileReport {
@@ -127,7 +131,9 @@ pub fn analyse(
                     if frame.block.1 != generation || first_frame {
                         first_frame = false;
                         generation = frame.block.1;
-                        obs.input_block(frame.block.0, generation);
+                        let number = block_number.map_or(0, |n| n + 1);
+                        block_number = Some(number);
+                        obs.input_block(frame.block.0, number);
                     }
                     if let Some(pkt) = decoder.decode(frame.ts, frame.linktype, frame.data) {
                         tcp.segment(&pkt, frame_index, frame.ts, obs);

@@ -631,3 +631,68 @@ fn records_do_not_depend_on_where_monologues_are_cut_into_parts() {
         assert!(kinds.contains(kind), "no {kind} record compared: {kinds:?}");
     }
 }
+
+/// A classic pcap file cut into three files at record boundaries (header repeated), or `None`
+/// if it is not one.
+fn split_in_three(bytes: &[u8]) -> Option<[Vec<u8>; 3]> {
+    let header = bytes.get(..24)?;
+    let big_endian = match header.get(..4)? {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
+        _ => return None,
+    };
+    let mut records = Vec::new();
+    let mut at = 24;
+    while let Some(len) = bytes.get(at + 8..at + 12) {
+        let len: [u8; 4] = len.try_into().unwrap();
+        let len = if big_endian {
+            u32::from_be_bytes(len)
+        } else {
+            u32::from_le_bytes(len)
+        } as usize;
+        records.push(bytes.get(at..at + 16 + len)?);
+        at += 16 + len;
+    }
+    let n = records.len();
+    let file = |r: &[&[u8]]| [header, &r.concat()].concat();
+    Some([
+        file(&records[..n / 3]),
+        file(&records[n / 3..2 * n / 3]),
+        file(&records[2 * n / 3..]),
+    ])
+}
+
+/// Every bundled plugin, on every shipped classic pcap capture cut into three files: the
+/// records are those of the whole file (parts pending at a file's end still refer to that
+/// file's input blocks when the next file's are read).
+#[test]
+fn a_capture_cut_into_three_files_gives_the_records_of_the_whole() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for name in captures() {
+        let whole_path = capture(&name);
+        let Some(thirds) = split_in_three(&std::fs::read(&whole_path).unwrap()) else {
+            continue;
+        };
+        let paths: Vec<String> = thirds
+            .iter()
+            .enumerate()
+            .map(|(i, bytes)| {
+                let p = dir.path().join(format!("{name}.{i}.pcap"));
+                std::fs::write(&p, bytes).unwrap();
+                p.to_string_lossy().into_owned()
+            })
+            .collect();
+        let whole = run(&["run", "-q", whole_path.to_str().unwrap()]);
+        let mut args = vec!["run", "-q"];
+        args.extend(paths.iter().map(String::as_str));
+        let cut = run(&args);
+        assert_eq!(whole.status.code(), cut.status.code(), "{name}");
+        assert!(
+            whole.stdout == cut.stdout,
+            "{name}: records differ when the capture is cut into three files"
+        );
+        compared += 1;
+    }
+    assert!(compared >= 20, "captures compared: {compared}");
+}

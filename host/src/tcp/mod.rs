@@ -125,8 +125,9 @@ pub trait TcpObserver {
     fn monologue_end(&mut self, session: &SessionInfo, monologue: &Monologue);
     /// The session ended.
     fn session_end(&mut self, session: &SessionInfo, end: &SessionEnd);
-    /// Frames now come from this input block (`generation` counts blocks). An observer that
-    /// keeps frame bytes beyond a call can hold the block instead of copying them.
+    /// Frames now come from this input block. `generation` numbers the blocks over the whole
+    /// run (across files: never twice the same). An observer that keeps frame bytes beyond a
+    /// call can hold the block instead of copying them.
     fn input_block(&mut self, _block: &std::sync::Arc<Vec<u8>>, _generation: u64) {}
     /// Whether the run must stop now (checked after every frame).
     fn stop_requested(&self) -> bool {
