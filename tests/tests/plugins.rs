@@ -696,3 +696,61 @@ fn a_capture_cut_into_three_files_gives_the_records_of_the_whole() {
     }
     assert!(compared >= 20, "captures compared: {compared}");
 }
+
+/// Every bundled plugin, on every shipped capture: gzip'd, the capture gives the same
+/// records; with `--output-dir`, the same records are split into one file per kind.
+#[test]
+fn gzip_and_output_dir_give_the_same_records_on_every_capture() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let mut compared = 0;
+    for name in captures() {
+        let path = capture(&name).to_string_lossy().into_owned();
+        let plain = run(&["run", "-q", &path]);
+        if !name.ends_with(".gz") {
+            let gz = dir.path().join(format!("{name}.gz"));
+            let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+            enc.write_all(&std::fs::read(&path).unwrap()).unwrap();
+            std::fs::write(&gz, enc.finish().unwrap()).unwrap();
+            let zipped = run(&["run", "-q", gz.to_str().unwrap()]);
+            assert_eq!(plain.status.code(), zipped.status.code(), "{name}");
+            assert!(
+                plain.stdout == zipped.stdout,
+                "{name}: gzip changes the records"
+            );
+        }
+        let out_dir = dir.path().join(format!("{name}.out"));
+        let split = run(&[
+            "run",
+            "-q",
+            "--output-dir",
+            out_dir.to_str().unwrap(),
+            &path,
+        ]);
+        assert_eq!(plain.status.code(), split.status.code(), "{name}");
+        assert!(
+            split.stdout.is_empty(),
+            "{name}: records on stdout with --output-dir"
+        );
+        let mut from_files: Vec<String> = Vec::new();
+        for entry in std::fs::read_dir(&out_dir).into_iter().flatten() {
+            let entry = entry.unwrap();
+            let kind = entry.file_name().to_string_lossy().into_owned();
+            let text = std::fs::read_to_string(entry.path()).unwrap();
+            for line in text.lines() {
+                let r: serde_json::Value = serde_json::from_str(line).unwrap();
+                assert_eq!(format!("{}.jsonl", r["type"].as_str().unwrap()), kind);
+                from_files.push(line.to_string());
+            }
+        }
+        let mut from_stdout: Vec<String> = String::from_utf8_lossy(&plain.stdout)
+            .lines()
+            .map(str::to_string)
+            .collect();
+        from_files.sort();
+        from_stdout.sort();
+        assert_eq!(from_files, from_stdout, "{name}: --output-dir");
+        compared += from_stdout.len();
+    }
+    assert!(compared > 1000, "records compared: {compared}");
+}
