@@ -483,19 +483,47 @@ fn raw_field<'a>(line: &'a str, name: &str) -> &'a str {
     &rest[..end]
 }
 
-/// On every shipped capture, a monologue part's times, size, gap count and packet count are
-/// the monologue's as `netan monologues` reports them; the times also
-/// when it opens with bytes never captured (a gap has no packet: it starts when the packet
+/// The listener's settings the cross-checks run under: the defaults, and limits tight enough
+/// to bite on the shipped captures (sessions capped, evicted, timed out, reordering cut short),
+/// as a pipeline's `[tcp]` table and as the same options of `flows` and `monologues`.
+const TCP_SETTINGS: [(&str, &[&str]); 2] = [
+    ("", &[]),
+    (
+        "[tcp]\nmax_session_size = 500\nmax_sessions = 2\nidle_timeout = 1\nmax_buffered_per_session = 3000\n\n",
+        &[
+            "--max-session-size",
+            "500",
+            "--max-sessions",
+            "2",
+            "--idle-timeout",
+            "1",
+            "--max-buffered-per-session",
+            "3000",
+        ],
+    ),
+];
+
+/// On every shipped capture, with the default settings and with tight limits, a monologue
+/// part's bytes (SHA-256), times, size, gap count and packet count are the monologue's as
+/// `netan monologues` reports them; the times also when it opens with bytes never captured (a gap has no packet: it starts when the packet
 /// that revealed it was captured, not at time 0).
 #[test]
 fn monologue_parts_carry_the_monologues_times_also_after_a_leading_gap() {
     let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), "[[plugin]]\npath = \"@events\"\nany = true\n");
     let (mut leading_gaps, mut compared) = (0, 0);
-    for name in captures() {
+    for ((tcp, flags), name) in TCP_SETTINGS
+        .iter()
+        .flat_map(|s| captures().into_iter().map(move |n| (*s, n)))
+    {
+        let p = pipeline(
+            dir.path(),
+            &format!(
+                "{tcp}[[plugin]]\npath = \"@events\"\nany = true\n\n[plugin.config]\nhash = true\n"
+            ),
+        );
         let cap = capture(&name).to_string_lossy().into_owned();
         let out = run(&["run", "-p", &p, &cap]);
-        let monos = run(&["monologues", "-q", &cap]);
+        let monos = run(&[&["monologues", "-q", "--hash"], flags, &[cap.as_str()]].concat());
         // Both read the same input: where one stops with an error, so does the other.
         assert_eq!(out.status.code(), monos.status.code(), "{name}");
         let monos = String::from_utf8_lossy(&monos.stdout).into_owned();
@@ -530,6 +558,12 @@ fn monologue_parts_carry_the_monologues_times_also_after_a_leading_gap() {
             for field in ["bytes", "gaps", "packets"] {
                 assert_eq!(r[field], m[field], "{name}: {field} of monologue {id:?}");
             }
+            if m["bytes"] != 0 {
+                assert_eq!(
+                    r["sha256"], m["sha256"],
+                    "{name}: bytes of monologue {id:?}"
+                );
+            }
             compared += 1;
             if m["gap_list"][0]["offset"] == 0 && m["bytes"].as_u64().unwrap() > 0 {
                 leading_gaps += 1;
@@ -543,17 +577,24 @@ fn monologue_parts_carry_the_monologues_times_also_after_a_leading_gap() {
     );
 }
 
-/// On every shipped capture, what a plugin learns at a session's end (reason, times, packets,
+/// On every shipped capture, with the default settings and with tight limits, what a plugin
+/// learns at a session's end (reason, times, packets,
 /// bytes each way, gaps, monologues) is what `netan flows` reports for that session.
 #[test]
 fn session_ends_agree_with_netan_flows_on_every_capture() {
     let dir = tempfile::tempdir().unwrap();
-    let p = pipeline(dir.path(), "[[plugin]]\npath = \"@events\"\nany = true\n");
     let mut compared = 0;
-    for name in captures() {
+    for ((tcp, flags), name) in TCP_SETTINGS
+        .iter()
+        .flat_map(|s| captures().into_iter().map(move |n| (*s, n)))
+    {
+        let p = pipeline(
+            dir.path(),
+            &format!("{tcp}[[plugin]]\npath = \"@events\"\nany = true\n"),
+        );
         let cap = capture(&name).to_string_lossy().into_owned();
         let out = run(&["run", "-p", &p, &cap]);
-        let flows = run(&["flows", "-q", &cap]);
+        let flows = run(&[&["flows", "-q"], flags, &[cap.as_str()]].concat());
         assert_eq!(out.status.code(), flows.status.code(), "{name}");
         let ends: std::collections::HashMap<u64, serde_json::Value> = records(&out.stdout)
             .into_iter()
