@@ -144,7 +144,7 @@ pub fn analyse(
                     }
                     if let Some(bar) = &progress {
                         if frame_index % 8192 == 0 {
-                            bar.set_position(done_bytes + file.position());
+                            bar.set_position(done_bytes + file.disk_position());
                         }
                     }
                 }

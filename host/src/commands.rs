@@ -228,12 +228,12 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         kinds.sort();
         let records: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
         eprintln!(
-            "netan: plugins: {} analysers; records: {}; {} monologue parts ({} sent early to stay within max_monologue_buffer; peak {} of input held for them); {} events between plugins{}",
+            "netan: plugins: {} analysers; records: {}; {} monologue parts ({} sent early to stay within max_monologue_buffer; peak {} in input blocks held for them); {} events between plugins{}",
             pipeline.entries.len(),
             if records.is_empty() { "none".to_string() } else { records.join(", ") },
             stats.parts,
             stats.early_parts,
-            crate::summary::human_bytes(stats.peak_pinned_blocks * crate::source::BLOCK_SIZE as u64),
+            crate::summary::human_bytes(stats.peak_pinned_bytes),
             stats.events,
             if stats.events_dropped > 0 { format!(" ({} dropped)", stats.events_dropped) } else { String::new() },
         );

@@ -79,8 +79,8 @@ pub struct DispatchStats {
     pub events: u64,
     /// Named events dropped because a drain exceeded its bound.
     pub events_dropped: u64,
-    /// Peak input blocks held for pending parts (each `BLOCK_SIZE` bytes).
-    pub peak_pinned_blocks: u64,
+    /// Peak memory of the input blocks held for pending parts, bytes.
+    pub peak_pinned_bytes: u64,
     /// Sessions analysers released (not their protocol).
     pub released: u64,
 }
@@ -269,8 +269,13 @@ pub struct Dispatcher<'s> {
     by_id: FxHashMap<u64, usize>,
     /// The input block frames currently come from.
     block: Option<(Arc<Vec<u8>>, u64)>,
-    /// Input blocks pinned by pending parts, oldest first (few: at most `max_blocks`).
+    /// Input blocks pinned by pending parts, oldest first (few: their memory stays within
+    /// `max_monologue_buffer`).
     pinned: VecDeque<Pinned>,
+    /// Memory of the blocks in `pinned` (their capacity, however much input they hold: a
+    /// block read from a pipe or a gzip stream may be partly filled, one holding a record
+    /// larger than `BLOCK_SIZE` is larger).
+    pinned_bytes: usize,
     /// Sessions (table slot, id) whose pending part took its first bytes since the last
     /// `flush_all`, in that order: what `flush_all` visits instead of every open session.
     holding: Vec<(usize, u64)>,
@@ -363,6 +368,7 @@ impl<'s> Dispatcher<'s> {
             by_id: FxHashMap::default(),
             block: None,
             pinned: VecDeque::new(),
+            pinned_bytes: 0,
             slices: Vec::new(),
             holding: Vec::new(),
             owned: 0,
@@ -458,9 +464,10 @@ impl<'s> Dispatcher<'s> {
         self.sessions.get_mut(slot).and_then(|s| s.as_mut())
     }
 
-    /// Input blocks pending parts may pin at once: `max_monologue_buffer` in blocks.
-    fn max_blocks(&self) -> usize {
-        (self.max_buffered / crate::source::BLOCK_SIZE).max(2)
+    /// Memory pending parts may pin in input blocks: `max_monologue_buffer`, and at least two
+    /// blocks (the block being read is always held).
+    fn max_pinned(&self) -> usize {
+        self.max_buffered.max(2 * crate::source::BLOCK_SIZE)
     }
 
     /// Bytes copied into pending parts may reach a quarter of `max_monologue_buffer`.
@@ -477,7 +484,9 @@ impl<'s> Dispatcher<'s> {
                         if let Some(p) = self.pinned.get_mut(i) {
                             p.chunks -= 1;
                             if p.chunks == 0 {
-                                self.pinned.remove(i);
+                                if let Some(gone) = self.pinned.remove(i) {
+                                    self.pinned_bytes -= gone.block.len();
+                                }
                             }
                         }
                     }
@@ -774,9 +783,11 @@ impl TcpObserver for Dispatcher<'_> {
     fn session_start(&mut self, s: &SessionInfo, ts: u64) {
         let mut slots = SlotSet::default();
         for (i, slot) in self.slots.iter().enumerate() {
-            if slot
-                .filter
-                .matches((s.client.ip, s.client.port), (s.server.ip, s.server.port))
+            // A failed analyser gets nothing more: new sessions gather nothing for it.
+            if !slot.failed
+                && slot
+                    .filter
+                    .matches((s.client.ip, s.client.port), (s.server.ip, s.server.port))
             {
                 slots.insert(i);
             }
@@ -825,7 +836,7 @@ impl TcpObserver for Dispatcher<'_> {
     fn input_block(&mut self, block: &Arc<Vec<u8>>, generation: u64) {
         self.block = Some((block.clone(), generation));
         // The input moved on: if pending parts pin too much of it, send them all.
-        if self.pinned.len() >= self.max_blocks() {
+        if self.pinned_bytes >= self.max_pinned() {
             self.flush_all();
         }
     }
@@ -857,6 +868,7 @@ impl TcpObserver for Dispatcher<'_> {
                     Some(p) if p.generation == generation => p.chunks += 1,
                     _ => {
                         if let Some((block, _)) = &self.block {
+                            self.pinned_bytes += block.len();
                             self.pinned.push_back(Pinned {
                                 generation,
                                 block: block.clone(),
@@ -906,7 +918,7 @@ impl TcpObserver for Dispatcher<'_> {
                 self.flush_part(t, true);
             }
         }
-        self.stats.peak_pinned_blocks = self.stats.peak_pinned_blocks.max(self.pinned.len() as u64);
+        self.stats.peak_pinned_bytes = self.stats.peak_pinned_bytes.max(self.pinned_bytes as u64);
         if self.owned > self.max_owned() {
             self.flush_all();
         }

@@ -36,6 +36,14 @@ pub(super) struct ByteBuffer<R> {
     record_start: usize,
     /// Counts block switches, so consumers can tell blocks apart.
     generation: u64,
+    /// Read until the block is full, not only until the bytes asked for are there: for
+    /// files, where a read returns at once, so that blocks held by consumers are full (a
+    /// gzip stream hands out a few KiB per read). Not for pipes: waiting for a block's worth
+    /// of a slow live stream would hold back what has arrived.
+    greedy: bool,
+    /// The reader reported its input cut short (`UnexpectedEof`: a gzip stream without its
+    /// end); taken as the end of input, and told to the format parser's caller.
+    cut_short: bool,
 }
 
 impl<R: Read> ByteBuffer<R> {
@@ -50,7 +58,14 @@ impl<R: Read> ByteBuffer<R> {
             eof: false,
             record_start: 0,
             generation: 0,
+            greedy: false,
+            cut_short: false,
         }
+    }
+
+    /// Makes every fill read until the block is full (see `greedy`).
+    pub(super) fn set_greedy(&mut self, greedy: bool) {
+        self.greedy = greedy;
     }
 
     /// The bytes read but not consumed yet.
@@ -94,7 +109,9 @@ impl<R: Read> ByteBuffer<R> {
             self.record_start = self.record_start.saturating_sub(self.start);
             self.start = 0;
         }
-        while self.end - self.start < need && !self.eof {
+        while !self.eof
+            && (self.end - self.start < need || (self.greedy && self.end < self.buf.len()))
+        {
             let end = self.end;
             let Some(space) = Arc::get_mut(&mut self.buf).and_then(|b| b.get_mut(end..)) else {
                 break;
@@ -103,6 +120,10 @@ impl<R: Read> ByteBuffer<R> {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
+                    self.eof = true;
+                    self.cut_short = true;
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -113,11 +134,15 @@ impl<R: Read> ByteBuffer<R> {
     /// unconsumed tail copied to its front; the current block is left to its holders.
     fn switch_block(&mut self, need: usize) {
         let size = BLOCK_SIZE.max(need.next_power_of_two());
+        // Blocks grown for a record larger than BLOCK_SIZE go once nobody holds them: kept,
+        // they would be reused for ordinary input and hold that much memory per block.
+        self.retired
+            .retain(|b| b.len() == BLOCK_SIZE || Arc::strong_count(b) > 1);
         // The most recently retired free block first: it is the likeliest still in cache.
         let free = self
             .retired
             .iter()
-            .rposition(|b| Arc::strong_count(b) == 1 && b.len() >= size);
+            .rposition(|b| Arc::strong_count(b) == 1 && b.len() == size);
         let mut next = match free {
             Some(i) => self.retired.remove(i),
             None => Arc::new(vec![0; size]),
@@ -138,6 +163,11 @@ impl<R: Read> ByteBuffer<R> {
         self.record_start = self.record_start.saturating_sub(self.start);
         self.start = 0;
         self.generation += 1;
+    }
+
+    /// Whether the input ended because the reader found it cut short.
+    pub(super) fn cut_short(&self) -> bool {
+        self.cut_short
     }
 
     /// Marks `n` available bytes as consumed: they form the current record.
@@ -229,5 +259,80 @@ mod tests {
         b.consume(BLOCK_SIZE + 100);
         assert_eq!(b.record(0, 4), &[7, 7, 7, 7]);
         assert_eq!(b.offset(), BLOCK_SIZE as u64 + 105);
+    }
+
+    #[test]
+    fn a_greedy_buffer_fills_its_block_from_short_reads_and_a_plain_one_stops_at_need() {
+        let data: Vec<u8> = (0..BLOCK_SIZE * 2).map(|i| (i % 253) as u8).collect();
+        // A gzip decoder or a pipe hands out a few KiB per read.
+        let mut greedy = ByteBuffer::new(Trickle {
+            data: &data,
+            step: 4096,
+        });
+        greedy.set_greedy(true);
+        assert!(greedy.fill(10).unwrap());
+        assert_eq!(greedy.available().len(), BLOCK_SIZE);
+        assert_eq!(greedy.available(), &data[..BLOCK_SIZE]);
+        let mut plain = ByteBuffer::new(Trickle {
+            data: &data,
+            step: 4096,
+        });
+        assert!(plain.fill(10).unwrap());
+        assert_eq!(plain.available().len(), 4096);
+    }
+
+    #[test]
+    fn blocks_grown_for_a_large_record_are_not_reused_for_ordinary_input() {
+        let data = vec![3u8; BLOCK_SIZE * 8];
+        let mut b = ByteBuffer::new(&data[..]);
+        assert!(b.fill(10).unwrap());
+        // A consumer holds the block: a 3 MiB record goes to a new, larger block.
+        let held = b.block().0.clone();
+        b.consume(5);
+        assert!(b.fill(3 * BLOCK_SIZE).unwrap());
+        let big = b.block().0.clone();
+        assert_eq!(big.len(), 4 * BLOCK_SIZE);
+        b.consume(b.available().len());
+        // Held again, the big block is left for the next read, which gets a BLOCK_SIZE one.
+        assert!(b.fill(10).unwrap());
+        assert_eq!(b.block().0.len(), BLOCK_SIZE);
+        drop((held, big));
+        // Now free, the big block is dropped rather than reused: every later block is small.
+        let held = b.block().0.clone();
+        b.consume(b.available().len());
+        assert!(b.fill(10).unwrap());
+        assert_eq!(b.block().0.len(), BLOCK_SIZE);
+        assert!(b.retired.iter().all(|r| r.len() == BLOCK_SIZE));
+        drop(held);
+    }
+
+    /// A reader whose input stops short, as a gzip decoder reports a stream without its end.
+    struct CutShort<'a>(&'a [u8]);
+
+    impl Read for CutShort<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.0.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "incomplete deflate stream",
+                ));
+            }
+            let n = out.len().min(self.0.len());
+            out[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn input_cut_short_ends_the_input_and_is_remembered() {
+        let data = [1u8, 2, 3, 4, 5];
+        let mut b = ByteBuffer::new(CutShort(&data));
+        assert!(!b.fill(10).unwrap());
+        assert_eq!(b.available(), &data);
+        assert!(b.cut_short());
+        let mut whole = ByteBuffer::new(&data[..]);
+        assert!(!whole.fill(10).unwrap());
+        assert!(!whole.cut_short());
     }
 }

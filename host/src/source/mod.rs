@@ -20,6 +20,8 @@ use std::fmt;
 use std::fs::File;
 use std::io::Read;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 use buffer::ByteBuffer;
 pub use buffer::BLOCK_SIZE;
@@ -90,15 +92,33 @@ pub struct Truncation {
     /// Bytes the record header announced (or the minimum header size when the header itself
     /// was cut).
     pub expected: usize,
+    /// The compressed (gzip) stream itself is cut short: the decompressor found its end
+    /// missing. With `present` and `expected` 0, the cut fell between two records.
+    pub stream_cut: bool,
 }
 
 impl fmt::Display for Truncation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.stream_cut && self.present == 0 && self.expected == 0 {
+            return write!(
+                f,
+                "the gzip stream is cut short after byte offset {} of the capture (between \
+                 two records); everything before it was analysed",
+                self.offset
+            );
+        }
         write!(
             f,
-            "file ends inside the record at byte offset {} ({} of {} bytes present); \
+            "{} inside the record at byte offset {} ({} of {} bytes present); \
              everything before it was analysed",
-            self.offset, self.present, self.expected
+            if self.stream_cut {
+                "the gzip stream is cut short"
+            } else {
+                "file ends"
+            },
+            self.offset,
+            self.present,
+            self.expected
         )
     }
 }
@@ -138,9 +158,25 @@ pub struct CaptureFile {
     parser: Parser,
     format: Format,
     compressed: bool,
+    /// Compressed bytes the decoder has read (gzip files only).
+    disk_read: Arc<AtomicU64>,
     truncation: Option<Truncation>,
     counters: SourceCounters,
     finished: bool,
+}
+
+/// A reader that counts the bytes read through it.
+struct Counted<R> {
+    inner: R,
+    read: Arc<AtomicU64>,
+}
+
+impl<R: Read> Read for Counted<R> {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(out)?;
+        self.read.fetch_add(n as u64, Ordering::Relaxed);
+        Ok(n)
+    }
 }
 
 impl CaptureFile {
@@ -151,24 +187,37 @@ impl CaptureFile {
             source,
         };
         let file = File::open(path).map_err(io_err)?;
-        if file.metadata().map(|m| m.is_dir()).unwrap_or(false) {
+        let kind = file.metadata().map(|m| m.file_type()).ok();
+        if kind.is_some_and(|k| k.is_dir()) {
             return Err(io_err(std::io::Error::new(
                 std::io::ErrorKind::InvalidInput,
                 "is a directory",
             )));
         }
+        // A regular file is read a whole block at a time; a pipe as its bytes come.
+        let regular = kind.is_some_and(|k| k.is_file());
         let mut raw = ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>);
         raw.fill(4).map_err(io_err)?;
         let compressed = raw.available().starts_with(&[0x1f, 0x8b]);
+        let disk_read = Arc::new(AtomicU64::new(0));
         let mut buf = if compressed {
-            let inner = raw.into_reader_with_pending();
+            let inner = Counted {
+                inner: raw.into_reader_with_pending(),
+                read: disk_read.clone(),
+            };
             ByteBuffer::new(
                 Box::new(flate2::read::MultiGzDecoder::new(inner)) as Box<dyn Read + Send>
             )
         } else {
             raw
         };
-        buf.fill(4).map_err(io_err)?;
+        buf.set_greedy(regular);
+        if !buf.fill(4).map_err(io_err)? && buf.cut_short() {
+            return Err(io_err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "the gzip stream is cut short before the capture's first bytes",
+            )));
+        }
         let head = buf.available();
         let magic: Option<[u8; 4]> = head.get(..4).and_then(|m| m.try_into().ok());
         let format = match magic {
@@ -198,6 +247,7 @@ impl CaptureFile {
             parser,
             format,
             compressed,
+            disk_read,
             truncation: None,
             counters: SourceCounters::default(),
             finished: false,
@@ -222,6 +272,16 @@ impl CaptureFile {
     /// Bytes of the (decompressed) file consumed so far.
     pub fn position(&self) -> u64 {
         self.buf.offset()
+    }
+
+    /// Bytes of the file on disk read so far (compressed bytes for a gzip file): what a
+    /// progress bar over file sizes counts.
+    pub fn disk_position(&self) -> u64 {
+        if self.compressed {
+            self.disk_read.load(Ordering::Relaxed)
+        } else {
+            self.position()
+        }
     }
 
     /// Set once the file turned out to end inside a record.
@@ -258,10 +318,19 @@ impl CaptureFile {
             }
             Ok(Step::End) => {
                 self.finished = true;
+                if self.buf.cut_short() {
+                    self.truncation = Some(Truncation {
+                        offset: self.buf.offset(),
+                        present: 0,
+                        expected: 0,
+                        stream_cut: true,
+                    });
+                }
                 Ok(None)
             }
-            Ok(Step::Truncated(t)) => {
+            Ok(Step::Truncated(mut t)) => {
                 self.finished = true;
+                t.stream_cut = self.buf.cut_short();
                 self.truncation = Some(t);
                 Ok(None)
             }

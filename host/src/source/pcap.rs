@@ -85,6 +85,7 @@ impl PcapState {
                     offset,
                     present,
                     expected: RECORD_HEADER_LEN,
+                    stream_cut: false,
                 })
             });
         }
@@ -106,6 +107,7 @@ impl PcapState {
                 offset,
                 present: buf.available().len(),
                 expected: total,
+                stream_cut: false,
             }));
         }
         let (_, raw) =

@@ -246,6 +246,7 @@ fn block_len<R: Read>(
                 offset,
                 present,
                 expected: 12,
+                stream_cut: false,
             })
         });
     }
@@ -294,6 +295,7 @@ fn block_len<R: Read>(
             offset,
             present: buf.available().len(),
             expected: len,
+            stream_cut: false,
         }));
     }
     Ok(Ok(len))

@@ -331,6 +331,42 @@ fn gzip_compressed_captures_are_read_transparently() {
     assert_eq!(frames, vec![(1_000_000_002, 1, b"zipped".to_vec())]);
 }
 
+/// A gzip capture cut short is a truncated capture: the frames before the cut, a warning
+/// (whether the cut falls inside a record or between two), no error. Cut before the capture's
+/// first bytes, it is an error that says so (not "the file is empty").
+#[test]
+fn a_gzip_capture_cut_short_is_read_up_to_the_cut_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames: Vec<(u32, u32, &[u8], u32)> =
+        (0..40).map(|i| (i, 7, &b"payload bytes"[..], 13)).collect();
+    let bytes = pcap(false, false, 1, &frames);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::none());
+    gz.write_all(&bytes).unwrap();
+    let zipped = gz.finish().unwrap();
+    // Without its 8-byte trailer: every record is there, the stream's end is not.
+    let (all, trunc, err) = read_all(&write(&dir, "t.pcap.gz", &zipped[..zipped.len() - 4]));
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(all.len(), 40);
+    let t = trunc.expect("a cut stream is reported");
+    assert!(t.stream_cut && t.present == 0, "{t:?}");
+    assert!(t.to_string().contains("gzip stream is cut short"), "{t}");
+    // Cut in the middle of the records (stored blocks: the bytes come out as they go in).
+    let (some, trunc, err) = read_all(&write(&dir, "m.pcap.gz", &zipped[..zipped.len() / 2]));
+    assert!(err.is_none(), "{err:?}");
+    assert!(!some.is_empty() && some.len() < 40, "{}", some.len());
+    assert_eq!(some, all[..some.len()]);
+    let t = trunc.expect("a cut stream is reported");
+    assert!(t.stream_cut && t.present > 0, "{t:?}");
+    // Cut inside the gzip header.
+    let (none, _, err) = read_all(&write(&dir, "h.pcap.gz", &zipped[..6]));
+    assert!(none.is_empty());
+    let err = err.expect("an error").to_string();
+    assert!(
+        err.contains("cut short before the capture's first bytes"),
+        "{err}"
+    );
+}
+
 #[test]
 fn directories_expand_to_their_captures_in_name_order() {
     let dir = tempfile::tempdir().unwrap();
