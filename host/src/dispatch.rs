@@ -418,6 +418,7 @@ impl<'s> Dispatcher<'s> {
         };
         let result = f(instance, Host_TO::from_ptr(&mut host, TD_Opaque));
         let released = host.released;
+        let failed = result.is_err();
         if let Err(error) = result.into_result() {
             s.failed = true;
             let failure = Failure {
@@ -442,6 +443,30 @@ impl<'s> Dispatcher<'s> {
         if released {
             self.release(slot, id);
         }
+        if failed {
+            // Nothing more is gathered for it: open sessions drop it too.
+            let wants = self.monologue_slots();
+            for state in self.sessions.iter_mut().flatten() {
+                Self::drop_slot(state, slot, wants);
+            }
+        }
+    }
+
+    /// The entries that take monologues (and have not failed).
+    fn monologue_slots(&self) -> SlotSet {
+        let mut set = SlotSet::default();
+        for (i, s) in self.slots.iter().enumerate() {
+            if s.monologue && !s.failed {
+                set.insert(i);
+            }
+        }
+        set
+    }
+
+    /// Session `state` no longer goes to entry `slot`.
+    fn drop_slot(state: &mut SessionState, slot: usize, wants: SlotSet) {
+        state.slots.remove(slot);
+        state.wants_monologues = state.slots.iter().any(|s| wants.contains(s));
     }
 
     /// Analyser `slot` wants no more events about session `id`.
@@ -449,13 +474,9 @@ impl<'s> Dispatcher<'s> {
         let Some(&t) = self.by_id.get(&id) else {
             return;
         };
-        let wants: Vec<bool> = self.slots.iter().map(|s| s.monologue).collect();
+        let wants = self.monologue_slots();
         if let Some(state) = self.state(t) {
-            state.slots.remove(slot);
-            state.wants_monologues = state
-                .slots
-                .iter()
-                .any(|s| wants.get(s).copied().unwrap_or(false));
+            Self::drop_slot(state, slot, wants);
         }
         self.stats.released += 1;
     }

@@ -160,6 +160,8 @@ fn a_panicking_plugin_is_stopped_and_the_others_go_on() {
     // start + 2 monologues, then nothing more from the fixture; portcount still reports.
     assert_eq!(recs.iter().filter(|r| r["type"] == "fixture").count(), 3);
     assert_eq!(recs.iter().filter(|r| r["type"] == "portcount").count(), 1);
+    // Nothing more is gathered for it either: the three parts it was given are all there are.
+    assert!(err.contains(" 3 monologue parts ("), "{err}");
 }
 
 #[test]
