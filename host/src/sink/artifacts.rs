@@ -20,6 +20,8 @@ pub struct Artifacts {
 const MAX_NAME: usize = 80;
 
 /// `name` reduced to `[A-Za-z0-9._-]`, without leading dots, at most [`MAX_NAME`] characters.
+/// A name cut to fit keeps its extension (up to 8 characters after the last dot), so that
+/// `...long subject.eml` stays an `.eml` file.
 pub fn safe_name(name: &str) -> String {
     let mut s: String = name
         .chars()
@@ -34,7 +36,16 @@ pub fn safe_name(name: &str) -> String {
     while s.starts_with('.') {
         s.remove(0);
     }
-    let mut s: String = s.chars().take(MAX_NAME).collect();
+    if s.len() > MAX_NAME {
+        // Only ASCII is left: byte positions are character positions.
+        let ext = s
+            .rfind('.')
+            .filter(|&dot| dot > 0 && s.len() - dot <= 9)
+            .and_then(|dot| s.get(dot..))
+            .map_or(String::new(), str::to_string);
+        s.truncate(MAX_NAME - ext.len());
+        s.push_str(&ext);
+    }
     if s.is_empty() {
         s.push_str("unnamed");
     }
@@ -82,6 +93,17 @@ mod tests {
         assert_eq!(safe_name("..."), "unnamed");
         assert_eq!(safe_name("report (final).pdf"), "report__final_.pdf");
         assert_eq!(safe_name(&"x".repeat(500)).len(), MAX_NAME);
+        // Cut to fit, a name keeps its extension.
+        let long = format!("1-{}.eml", "A very long subject ".repeat(10));
+        let cut = safe_name(&long);
+        assert_eq!(cut.len(), MAX_NAME);
+        assert!(
+            cut.ends_with(".eml") && cut.starts_with("1-A_very_long"),
+            "{cut}"
+        );
+        // A "extension" longer than 8 characters is just part of the name.
+        let cut = safe_name(&format!("{}.notanextension", "y".repeat(100)));
+        assert_eq!(cut, "y".repeat(MAX_NAME));
         let dir = tempfile::tempdir().unwrap();
         let mut a = Artifacts::new(dir.path().join("out"));
         let p = a.save("http", Some(3), "/index.html", b"hi").unwrap();

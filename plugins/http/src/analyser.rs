@@ -449,6 +449,9 @@ fn report(
                 f = f.json("request_headers", header_json(&r.headers));
             }
             f = body_fields(f, false, &r.body);
+            if !r.body.trailers.is_empty() {
+                f = f.json("request_trailers", header_json(&r.body.trailers));
+            }
         }
         if let Some(r) = resp {
             if out.headers {

@@ -1562,11 +1562,15 @@ impl Session {
     }
 
     /// Whether more bytes would be ignored: the session ended, was upgraded or tunnelled, or
-    /// neither side is parsed any more. Transactions may still be pending until [`Session::end`].
+    /// neither side is parsed any more (nor still fills the excerpt of a "not HTTP" record).
+    /// Transactions may still be pending until [`Session::end`].
     pub fn is_done(&self) -> bool {
         self.ended
             || self.book.tunnel
-            || (self.req.phase == Phase::Stopped && self.resp.phase == Phase::Stopped)
+            || (self.req.phase == Phase::Stopped
+                && self.resp.phase == Phase::Stopped
+                && self.req.excerpt_slot.is_none()
+                && self.resp.excerpt_slot.is_none())
     }
 
     fn role_of(&self, dir: Direction) -> Role {

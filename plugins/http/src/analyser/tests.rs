@@ -131,6 +131,40 @@ fn header_lists_and_hashes_are_reported_when_asked() {
 }
 
 #[test]
+fn chunked_trailers_of_requests_and_of_responses_are_both_reported() {
+    let s = session(80);
+    let mut h = http("");
+    let req: &[u8] =
+        b"POST /up HTTP/1.1\r\nHost: example.org\r\nTransfer-Encoding: chunked\r\n\r\n\
+        3\r\nabc\r\n0\r\nX-Sum: 1\r\n\r\n";
+    let resp: &[u8] = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n\
+        2\r\nok\r\n0\r\nX-Done: yes\r\n\r\n";
+    let mut rec = Recorder::default();
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(req), &[]))
+            .unwrap();
+        h.tcp_monologue(
+            ctx,
+            &part(&s, Direction::ServerToClient, 1, &one(resp), &[]),
+        )
+        .unwrap();
+    });
+    let r = &rec.records[0];
+    assert_eq!(
+        field(r, "request_trailers"),
+        Some(&Value::Json(r#"[["X-Sum","1"]]"#.into()))
+    );
+    assert_eq!(
+        field(r, "trailers"),
+        Some(&Value::Json(r#"[["X-Done","yes"]]"#.into()))
+    );
+    assert_eq!(
+        field(r, "request_body_len").and_then(Value::as_u64),
+        Some(3)
+    );
+}
+
+#[test]
 fn a_gap_inside_a_body_reaches_the_parser() {
     let s = session(80);
     let mut h = http("");
@@ -195,6 +229,41 @@ fn non_http_on_port_80_is_a_flagged_record() {
     assert_eq!(rec.releases, 0);
     assert_eq!(rec.records.len(), 1);
     assert_eq!(field(&rec.records[0], "not_http"), Some(&Value::Bool(true)));
+}
+
+#[test]
+fn the_excerpts_of_non_http_take_the_first_bytes_of_later_monologues_too() {
+    let s = session(80);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let script: [(Direction, &[u8]); 4] = [
+        (Direction::ServerToClient, b"SSH-2.0-OpenSSH_8\r\n"),
+        (Direction::ClientToServer, b"SSH-2.0-client\r\n"),
+        (Direction::ServerToClient, b"\x00\x00\x01"),
+        (Direction::ClientToServer, b"\x00\x02"),
+    ];
+    rec.with_context(|ctx| {
+        for (i, (d, bytes)) in script.iter().enumerate() {
+            let chunks = one(bytes);
+            h.tcp_monologue(ctx, &part(&s, *d, i as u64, &chunks, &[]))
+                .unwrap();
+        }
+        h.tcp_session_end(ctx, &end(&s)).unwrap();
+    });
+    let r = &rec.records[0];
+    assert_eq!(field(r, "not_http"), Some(&Value::Bool(true)));
+    let excerpt = |name| {
+        field(r, name)
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    // Escaped as the records write them: the later monologues' bytes follow the banners.
+    assert_eq!(
+        excerpt("response_excerpt"),
+        "SSH-2.0-OpenSSH_8\\r\\n\\x00\\x00\\x01"
+    );
+    assert_eq!(excerpt("request_excerpt"), "SSH-2.0-client\\r\\n\\x00\\x02");
 }
 
 #[test]

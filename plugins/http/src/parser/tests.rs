@@ -1392,11 +1392,16 @@ fn invalid_chunk_size_is_a_parse_error_then_resync() {
 }
 
 #[test]
-fn is_done_after_both_sides_are_not_http() {
+fn is_done_after_both_sides_are_not_http_and_their_excerpts_are_full() {
     let mut s = Session::new(Arc::new(config()));
     s.data(C2S, b"\x16\x03\x01", 1);
     assert!(!s.is_done());
     s.data(S2C, b"\x16\x03\x03", 2);
+    // Neither side is parsed any more, but the records' excerpts still take bytes.
+    assert!(!s.is_done());
+    s.data(C2S, &[0x17; 100], 3);
+    assert!(!s.is_done());
+    s.data(S2C, &[0x17; 100], 4);
     assert!(s.is_done());
 }
 
