@@ -443,16 +443,26 @@ impl Session {
                     .iter()
                     .map(|s| s.stats.bytes + s.buffered as u64)
                     .sum();
-                let room = config.max_session_size.saturating_sub(used);
-                if (len as u64) > room {
-                    let keep = room as usize;
-                    self.stream_mut(d).cap((len - keep) as u64);
+                // Only bytes not delivered yet count against the limit: a retransmission
+                // that carries old bytes with new ones gets room for the new ones.
+                let old = (self.streams_get(d).next.saturating_sub(off) as usize).min(len);
+                let fresh = len - old;
+                let room = if self.capped {
+                    0
+                } else {
+                    config.max_session_size.saturating_sub(used)
+                };
+                if (fresh as u64) > room {
+                    let keep = old + room as usize;
+                    self.stream_mut(d).cap((fresh - room as usize) as u64);
                     payload = payload.get(..keep).unwrap_or(&[]);
                     if !self.capped {
                         self.capped = true;
                         outcome.capped_now = true;
-                        for stream in &mut self.streams {
-                            stream.capped = true;
+                        let cut = off + keep as u64;
+                        for (i, stream) in self.streams.iter_mut().enumerate() {
+                            let at = if i == d { cut } else { stream.kept_end() };
+                            stream.cap_from(at);
                         }
                     }
                 }
@@ -485,7 +495,9 @@ impl Session {
                 }
             }
             if flags.has(TcpFlags::FIN) {
-                let fin = off + len as u64;
+                // The FIN follows every byte the segment carried, captured or cut off by the
+                // snap length.
+                let fin = off + len as u64 + u64::from(pkt.missing);
                 let stream = self.stream_mut(d);
                 if stream.fin.is_none() {
                     stream.fin = Some(fin);

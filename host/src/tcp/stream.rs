@@ -163,9 +163,11 @@ pub(crate) struct Stream {
     /// Bytes held out of order.
     pub(crate) buffered: usize,
     recent: Recent,
-    /// Set once the session reached `max_session_size`: bytes skipped from then on are
-    /// dropped on purpose, not missing, and are not reported as gaps.
-    pub(crate) capped: bool,
+    /// Set once the session reached `max_session_size`: the offset from which this stream
+    /// keeps nothing. Holes before it are gaps like any other; what lies at or beyond it was
+    /// dropped on purpose (counted in `stats.capped`), and is neither delivered nor reported
+    /// as a gap.
+    pub(crate) cap_at: Option<u64>,
     pub(crate) stats: StreamStats,
 }
 
@@ -181,7 +183,7 @@ impl Stream {
             segments: BTreeMap::new(),
             buffered: 0,
             recent: Recent::new(overlap_segments),
-            capped: false,
+            cap_at: None,
             stats: StreamStats::default(),
         }
     }
@@ -295,8 +297,14 @@ impl Stream {
         if len == 0 {
             return;
         }
+        let start = self.next;
         self.next += len;
-        if self.capped {
+        // Beyond the cap, bytes are dropped on purpose, not missing.
+        let len = match self.cap_at {
+            Some(cap) => cap.saturating_sub(start).min(len),
+            None => len,
+        };
+        if len == 0 {
             return;
         }
         self.stats.gaps += 1;
@@ -440,6 +448,44 @@ impl Stream {
     /// Records that the session's `max_session_size` dropped `n` payload bytes.
     pub(crate) fn cap(&mut self, n: u64) {
         self.stats.capped += n;
+    }
+
+    /// The session reached `max_session_size`: this stream keeps nothing from offset `at` on.
+    /// Held bytes there are dropped (and counted); holes before it stay gaps.
+    pub(crate) fn cap_from(&mut self, at: u64) {
+        if self.cap_at.is_some() {
+            return;
+        }
+        self.cap_at = Some(at);
+        let beyond: Vec<u64> = self.segments.range(..).map(|(&o, _)| o).collect();
+        for o in beyond {
+            let Some(seg) = self.segments.get_mut(&o) else {
+                continue;
+            };
+            let end = o + seg.data.len() as u64;
+            if end <= at {
+                continue;
+            }
+            let keep = at.saturating_sub(o) as usize;
+            let dropped = seg.data.len() - keep;
+            seg.data.truncate(keep);
+            self.buffered -= dropped;
+            self.stats.capped += dropped as u64;
+            if keep == 0 {
+                self.segments.remove(&o);
+            }
+        }
+    }
+
+    /// End of the bytes this stream holds or delivered: where it would stop if nothing more
+    /// were kept.
+    pub(crate) fn kept_end(&self) -> u64 {
+        let held = self
+            .segments
+            .iter()
+            .next_back()
+            .map_or(0, |(&o, seg)| o + seg.data.len() as u64);
+        self.next.max(held)
     }
 
     /// Sequence number of the next expected byte.

@@ -581,6 +581,20 @@ fn a_segment_cut_by_the_snap_length_leaves_a_gap_for_the_missing_bytes() {
 }
 
 #[test]
+fn a_fin_segment_cut_by_the_snap_length_still_leaves_a_gap_for_the_missing_bytes() {
+    // The FIN follows the cut bytes: they were sent (the ACK covers them), not dropped.
+    let mut cut = c(0, 0, ACK | FIN, b"head");
+    cut.missing = 6;
+    let segs = trace(&[
+        handshake(),
+        vec![cut, s(0, 11, ACK | FIN, b""), c(11, 1, ACK, b"")],
+    ]);
+    let (rec, _) = run(&segs);
+    assert_eq!(rec.texts(0), vec![text(C2S, "head<gap 6>")]);
+    assert_eq!(rec.reasons(), vec![EndReason::Fin]);
+}
+
+#[test]
 fn a_capture_of_one_side_reports_the_other_side_as_gaps() {
     // Only the client's packets were captured; its ACKs tell what the server sent.
     let segs = trace(&[
@@ -817,6 +831,58 @@ fn max_session_size_drops_payload_beyond_it_and_still_sees_the_fin() {
         "flags are followed past the cap"
     );
     assert_eq!(stats.limit_session_size, 1);
+}
+
+#[test]
+fn max_session_size_keeps_the_gaps_before_the_cut_and_drops_what_lies_beyond() {
+    // [2,4) is lost; [4,6) and [12,14) are held; the limit (8 bytes) is reached inside
+    // [6,10), whose first 2 bytes are kept. The hole before the cut is still a gap (no bytes joined across
+    // it); held bytes beyond the cut are dropped, not delivered after a silent jump.
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, ACK, b"AA"),
+            c(4, 0, ACK, b"CC"),
+            c(12, 0, ACK, b"FF"),
+            c(6, 0, ACK, b"DDEE"),
+            s(0, 14, ACK, b"ok"),
+        ],
+    ]);
+    let config = TcpConfig {
+        max_session_size: 8,
+        ..TcpConfig::default()
+    };
+    let (rec, _) = run_with(config, &segs);
+    assert_eq!(rec.texts(0), vec![text(C2S, "AA<gap 2>CCDD")]);
+    let end = rec.end(0);
+    assert!(end.capped);
+    assert_eq!(
+        end.streams[0].capped,
+        2 + 2,
+        "EE, and FF held beyond the cut"
+    );
+    assert_eq!(end.streams[1].capped, 2, "the server's ok");
+    assert_eq!(end.streams[0].gap_bytes, 2);
+}
+
+#[test]
+fn max_session_size_counts_only_bytes_not_delivered_before() {
+    // A retransmission carrying 5 old bytes and 10 new ones, with room for 5 more: the 5
+    // new bytes that fit are kept (the old ones do not use up the room).
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, ACK, b"0123456789"),
+            c(5, 0, ACK, b"56789abcdefghij"),
+        ],
+    ]);
+    let config = TcpConfig {
+        max_session_size: 15,
+        ..TcpConfig::default()
+    };
+    let (rec, _) = run_with(config, &segs);
+    assert_eq!(rec.texts(0), vec![text(C2S, "0123456789abcde")]);
+    assert_eq!(rec.end(0).streams[0].capped, 5);
 }
 
 #[test]
