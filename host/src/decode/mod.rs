@@ -373,6 +373,62 @@ fn ip<'a>(
     )
 }
 
+/// A TCP segment whose header the snap length cut: ports, sequence and acknowledgment
+/// numbers and flags come from the first 14 bytes; the payload (the IP payload beyond the
+/// header length the data offset gives) is all missing.
+fn cut_tcp_header<'a>(
+    src: IpAddr,
+    dst: IpAddr,
+    bytes: &'a [u8],
+    missing: usize,
+) -> Result<TcpPacket<'a>, Skip> {
+    let be32 = |at: usize| {
+        bytes
+            .get(at..at + 4)
+            .and_then(|b| b.try_into().ok())
+            .map(u32::from_be_bytes)
+    };
+    let (Some(sport), Some(dport), Some(seq), Some(ack), Some(&offset), Some(&flag_bits)) = (
+        link::be16(bytes, 0),
+        link::be16(bytes, 2),
+        be32(4),
+        be32(8),
+        bytes.get(12),
+        bytes.get(13),
+    ) else {
+        return Err(Skip::TcpTruncated);
+    };
+    let header_len = usize::from(offset >> 4) * 4;
+    let total = bytes.len() + missing;
+    if header_len < 20 || header_len > total {
+        return Err(Skip::TcpInvalid);
+    }
+    // The flag bits netan follows sit at the same places as in TcpFlags.
+    let flags = flag_bits
+        & (TcpFlags::FIN
+            | TcpFlags::SYN
+            | TcpFlags::RST
+            | TcpFlags::PSH
+            | TcpFlags::ACK
+            | TcpFlags::URG);
+    Ok(TcpPacket {
+        src: Endpoint {
+            ip: src,
+            port: sport,
+        },
+        dst: Endpoint {
+            ip: dst,
+            port: dport,
+        },
+        seq,
+        ack,
+        flags: TcpFlags(flags),
+        window: link::be16(bytes, 14).unwrap_or(0),
+        payload: &[],
+        missing: u32::try_from(total - header_len).unwrap_or(u32::MAX),
+    })
+}
+
 #[allow(clippy::too_many_arguments)]
 fn transport<'a>(
     options: &DecodeOptions,
@@ -389,10 +445,16 @@ fn transport<'a>(
     match protocol {
         IpNumber::TCP => {
             use etherparse::err::tcp::HeaderSliceError;
-            let tcp = TcpSlice::from_slice(bytes).map_err(|e| match e {
-                HeaderSliceError::Len(_) => Skip::TcpTruncated,
-                HeaderSliceError::Content(_) => Skip::TcpInvalid,
-            })?;
+            let tcp = match TcpSlice::from_slice(bytes) {
+                Ok(tcp) => tcp,
+                Err(HeaderSliceError::Len(_)) if missing > 0 => {
+                    // The snap length cut the header (its options, usually): what is there
+                    // still places the segment, and its payload is all missing.
+                    return cut_tcp_header(src, dst, bytes, missing);
+                }
+                Err(HeaderSliceError::Len(_)) => return Err(Skip::TcpTruncated),
+                Err(HeaderSliceError::Content(_)) => return Err(Skip::TcpInvalid),
+            };
             let mut flags = 0;
             for (set, bit) in [
                 (tcp.fin(), TcpFlags::FIN),

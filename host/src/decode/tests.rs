@@ -58,6 +58,40 @@ fn a_frame_cut_by_the_snap_length_keeps_its_captured_payload_and_counts_the_rest
 }
 
 #[test]
+fn a_tcp_header_cut_by_the_snap_length_still_places_the_segment_with_its_payload_missing() {
+    // A 32-byte TCP header (timestamps option) cut after 22 bytes, as a 68-byte snap length
+    // does on IPv6: ports, numbers and flags are there; all 100 payload bytes are missing.
+    let builder = PacketBuilder::ethernet2([1, 2, 3, 4, 5, 6], [7, 8, 9, 10, 11, 12])
+        .ipv4([10, 0, 0, 1], [10, 0, 0, 2], 64)
+        .tcp(40000, 80, 1000, 65535)
+        .options(&[
+            etherparse::TcpOptionElement::Noop,
+            etherparse::TcpOptionElement::Noop,
+            etherparse::TcpOptionElement::Timestamp(1, 2),
+        ])
+        .unwrap()
+        .ack(77)
+        .fin();
+    let mut frame = Vec::new();
+    builder.write(&mut frame, &[b'x'; 100]).unwrap();
+    let cut = &frame[..14 + 20 + 22];
+    let mut d = decoder();
+    let p = d.decode(0, link::linktype::ETHERNET, cut).unwrap();
+    assert_eq!(p.src.to_string(), "10.0.0.1:40000");
+    assert_eq!(
+        (p.seq, p.ack, p.payload, p.missing),
+        (1000, 77, &b""[..], 100)
+    );
+    assert!(p.flags.has(TcpFlags::ACK | TcpFlags::FIN));
+    assert_eq!(d.stats.skipped(Skip::TcpTruncated), 0);
+    // Cut inside the first 14 bytes, nothing places it: skipped, counted.
+    assert!(d
+        .decode(0, link::linktype::ETHERNET, &frame[..14 + 20 + 10])
+        .is_none());
+    assert_eq!(d.stats.skipped(Skip::TcpTruncated), 1);
+}
+
+#[test]
 fn ipv4_total_length_zero_takes_the_captured_length() {
     // TSO / BIG TCP captures: total length 0.
     let mut frame = tcp_frame(b"segmentation offload");
