@@ -331,6 +331,8 @@ impl Session {
         self.info.packets += 1;
         self.info.t_last = self.info.t_last.max(ts);
 
+        // Whether the sender's stream was placed before this packet (for RST validity).
+        let sender_placed = self.streams_get(d).base.is_some();
         // Base sequence numbers.
         let mut data_seq = pkt.seq;
         if flags.has(TcpFlags::SYN) {
@@ -361,15 +363,28 @@ impl Session {
             self.ensure_started(ts, obs);
         }
 
-        // RST validity: while only the client's SYN is known, a RST must acknowledge it.
-        if flags.has(TcpFlags::RST)
-            && !self.syn_ack_seen
-            && self.client_isn.is_some()
-            && direction == Direction::ServerToClient
-        {
-            let acks_syn = flags.has(TcpFlags::ACK)
-                && self.client_isn.map(|isn| isn.wrapping_add(1)) == Some(pkt.ack);
-            if !acks_syn {
+        // RST validity. While only the client's SYN is known (nothing shows the server
+        // answered), a server RST must acknowledge it. Once the sender's stream is placed, a RST
+        // must fall in it (RFC 9293 §3.10.7.4: not before what its peer already acknowledged,
+        // nor implausibly far beyond what was sent); one outside is ignored, as the receiver
+        // ignores it.
+        if flags.has(TcpFlags::RST) {
+            let syn_sent = !self.syn_ack_seen
+                && self.client_isn.is_some()
+                && direction == Direction::ServerToClient
+                && !sender_placed;
+            let valid = if syn_sent {
+                flags.has(TcpFlags::ACK)
+                    && self.client_isn.map(|isn| isn.wrapping_add(1)) == Some(pkt.ack)
+            } else {
+                let st = self.streams_get(d);
+                !sender_placed
+                    || st.offset(pkt.seq).is_some_and(|off| {
+                        off >= st.acked.min(st.next)
+                            && off <= st.highest.max(st.next).max(st.acked) + MAX_ACK_AHEAD
+                    })
+            };
+            if !valid {
                 outcome.rst_ignored = true;
                 return outcome;
             }

@@ -321,14 +321,21 @@ impl TcpListener {
         self.open.remove(&session.info.ordinal);
         self.buffered_total -= session.buffered();
         let oldest_open = self.open.first().copied().unwrap_or(u64::MAX);
+        // When the pair really closed: its RST or FIN exchange plus the linger, not when the
+        // end was noticed (timers are lazy: that can be any later packet).
+        let linger = self.config.close_linger_ns;
+        let closed_at = session
+            .reset_at
+            .or(session.closing_since)
+            .map_or(self.clock, |t| t.saturating_add(linger).min(self.clock));
         session.end(reason, oldest_open, obs);
         self.stats.streams.add(&session.totals());
         if let Some(n) = self.stats.ended.get_mut(reason as usize) {
             *n += 1;
         }
         if matches!(reason, EndReason::Fin | EndReason::Rst) {
-            self.closed.insert(key, self.clock);
-            self.closed_order.push_back((self.clock, key));
+            self.closed.insert(key, closed_at);
+            self.closed_order.push_back((closed_at, key));
         }
     }
 

@@ -697,6 +697,73 @@ fn rst_ends_the_session_after_the_linger_and_keeps_data_sent_in_flight() {
 }
 
 #[test]
+fn a_rst_outside_the_senders_stream_is_ignored() {
+    // A RST a megabyte behind what the server already acknowledged (an injected or stale
+    // one): the receiver drops it, and the conversation goes on in the same session.
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, ACK | PSH, b"hello"),
+            s(0, 5, ACK | PSH, b"ok"),
+            c(-1_000_000, 0, RST, b""),
+            c(5, 2, ACK | PSH, b"again"),
+            s(2, 10, ACK | PSH, b"fine"),
+        ],
+    ]);
+    let (rec, stats) = run(&segs);
+    assert_eq!(stats.rst_ignored, 1);
+    assert_eq!(stats.sessions, 1);
+    assert_eq!(
+        rec.texts(0),
+        vec![
+            text(C2S, "hello"),
+            text(S2C, "ok"),
+            text(C2S, "again"),
+            text(S2C, "fine")
+        ]
+    );
+    assert_eq!(rec.reasons(), vec![EndReason::Eof]);
+}
+
+#[test]
+fn a_server_rst_counts_when_the_syn_ack_was_not_captured_but_data_went_both_ways() {
+    let segs = vec![
+        c(-1, 0, SYN, b""),
+        c(0, 0, ACK | PSH, b"ping"),
+        s(0, 4, ACK | PSH, b"pong"),
+        s(4, 4, RST | ACK, b""),
+    ];
+    let (rec, stats) = run(&segs);
+    assert_eq!(stats.rst_ignored, 0);
+    assert_eq!(rec.reasons(), vec![EndReason::Rst]);
+}
+
+#[test]
+fn a_closed_pair_is_quiet_for_the_linger_after_it_closed_not_after_its_end_was_noticed() {
+    // The RST at 1 s ends the session; nothing else happens until 60 s, when the same pair
+    // carries a new exchange without a captured SYN: a new (midstream) session, not late
+    // packets of the old one (whose end is only noticed then).
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, ACK | PSH, b"hello"),
+            c(5, 0, RST, b""),
+            c(100, 50, ACK | PSH, b"new exchange"),
+            s(50, 112, ACK | PSH, b"answer"),
+        ],
+    ]);
+    let times = [SEC, SEC, SEC, SEC, SEC, 60 * SEC, 60 * SEC + 1_000];
+    let (rec, stats) = run_timed(TcpConfig::default(), &segs, &times);
+    assert_eq!(stats.late_packets, 0);
+    assert_eq!(stats.sessions, 2);
+    assert_eq!(rec.reasons(), vec![EndReason::Rst, EndReason::Eof]);
+    assert_eq!(
+        rec.texts(1),
+        vec![text(C2S, "new exchange"), text(S2C, "answer")]
+    );
+}
+
+#[test]
 fn rst_that_does_not_acknowledge_the_syn_is_ignored() {
     let segs = vec![
         c(-1, 0, SYN, b""),
