@@ -132,7 +132,7 @@ struct Part {
     t_start: u64,
     t_end: u64,
     packets: u64,
-    last_packet: Option<u64>,
+    recent_packets: crate::tcp::RecentPackets,
 }
 
 struct SessionState {
@@ -912,9 +912,8 @@ impl TcpObserver for Dispatcher<'_> {
                 part.t_end = ts;
             }
             part.t_end = part.t_end.max(ts);
-            if part.last_packet != Some(packet) {
+            if part.recent_packets.first_time(packet) {
                 part.packets += 1;
-                part.last_packet = Some(packet);
             }
             match shared {
                 Some((generation, start)) => part.chunks.push(Chunk::Shared {

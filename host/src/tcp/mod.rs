@@ -204,3 +204,37 @@ pub struct TcpStats {
 
 #[cfg(test)]
 mod tests;
+
+/// The last few packets that contributed to a monologue (or a part of one), to count each
+/// packet once: a packet's bytes can come in several deliveries, with bytes held from another
+/// packet between them (a retransmission that fills holes on both sides of held data).
+/// Compact (it sits in per-session state the per-packet path touches): frame numbers, with
+/// `u64::MAX` for none (a capture never has that many frames).
+#[derive(Debug, Clone, Copy)]
+pub struct RecentPackets {
+    ids: [u64; 4],
+    next: u8,
+}
+
+impl Default for RecentPackets {
+    fn default() -> Self {
+        RecentPackets {
+            ids: [u64::MAX; 4],
+            next: 0,
+        }
+    }
+}
+
+impl RecentPackets {
+    /// Whether `packet` is new here (and remembers it).
+    pub fn first_time(&mut self, packet: u64) -> bool {
+        if self.ids.contains(&packet) {
+            return false;
+        }
+        if let Some(slot) = self.ids.get_mut(usize::from(self.next)) {
+            *slot = packet;
+        }
+        self.next = (self.next + 1) % 4;
+        true
+    }
+}

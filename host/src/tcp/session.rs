@@ -99,7 +99,7 @@ struct Current {
     t_start: u64,
     t_end: u64,
     packets: u64,
-    last_packet: Option<u64>,
+    recent_packets: super::RecentPackets,
     bytes: u64,
     gaps: Vec<Gap>,
 }
@@ -147,7 +147,7 @@ impl Monologues {
             t_start: ts,
             t_end: ts,
             packets: 0,
-            last_packet: None,
+            recent_packets: super::RecentPackets::default(),
             bytes: 0,
             gaps: Vec::new(),
         })
@@ -169,9 +169,8 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
         let cur = self
             .monologues
             .speak(self.info, self.direction, ts, self.obs);
-        if cur.last_packet != Some(packet) {
+        if cur.recent_packets.first_time(packet) {
             cur.packets += 1;
-            cur.last_packet = Some(packet);
         }
         if cur.bytes == 0 && cur.gaps.is_empty() {
             cur.t_start = ts;

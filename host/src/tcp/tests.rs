@@ -558,6 +558,20 @@ fn one_unseen_sequence_number_after_the_data_is_taken_for_a_lost_fin() {
 }
 
 #[test]
+fn a_packet_delivered_on_both_sides_of_held_data_counts_once() {
+    // Q [2,4) is held; P [0,6) then fills the holes on both sides of it (first copy wins
+    // for [2,4)): the monologue has two packets, though P's bytes came in two deliveries.
+    let segs = trace(&[
+        handshake(),
+        vec![c(2, 0, ACK, b"QQ"), c(0, 0, ACK, b"PPppPP")],
+    ]);
+    let (rec, _) = run(&segs);
+    assert_eq!(rec.texts(0), vec![text(C2S, "PPQQPP")]);
+    let (_, mono) = rec.monos.first().expect("a monologue");
+    assert_eq!(mono.packets, 2);
+}
+
+#[test]
 fn held_data_behind_a_hole_is_flushed_with_a_gap_at_the_end_of_input() {
     let segs = trace(&[handshake(), vec![c(0, 0, ACK, b"AA"), c(4, 0, ACK, b"CC")]]);
     let (rec, _) = run(&segs);
