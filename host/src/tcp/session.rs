@@ -422,6 +422,14 @@ impl Session {
             }
             off
         } else {
+            // A keep-alive probe without its byte: an empty ACK one below the next offset.
+            let st = self.streams_get(d);
+            if flags.0 & !(TcpFlags::ACK | TcpFlags::PSH) == 0
+                && st.next > 0
+                && st.offset(data_seq) == Some(st.next - 1)
+            {
+                self.stream_mut(d).stats.keepalives += 1;
+            }
             None
         };
         let delivers =

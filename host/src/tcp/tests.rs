@@ -393,14 +393,15 @@ fn keepalive_probes_are_neither_data_nor_conflicts() {
             c(0, 0, ACK, b"data"),
             s(0, 4, ACK, b""),
             c(3, 0, ACK, b"\0"), // seq = next - 1, one garbage byte
-            c(3, 0, ACK, b""),
+            c(3, 0, ACK, b""),   // seq = next - 1, no byte
+            c(4, 0, ACK, b""),   // a plain ACK
             s(0, 4, ACK, b"reply"),
         ],
     ]);
     let (rec, _) = run(&segs);
     assert_eq!(rec.texts(0), vec![text(C2S, "data"), text(S2C, "reply")]);
     let st = rec.end(0).streams[0];
-    assert_eq!((st.keepalives, st.conflicts), (1, 0));
+    assert_eq!((st.keepalives, st.conflicts), (2, 0));
 }
 
 // ---------------------------------------------------------------------------------------
