@@ -282,6 +282,9 @@ impl TcpListener {
     }
 
     fn run_timers(&mut self, obs: &mut impl TcpObserver) {
+        // Every session that expires now, ended in start order (whatever order their timers
+        // were queued in: a timer re-queued at another packet sorts by its new deadline).
+        let mut due: Vec<(u64, usize, EndReason)> = Vec::new();
         while let Some(&Reverse((deadline, ordinal, slot))) = self.timers.peek() {
             if deadline > self.clock {
                 break;
@@ -291,7 +294,7 @@ impl TcpListener {
                 continue; // ended already
             };
             match self.expiry(session) {
-                Some(reason) => self.end_slot(slot, reason, obs),
+                Some(reason) => due.push((ordinal, slot, reason)),
                 None => {
                     let next = self.deadline(session);
                     if next != u64::MAX {
@@ -299,6 +302,11 @@ impl TcpListener {
                     }
                 }
             }
+        }
+        due.sort_unstable();
+        due.dedup_by_key(|d| d.0);
+        for (_, slot, reason) in due {
+            self.end_slot(slot, reason, obs);
         }
         let linger = self.config.close_linger_ns;
         while let Some(&(at, key)) = self.closed_order.front() {

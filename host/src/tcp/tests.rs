@@ -1084,3 +1084,50 @@ fn every_session_gets_start_before_any_monologue_and_end_last() {
         1
     );
 }
+
+#[test]
+fn sessions_that_expire_together_end_in_start_order() {
+    // A starts before B; B is idle since 5 s, A since 10 s. At 105 s an unrelated packet
+    // re-queues both timers (neither has expired yet); at 200 s both have: A ends first.
+    let config = TcpConfig {
+        idle_timeout_ns: 100 * SEC,
+        ..TcpConfig::default()
+    };
+    let mut tcp = TcpListener::new(config);
+    let mut rec = Recorder::default();
+    let at = |port: u16| Endpoint {
+        ip: "10.0.0.1".parse().unwrap(),
+        port,
+    };
+    let packets: [(u64, u16, u16, u32, &[u8]); 6] = [
+        (SEC, 45001, 80, 100, b"A-first"),
+        (2 * SEC, 45002, 80, 100, b"B-second"),
+        (5 * SEC, 45002, 80, 108, b"B2"),
+        (10 * SEC, 45001, 80, 107, b"A2"),
+        (105 * SEC, 1, 2, 1, b""),
+        (200 * SEC, 3, 4, 1, b""),
+    ];
+    for (i, (ts, sport, dport, seq, payload)) in packets.into_iter().enumerate() {
+        let pkt = TcpPacket {
+            src: at(sport),
+            dst: server_at(dport),
+            seq,
+            ack: 900,
+            flags: TcpFlags(ACK | PSH),
+            window: 65535,
+            payload,
+            missing: 0,
+        };
+        tcp.segment(&pkt, i as u64, ts, &mut rec);
+    }
+    let ended: Vec<u64> = rec.ends.iter().map(|(s, _)| s.ordinal).collect();
+    assert_eq!(&ended[..2], &[0, 1], "{ended:?}");
+    assert_eq!(rec.reasons()[..2], [EndReason::Timeout, EndReason::Timeout]);
+}
+
+fn server_at(port: u16) -> Endpoint {
+    Endpoint {
+        ip: "10.0.0.2".parse().unwrap(),
+        port,
+    }
+}
