@@ -635,7 +635,9 @@ impl Pipeline {
             };
             let plugin = match loaded {
                 Ok(p) => p,
-                Err(_) if d.optional => continue,
+                // A bundled plugin of the default pipeline that is not there is left out; one
+                // that is there but cannot be loaded is an error, not a silent omission.
+                Err(crate::plugins::LoadError::Unknown { .. }) if d.optional => continue,
                 Err(e) => {
                     errors.push(PipelineError {
                         location: d.name_at.clone(),

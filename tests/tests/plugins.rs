@@ -810,3 +810,21 @@ fn gzip_and_output_dir_give_the_same_records_on_every_capture() {
     }
     assert!(compared > 1000, "records compared: {compared}");
 }
+
+/// The default pipeline leaves out a bundled plugin that is not installed, but one that is
+/// there and cannot be loaded (a stale build earlier in the search path) is an error naming
+/// the file: never a run that silently lacks it.
+#[test]
+fn a_broken_library_in_place_of_a_bundled_plugin_is_an_error_not_an_omission() {
+    let dir = tempfile::tempdir().unwrap();
+    let shadow = dir.path().join("libnetan_http.so");
+    std::fs::copy(lib("fixture_wrong_version"), &shadow).unwrap();
+    let out = run(&["run", "--plugin-dir", dir.path().to_str().unwrap(), &t6()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(&shadow.display().to_string()) && err.contains("incompatible plugin"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
