@@ -9,7 +9,7 @@
 
 use std::fmt;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use toml::Spanned;
@@ -228,8 +228,8 @@ pub struct Entry {
 /// Where an entry's configuration came from.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigOrigin {
-    /// The pipeline file's name and text, and the byte offset of the config table.
-    pub file: Option<(String, std::sync::Arc<String>, usize)>,
+    /// The pipeline file's name and text, and the byte range of the config table.
+    pub file: Option<(String, std::sync::Arc<String>, std::ops::Range<usize>)>,
     /// Or the command-line option.
     pub option: Option<String>,
 }
@@ -240,30 +240,63 @@ impl ConfigOrigin {
         if let Some(option) = &self.option {
             return format!("command line `-l {option}`");
         }
-        let Some((name, text, start)) = &self.file else {
+        let Some((name, text, span)) = &self.file else {
             return "configuration".to_string();
         };
-        let mut at = *start;
-        if !key.is_empty() {
-            let mut offset = *start;
-            for line in text.get(*start..).unwrap_or("").split_inclusive('\n') {
-                let trimmed = line.trim_start();
-                let k = trimmed
-                    .split('=')
-                    .next()
-                    .unwrap_or("")
-                    .trim()
-                    .trim_matches('"');
-                if trimmed.contains('=') && k == key {
-                    at = offset + (line.len() - trimmed.len());
-                    break;
-                }
-                offset += line.len();
-            }
-        }
+        let start = span.start;
+        // The table's own text: an inline table is its span; a `[plugin.config]` section
+        // runs to the next table header.
+        let end = if text.get(start..).is_some_and(|t| t.starts_with('{')) {
+            span.end
+        } else {
+            text.get(start..)
+                .and_then(|t| t.find("\n["))
+                .map_or(text.len(), |i| start + i + 1)
+        };
+        let at = text
+            .get(start..end)
+            .and_then(|region| find_key(region, key))
+            .map_or(start, |i| start + i);
         let (line, col) = line_col(text, at);
         format!("{name}:{line}:{col}")
     }
+}
+
+/// Where key `key` is assigned in `region` (a table's text: `key = ...` on a line of its own
+/// or inside `{ ... }`, bare or quoted).
+fn find_key(region: &str, key: &str) -> Option<usize> {
+    if key.is_empty() {
+        return None;
+    }
+    let bytes = region.as_bytes();
+    let mut from = 0;
+    while let Some(i) = region
+        .get(from..)
+        .and_then(|r| r.find(key))
+        .map(|i| from + i)
+    {
+        from = i + key.len();
+        let quoted = i > 0 && bytes.get(i - 1) == Some(&b'"');
+        let before = if quoted { i - 1 } else { i };
+        let starts = before == 0
+            || bytes
+                .get(before - 1)
+                .is_some_and(|b| b.is_ascii_whitespace() || *b == b'{' || *b == b',');
+        let mut after = from;
+        if quoted {
+            if bytes.get(after) != Some(&b'"') {
+                continue;
+            }
+            after += 1;
+        }
+        while bytes.get(after).is_some_and(|b| *b == b' ' || *b == b'\t') {
+            after += 1;
+        }
+        if starts && bytes.get(after) == Some(&b'=') {
+            return Some(before);
+        }
+    }
+    None
 }
 
 /// The validated pipeline.
@@ -418,16 +451,38 @@ impl Pipeline {
             ),
             None => ("the command line".to_string(), String::new(), false),
         };
-        Self::from_text(&name, &text, embedded, source)
+        // Relative paths in a pipeline file are relative to the file, not to wherever netan
+        // is run from.
+        let base = source
+            .file
+            .as_ref()
+            .and_then(|p| p.parent())
+            .map(Path::to_path_buf);
+        Self::from_text_in(&name, &text, embedded, base.as_deref(), source)
     }
 
-    /// Like [`Pipeline::load`], from text already read.
+    /// Like [`Pipeline::load`], from text already read (relative paths taken as they are).
     pub fn from_text(
         name: &str,
         text: &str,
         embedded: bool,
         source: &PipelineSource,
     ) -> Result<Pipeline, PipelineErrors> {
+        Self::from_text_in(name, text, embedded, None, source)
+    }
+
+    /// Like [`Pipeline::from_text`], with relative paths of the text taken from `base`.
+    fn from_text_in(
+        name: &str,
+        text: &str,
+        embedded: bool,
+        base: Option<&Path>,
+        source: &PipelineSource,
+    ) -> Result<Pipeline, PipelineErrors> {
+        let in_base = |p: &Path| match base {
+            Some(b) if p.is_relative() && !b.as_os_str().is_empty() => b.join(p),
+            _ => p.to_path_buf(),
+        };
         let mut errors = Vec::new();
         let text_arc = std::sync::Arc::new(text.to_string());
         let at = |offset: usize| {
@@ -541,11 +596,11 @@ impl Pipeline {
                 });
                 continue;
             }
-            let config_start = entry.config.as_ref().map_or(0, |c| c.span().start);
+            let config_span = entry.config.as_ref().map_or(0..0, |c| c.span());
             drafts.push(Draft {
                 name: plugin_name,
                 name_at,
-                path: entry.path.as_ref().map(|p| p.get_ref().clone()),
+                path: entry.path.as_ref().map(|p| in_base(p.get_ref())),
                 label: entry.label.clone(),
                 ports: entry.ports.clone(),
                 addresses: entry
@@ -567,7 +622,7 @@ impl Pipeline {
                     .map(|c| c.get_ref().clone())
                     .unwrap_or_default(),
                 origin: ConfigOrigin {
-                    file: Some((name.to_string(), text_arc.clone(), config_start)),
+                    file: Some((name.to_string(), text_arc.clone(), config_span)),
                     option: None,
                 },
                 optional: embedded,
@@ -626,7 +681,8 @@ impl Pipeline {
         }
 
         // Load the plugins.
-        let search = SearchPath::standard(&source.plugin_dirs, &file.plugins.dirs);
+        let file_dirs: Vec<PathBuf> = file.plugins.dirs.iter().map(|d| in_base(d)).collect();
+        let search = SearchPath::standard(&source.plugin_dirs, &file_dirs);
         let mut entries: Vec<Entry> = Vec::new();
         for d in drafts {
             let loaded = match &d.path {
@@ -659,10 +715,8 @@ impl Pipeline {
             let ports = match (&d.ports, d.any) {
                 (Some(p), _) => p.clone(),
                 (None, true) => Vec::new(),
-                (None, false) if networks.is_empty() => {
-                    plugin.info.default_ports.iter().copied().collect()
-                }
-                (None, false) => Vec::new(),
+                // Without `ports`, the plugin's own (addresses narrow them further).
+                (None, false) => plugin.info.default_ports.iter().copied().collect(),
             };
             let consumes: Vec<String> =
                 plugin.info.consumes.iter().map(|c| c.to_string()).collect();
@@ -760,10 +814,10 @@ impl Pipeline {
             max_monologue_buffer: t.max_monologue_buffer.unwrap_or(16 << 20),
             verbosity: t.verbosity.unwrap_or(0),
             entries,
-            output_dir: file.output.dir.clone(),
-            extract_dir: file.output.extract_dir.clone(),
+            output_dir: file.output.dir.as_deref().map(in_base),
+            extract_dir: file.output.extract_dir.as_deref().map(in_base),
             on_error: file.plugins.on_error.unwrap_or_default(),
-            plugin_dirs: file.plugins.dirs.clone(),
+            plugin_dirs: file_dirs.clone(),
         })
     }
 

@@ -198,6 +198,16 @@ fn a_plugin_that_rejects_its_configuration_is_located_in_the_file() {
     // `netan check` says the same.
     let out = run(&["check", &p]);
     assert_eq!(out.status.code(), Some(2));
+    // An inline table is located inside itself, not at a later entry's key of that name.
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\nname = \"portcount\"\nconfig = { top = 3, colour = \"red\" }\n\n[[plugin]]\nname = \"http\"\n[plugin.config]\ncolour = 1\n",
+    );
+    let err = String::from_utf8_lossy(&run(&["check", &p]).stderr).into_owned();
+    assert!(
+        err.contains("pipeline.toml:3:21: plugin `portcount` rejects its configuration"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -827,4 +837,27 @@ fn a_broken_library_in_place_of_a_bundled_plugin_is_an_error_not_an_omission() {
         "{err}"
     );
     assert!(out.stdout.is_empty());
+}
+
+/// Relative paths in a pipeline file are the file's: the same file works from any directory.
+#[test]
+fn relative_paths_in_a_pipeline_file_are_relative_to_the_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let sub = dir.path().join("conf");
+    std::fs::create_dir_all(sub.join("plugs")).unwrap();
+    std::fs::copy(lib("fixture_events"), sub.join("plugs/libevents.so")).unwrap();
+    let p = sub.join("p.toml");
+    std::fs::write(
+        &p,
+        "[output]\ndir = \"out\"\n\n[[plugin]]\npath = \"plugs/libevents.so\"\nany = true\n",
+    )
+    .unwrap();
+    // Run from elsewhere (the test's own directory).
+    let out = run(&["run", "-q", "-p", p.to_str().unwrap(), &t6()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(sub.join("out/fixture.jsonl").is_file());
 }
