@@ -203,18 +203,23 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         None => Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))),
     };
     let mut sink = JsonlSink::new(target);
-    let (run, failures, stats, stopped) = {
+    let (run, failures, stats, stopped, extracted) = {
         let mut dispatcher = Dispatcher::new(&pipeline, args.instances, &mut sink)?;
         dispatcher.quiet = args.capture.quiet;
         let run = analyse(&args.capture.captures, &options, &mut dispatcher)?;
         if !dispatcher.stopped() {
             dispatcher.finish();
         }
+        let extracted = dispatcher
+            .artifacts
+            .as_ref()
+            .map(|a| (a.files, a.bytes, a.refused));
         (
             run,
             dispatcher.failures.clone(),
             dispatcher.stats.clone(),
             dispatcher.stopped(),
+            extracted,
         )
     };
     match sink.finish() {
@@ -237,6 +242,21 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             stats.events,
             if stats.events_dropped > 0 { format!(" ({} dropped)", stats.events_dropped) } else { String::new() },
         );
+        if let (Some((files, bytes, refused)), Some(dir)) = (extracted, &pipeline.extract_dir) {
+            eprintln!(
+                "netan: extracted {files} files ({}) under {}{}",
+                crate::summary::human_bytes(bytes),
+                dir.display(),
+                if refused > 0 {
+                    format!(
+                        "; {refused} refused over extract_max_total ({})",
+                        crate::summary::human_bytes(pipeline.extract_max_total)
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
     }
     if !failures.is_empty() || stopped {
         eprintln!(

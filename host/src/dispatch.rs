@@ -380,7 +380,10 @@ impl<'s> Dispatcher<'s> {
             on_error: pipeline.on_error,
             verbosity: pipeline.verbosity,
             stop: false,
-            artifacts: pipeline.extract_dir.clone().map(Artifacts::new),
+            artifacts: pipeline
+                .extract_dir
+                .clone()
+                .map(|dir| Artifacts::new(dir, pipeline.extract_max_total)),
             quiet: false,
             failures: Vec::new(),
             stats: DispatchStats::default(),

@@ -136,6 +136,7 @@ struct EntrySection {
 struct OutputSection {
     dir: Option<PathBuf>,
     extract_dir: Option<PathBuf>,
+    extract_max_total: Option<u64>,
 }
 
 // ----------------------------------------------------------------------------------------
@@ -320,6 +321,8 @@ pub struct Pipeline {
     pub output_dir: Option<PathBuf>,
     /// Where plugins' extracted content (bodies, e-mails) goes; extraction is off without it.
     pub extract_dir: Option<PathBuf>,
+    /// Bytes the extracted files may take together.
+    pub extract_max_total: u64,
     /// What a failing analyser does to the run.
     pub on_error: OnError,
     /// Plugin directories named by the file.
@@ -816,6 +819,10 @@ impl Pipeline {
             entries,
             output_dir: file.output.dir.as_deref().map(in_base),
             extract_dir: file.output.extract_dir.as_deref().map(in_base),
+            extract_max_total: file
+                .output
+                .extract_max_total
+                .unwrap_or(crate::sink::artifacts::DEFAULT_MAX_TOTAL),
             on_error: file.plugins.on_error.unwrap_or_default(),
             plugin_dirs: file_dirs.clone(),
         })

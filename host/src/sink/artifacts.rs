@@ -10,11 +10,18 @@ use std::path::PathBuf;
 pub struct Artifacts {
     dir: PathBuf,
     counter: u64,
+    /// Bytes all files together may take (`[output] extract_max_total`).
+    max_total: u64,
     /// Files written.
     pub files: u64,
     /// Bytes written.
     pub bytes: u64,
+    /// Files refused because they would have gone over `max_total`.
+    pub refused: u64,
 }
+
+/// Default of `[output] extract_max_total`: 4 GiB.
+pub const DEFAULT_MAX_TOTAL: u64 = 4 << 30;
 
 /// Longest file name kept from a proposed name.
 const MAX_NAME: usize = 80;
@@ -54,12 +61,14 @@ pub fn safe_name(name: &str) -> String {
 
 impl Artifacts {
     /// Extraction into `dir` (created when the first file is written).
-    pub fn new(dir: PathBuf) -> Artifacts {
+    pub fn new(dir: PathBuf, max_total: u64) -> Artifacts {
         Artifacts {
             dir,
             counter: 0,
+            max_total,
             files: 0,
             bytes: 0,
+            refused: 0,
         }
     }
 
@@ -71,6 +80,13 @@ impl Artifacts {
         name: &str,
         data: &[u8],
     ) -> Result<PathBuf, String> {
+        if self.bytes.saturating_add(data.len() as u64) > self.max_total {
+            self.refused += 1;
+            return Err(format!(
+                "extraction limit reached: {} bytes written, extract_max_total is {}",
+                self.bytes, self.max_total
+            ));
+        }
         let sub = self.dir.join(safe_name(label));
         std::fs::create_dir_all(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
         self.counter += 1;
@@ -105,12 +121,23 @@ mod tests {
         let cut = safe_name(&format!("{}.notanextension", "y".repeat(100)));
         assert_eq!(cut, "y".repeat(MAX_NAME));
         let dir = tempfile::tempdir().unwrap();
-        let mut a = Artifacts::new(dir.path().join("out"));
+        let mut a = Artifacts::new(dir.path().join("out"), DEFAULT_MAX_TOTAL);
         let p = a.save("http", Some(3), "/index.html", b"hi").unwrap();
         assert!(p.starts_with(dir.path().join("out/http")));
         assert_eq!(p.file_name().unwrap(), "s3-1-_index.html");
         let q = a.save("http", Some(3), "/index.html", b"again").unwrap();
         assert_ne!(p, q);
         assert_eq!((a.files, a.bytes), (2, 7));
+    }
+
+    #[test]
+    fn files_beyond_the_total_limit_are_refused_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Artifacts::new(dir.path().to_path_buf(), 10);
+        assert!(a.save("smtp", Some(1), "a.eml", b"123456").is_ok());
+        let err = a.save("smtp", Some(1), "b.eml", b"123456").unwrap_err();
+        assert!(err.contains("extraction limit"), "{err}");
+        assert!(a.save("smtp", Some(2), "c.eml", b"1234").is_ok());
+        assert_eq!((a.files, a.bytes, a.refused), (2, 10, 1));
     }
 }

@@ -105,11 +105,57 @@ pub fn value_json(buf: &mut String, value: &Value) {
             }
             buf.push(']');
         }
-        // The plugin vouches for it (netan_plugin_api::json builds it); parsing every nested
-        // value again here cost a tenth of an HTTP run.
-        Value::Json(text) if !text.trim().is_empty() => buf.push_str(text.as_str()),
-        Value::Json(_) => buf.push_str("null"),
+        // Built by the plugin (netan_plugin_api::json builds it well): parsing every nested
+        // value again here cost a tenth of an HTTP run, so it is only checked for the
+        // structure a JSON Lines reader depends on; text that fails is written as a string,
+        // so that one faulty plugin cannot break the lines of the others.
+        Value::Json(text) if text.trim().is_empty() => buf.push_str("null"),
+        Value::Json(text) if well_formed(text.as_str()) => buf.push_str(text.as_str()),
+        Value::Json(text) => escape_into(buf, text.as_str()),
     }
+}
+
+/// Whether `text` is one JSON value as far as its structure goes: strings closed and free of
+/// raw control characters, brackets balanced and matched, nothing after the value but spaces.
+/// (Numbers and literals are not checked: they cannot break a line.)
+fn well_formed(text: &str) -> bool {
+    let mut stack: Vec<u8> = Vec::new();
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut done = false;
+    for &b in text.as_bytes() {
+        if in_string {
+            if b < 0x20 {
+                return false;
+            }
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+                done = stack.is_empty();
+            }
+            continue;
+        }
+        match b {
+            b' ' | b'\t' => {}
+            b'\n' | b'\r' => return false,
+            _ if done => return false,
+            b'"' => in_string = true,
+            b'{' | b'[' => stack.push(b),
+            b'}' | b']' => {
+                let open = if b == b'}' { b'{' } else { b'[' };
+                if stack.pop() != Some(open) {
+                    return false;
+                }
+                done = stack.is_empty();
+            }
+            _ if b < 0x20 => return false,
+            _ => {}
+        }
+    }
+    !in_string && stack.is_empty()
 }
 
 impl Sink for JsonlSink {
@@ -156,5 +202,32 @@ impl Sink for JsonlSink {
             w.flush()?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_values_that_would_break_the_lines_are_written_as_strings() {
+        for good in [r#"{"a":[1,2,{"b":"x\"}"}]}"#, "[]", "17", r#""s""#, " [1] "] {
+            let mut buf = String::new();
+            value_json(&mut buf, &Value::Json(good.into()));
+            assert_eq!(buf, good, "{good}");
+        }
+        for bad in [
+            "{\"a\":1}\n{\"b\":2}",
+            "{\"a\":1",
+            "[1]]",
+            "\"x\ny\"",
+            "{\"a\":1} x",
+            "[1,}",
+        ] {
+            let mut buf = String::new();
+            value_json(&mut buf, &Value::Json(bad.into()));
+            let back: serde_json::Value = serde_json::from_str(&buf).unwrap();
+            assert_eq!(back.as_str(), Some(bad), "{bad} -> {buf}");
+        }
     }
 }
