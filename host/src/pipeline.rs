@@ -99,7 +99,7 @@ struct TcpSection {
     overlap_segments: Option<usize>,
     monologue_part_size: Option<Spanned<usize>>,
     max_monologue_buffer: Option<usize>,
-    verbosity: Option<u8>,
+    verbosity: Option<Spanned<u8>>,
     /// Refused with a reason: the listener cannot be turned off.
     enabled: Option<Spanned<toml::Value>>,
     /// Refused with a reason.
@@ -224,6 +224,8 @@ pub struct Entry {
     pub config: String,
     /// Where its configuration keys are, to locate the plugin's complaints.
     pub config_origin: ConfigOrigin,
+    /// Where the entry is declared (`file:line:column`, or the command-line option).
+    pub location: String,
 }
 
 /// Where an entry's configuration came from.
@@ -525,6 +527,15 @@ impl Pipeline {
 
         let mut tcp = TcpConfig::default();
         let t = &file.tcp;
+        if let Some(v) = t.verbosity.as_ref().filter(|v| *v.get_ref() > 7) {
+            errors.push(PipelineError {
+                location: at(v.span().start),
+                message: format!(
+                    "`verbosity` is a bitmask of 2 (monologues) and 4 (sessions): 0 to 7, not {}",
+                    v.get_ref()
+                ),
+            });
+        }
         if let Some(v) = t.max_session_size {
             tcp.max_session_size = v;
         }
@@ -747,6 +758,12 @@ impl Pipeline {
                 }
                 chosen
             };
+            if d.label.as_deref().is_some_and(|l| l.trim().is_empty()) {
+                errors.push(PipelineError {
+                    location: d.name_at.clone(),
+                    message: "`label` is empty: records and messages need a name".to_string(),
+                });
+            }
             let label = d
                 .label
                 .clone()
@@ -763,6 +780,7 @@ impl Pipeline {
                 events,
                 config,
                 config_origin: d.origin,
+                location: d.name_at.clone(),
             });
         }
 
@@ -783,7 +801,7 @@ impl Pipeline {
             for event in &e.events {
                 if !known.contains(event) {
                     errors.push(PipelineError {
-                        location: name.to_string(),
+                        location: e.location.clone(),
                         message: format!(
                             "plugin `{}` consumes `{event}`, which no plugin of this pipeline emits (add the plugin that emits it)",
                             e.label
@@ -796,7 +814,7 @@ impl Pipeline {
         for e in &entries {
             if labels.contains(&e.label.as_str()) {
                 errors.push(PipelineError {
-                    location: name.to_string(),
+                    location: e.location.clone(),
                     message: format!(
                         "two entries are labelled `{}`: give one a distinct `label`",
                         e.label
@@ -815,7 +833,7 @@ impl Pipeline {
             decode,
             monologue_part_size: part_size,
             max_monologue_buffer: t.max_monologue_buffer.unwrap_or(16 << 20),
-            verbosity: t.verbosity.unwrap_or(0),
+            verbosity: t.verbosity.as_ref().map_or(0, |v| *v.get_ref()),
             entries,
             output_dir: file.output.dir.as_deref().map(in_base),
             extract_dir: file.output.extract_dir.as_deref().map(in_base),

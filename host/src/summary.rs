@@ -129,10 +129,7 @@ pub fn summary(report: &RunReport) -> String {
         ));
     }
     if t.limit_total_buffer > 0 {
-        limits.push(format!(
-            "max_buffered_total forced {} gaps",
-            t.limit_total_buffer
-        ));
+        limits.push(format!("max_buffered forced {} gaps", t.limit_total_buffer));
     }
     if t.limit_sessions > 0 {
         limits.push(format!(

@@ -861,3 +861,24 @@ fn relative_paths_in_a_pipeline_file_are_relative_to_the_file() {
     );
     assert!(sub.join("out/fixture.jsonl").is_file());
 }
+
+/// Mistakes found only once the plugins are loaded are located too.
+#[test]
+fn duplicate_and_empty_labels_are_located_at_their_entry() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\nname = \"portcount\"\n\n[[plugin]]\nname = \"portcount\"\n",
+    );
+    let err = String::from_utf8_lossy(&run(&["check", &p]).stderr).into_owned();
+    assert!(
+        err.contains("pipeline.toml:5:8: two entries are labelled `portcount`"),
+        "{err}"
+    );
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\nname = \"portcount\"\nlabel = \"\"\n",
+    );
+    let err = String::from_utf8_lossy(&run(&["check", &p]).stderr).into_owned();
+    assert!(err.contains("pipeline.toml:2:8: `label` is empty"), "{err}");
+}

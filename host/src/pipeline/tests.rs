@@ -83,6 +83,9 @@ fn bad_values_are_refused() {
     assert!(e.message.contains("idle_timeout"), "{e}");
     let e = first_error("[plugins]\non_error = \"explode\"\n");
     assert!(e.message.contains("unknown variant"), "{e}");
+    let e = first_error("[tcp]\nverbosity = 200\n");
+    assert_eq!(e.location, "p.toml:2:13");
+    assert!(e.message.contains("0 to 7"), "{e}");
 }
 
 #[test]
