@@ -1041,7 +1041,9 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn stop_requested(&self) -> bool {
-        self.stop
+        // A failed output (stdout closed by `| head`, a full disk) ends the run too: nothing
+        // more could be written.
+        self.stop || self.sink.failed()
     }
 }
 

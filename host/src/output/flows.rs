@@ -79,6 +79,11 @@ impl<W: Write> FlowsWriter<W> {
 }
 
 impl<W: Write> TcpObserver for FlowsWriter<W> {
+    fn stop_requested(&self) -> bool {
+        // Nothing more can be written (stdout closed by `| head`, a full disk): stop reading.
+        self.error.is_some()
+    }
+
     fn session_start(&mut self, session: &SessionInfo, _ts: u64) {
         if self.hash {
             self.hashers.insert(session.ordinal, [None, None]);

@@ -80,6 +80,11 @@ impl<W: Write> MonologuesWriter<W> {
 }
 
 impl<W: Write> TcpObserver for MonologuesWriter<W> {
+    fn stop_requested(&self) -> bool {
+        // Nothing more can be written (stdout closed by `| head`, a full disk): stop reading.
+        self.error.is_some()
+    }
+
     fn session_start(&mut self, _session: &SessionInfo, _ts: u64) {}
 
     fn data(

@@ -191,6 +191,10 @@ impl Sink for JsonlSink {
         }
     }
 
+    fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     fn finish(&mut self) -> io::Result<()> {
         if let Some(e) = self.error.take() {
             return Err(e);

@@ -20,5 +20,9 @@ pub trait Sink {
     fn record(&mut self, plugin: &str, session: Option<SessionRef<'_>>, record: &Record);
     /// Flushes everything; the first write error, if any.
     fn finish(&mut self) -> std::io::Result<()>;
+    /// Whether a write failed (a closed pipe, a full disk): the run can stop reading.
+    fn failed(&self) -> bool {
+        false
+    }
 }
 pub mod artifacts;
