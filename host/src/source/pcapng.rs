@@ -1,20 +1,18 @@
 //! pcapng files: blocks are framed here (so that a corrupt length is caught before anything is
-//! read into memory) and decoded by `pcap-file`.
+//! read into memory) and decoded here too, as tolerantly as Wireshark reads them: an option
+//! list may end without `opt_endofopt`, a malformed option ends the list (the block is kept),
+//! reserved fields and options netan does not use are ignored. (`pcap-file` 2.0 refused such
+//! files whole, and read obsolete packet blocks' timestamps with their halves swapped in
+//! little-endian sections.)
 //!
 //! Each section may have its own byte order; each interface its own link type, timestamp
-//! resolution (`if_tsresol`, powers of ten or of two) and offset (`if_tsoffset`). Enhanced,
-//! obsolete and simple packet blocks all produce frames. A simple packet block has no
-//! timestamp: it takes the timestamp of the packet before it. Blocks of other types
-//! (name resolution, statistics, custom, unknown) are skipped without being decoded.
+//! resolution (`if_tsresol`, powers of ten or of two) and offset (`if_tsoffset`, signed
+//! seconds). Enhanced, obsolete and simple packet blocks all produce frames. A simple packet
+//! block has no timestamp: it takes the timestamp of the packet before it. Blocks of other
+//! types (name resolution, statistics, custom, unknown) are skipped without being decoded.
 
 use std::io::Read;
 use std::path::Path;
-
-use pcap_file::pcapng::blocks::interface_description::{
-    InterfaceDescriptionBlock, InterfaceDescriptionOption,
-};
-use pcap_file::pcapng::{Block, PcapNgParser};
-use pcap_file::Endianness;
 
 use super::buffer::ByteBuffer;
 use super::{CaptureError, FrameMeta, SourceCounters, Step, Truncation, MAX_RECORD_LEN};
@@ -36,17 +34,74 @@ struct Interface {
     snaplen: u32,
     /// Timestamp units per second.
     units_per_sec: u128,
-    /// `if_tsoffset`, in seconds.
-    offset_secs: u64,
+    /// `if_tsoffset`, in seconds (signed).
+    offset_secs: i64,
+}
+
+/// A block's fields, read in its section's byte order.
+struct Fields<'a> {
+    block: &'a [u8],
+    little: bool,
+}
+
+impl Fields<'_> {
+    fn u16(&self, at: usize) -> Option<u16> {
+        let b: [u8; 2] = self.block.get(at..at + 2)?.try_into().ok()?;
+        Some(if self.little {
+            u16::from_le_bytes(b)
+        } else {
+            u16::from_be_bytes(b)
+        })
+    }
+
+    fn u32(&self, at: usize) -> Option<u32> {
+        let b: [u8; 4] = self.block.get(at..at + 4)?.try_into().ok()?;
+        Some(if self.little {
+            u32::from_le_bytes(b)
+        } else {
+            u32::from_be_bytes(b)
+        })
+    }
+
+    fn i64(&self, at: usize) -> Option<i64> {
+        let b: [u8; 8] = self.block.get(at..at + 8)?.try_into().ok()?;
+        Some(if self.little {
+            i64::from_le_bytes(b)
+        } else {
+            i64::from_be_bytes(b)
+        })
+    }
+
+    /// The options from `at` to the block's trailing length: (code, value) until
+    /// `opt_endofopt`, the end of the block, or an option that does not fit.
+    fn options(&self, at: usize) -> impl Iterator<Item = (u16, &[u8])> + '_ {
+        let end = self.block.len().saturating_sub(4);
+        let mut at = at;
+        std::iter::from_fn(move || {
+            let code = self.u16(at).filter(|_| at + 4 <= end)?;
+            let len = usize::from(self.u16(at + 2)?);
+            let value = self
+                .block
+                .get(at + 4..at + 4 + len)
+                .filter(|_| at + 4 + len <= end)?;
+            if code == 0 {
+                return None;
+            }
+            at += 4 + len.div_ceil(4) * 4;
+            Some((code, value))
+        })
+    }
 }
 
 impl Interface {
-    fn from_block(idb: &InterfaceDescriptionBlock<'_>) -> Interface {
+    /// An interface description block: link type, snap length, `if_tsresol` (option 9),
+    /// `if_tsoffset` (option 14); the reserved field and other options are ignored.
+    fn from_block(f: &Fields<'_>) -> Option<Interface> {
         let mut units_per_sec: u128 = 1_000_000;
         let mut offset_secs = 0;
-        for opt in &idb.options {
-            match opt {
-                InterfaceDescriptionOption::IfTsResol(r) => {
+        for (code, value) in f.options(16) {
+            match (code, value) {
+                (9, [r, ..]) => {
                     let exp = u32::from(r & 0x7f);
                     units_per_sec = if r & 0x80 == 0 {
                         10u128.checked_pow(exp).unwrap_or(u128::MAX)
@@ -54,30 +109,40 @@ impl Interface {
                         2u128.checked_pow(exp).unwrap_or(u128::MAX)
                     };
                 }
-                InterfaceDescriptionOption::IfTsOffset(o) => offset_secs = *o,
+                (14, v) if v.len() >= 8 => {
+                    let opt = Fields {
+                        block: v,
+                        little: f.little,
+                    };
+                    offset_secs = opt.i64(0).unwrap_or(0);
+                }
                 _ => {}
             }
         }
-        Interface {
-            linktype: u32::from(idb.linktype),
-            snaplen: idb.snaplen,
+        Some(Interface {
+            linktype: u32::from(f.u16(8)?),
+            snaplen: f.u32(12)?,
             units_per_sec: units_per_sec.max(1),
             offset_secs,
-        }
+        })
     }
 
     fn nanos(&self, units: u64) -> u64 {
-        let ns = u128::from(units) * 1_000_000_000 / self.units_per_sec;
-        let ns = ns + u128::from(self.offset_secs) * 1_000_000_000;
-        u64::try_from(ns).unwrap_or(u64::MAX)
+        let ns = i128::from(units) * 1_000_000_000 / self.units_per_sec as i128;
+        let ns = ns + i128::from(self.offset_secs) * 1_000_000_000;
+        u64::try_from(ns.max(0)).unwrap_or(u64::MAX)
     }
 }
 
 pub(super) struct PcapNgState {
-    parser: PcapNgParser,
     little: bool,
     interfaces: Vec<Interface>,
     last_ts: u64,
+}
+
+/// The byte order a section header block declares (its magic, read big-endian).
+fn section_is_little(block: &[u8]) -> bool {
+    block.get(8..12) == Some(&[0x4D, 0x3C, 0x2B, 0x1A][..])
 }
 
 impl PcapNgState {
@@ -86,8 +151,10 @@ impl PcapNgState {
         buf: &mut ByteBuffer<R>,
     ) -> Result<PcapNgState, CaptureError> {
         let offset = buf.offset();
-        let len = match block_len(path, buf, true, offset)? {
-            Ok(len) => len,
+        // The first block is a section header (the format was recognised by its type);
+        // framing it checks its byte-order magic.
+        match block_len(path, buf, true, offset)? {
+            Ok(_) => {}
             Err(t) => {
                 return Err(CaptureError::Corrupt {
                     path: path.to_path_buf(),
@@ -100,17 +167,8 @@ impl PcapNgState {
                 })
             }
         };
-        let (_, parser) =
-            PcapNgParser::new(buf.available()).map_err(|e| CaptureError::Corrupt {
-                path: path.to_path_buf(),
-                what: "section header block",
-                offset,
-                reason: e.to_string(),
-            })?;
-        buf.consume(len);
         Ok(PcapNgState {
-            little: parser.section().endianness == Endianness::Little,
-            parser,
+            little: section_is_little(buf.available()),
             interfaces: Vec::new(),
             last_ts: 0,
         })
@@ -136,54 +194,63 @@ impl PcapNgState {
                 reason,
             };
             let block = buf.available().get(..len).unwrap_or(&[]);
-            let (_, raw) = self
-                .parser
-                .next_raw_block(block)
-                .map_err(|e| corrupt(e.to_string()))?;
-            let kind = raw.type_;
+            let kind = Fields {
+                block,
+                little: self.little,
+            }
+            .u32(0)
+            .unwrap_or(0);
+            if kind == SECTION_HEADER {
+                self.little = section_is_little(block);
+            }
+            let f = Fields {
+                block,
+                little: self.little,
+            };
             let frame = match kind {
                 SECTION_HEADER => {
-                    self.little = self.parser.section().endianness == Endianness::Little;
                     self.interfaces.clear();
                     None
                 }
                 INTERFACE_DESCRIPTION => {
-                    if let Some(idb) = self.parser.interfaces().last() {
-                        self.interfaces.push(Interface::from_block(idb));
-                    }
+                    let iface = Interface::from_block(&f)
+                        .ok_or_else(|| corrupt("interface description block too short".into()))?;
+                    self.interfaces.push(iface);
                     None
                 }
                 ENHANCED_PACKET | PACKET | SIMPLE_PACKET => {
-                    let parsed = if self.little {
-                        raw.try_into_block::<byteorder_le>()
-                    } else {
-                        raw.try_into_block::<byteorder_be>()
-                    }
-                    .map_err(|e| corrupt(e.to_string()))?;
-                    let (iface_id, units, caplen, orig_len, start) = match parsed {
-                        Block::EnhancedPacket(b) => (
-                            b.interface_id,
-                            Some(u64::try_from(b.timestamp.as_nanos()).unwrap_or(u64::MAX)),
-                            b.data.len(),
-                            b.original_len,
-                            PACKET_DATA_START,
-                        ),
-                        Block::Packet(b) => (
-                            u32::from(b.interface_id),
-                            Some(b.timestamp),
-                            b.data.len(),
-                            b.original_len,
-                            PACKET_DATA_START,
-                        ),
-                        Block::SimplePacket(b) => {
+                    let fixed = |what: &str| corrupt(format!("{what} block too short"));
+                    let (iface_id, units, caplen, orig_len, start) = match kind {
+                        ENHANCED_PACKET | PACKET => {
+                            let iface_id = if kind == ENHANCED_PACKET {
+                                f.u32(8)
+                            } else {
+                                f.u16(8).map(u32::from)
+                            }
+                            .ok_or_else(|| fixed("packet"))?;
+                            let high = f.u32(12).ok_or_else(|| fixed("packet"))?;
+                            let low = f.u32(16).ok_or_else(|| fixed("packet"))?;
+                            let caplen = f.u32(20).ok_or_else(|| fixed("packet"))? as usize;
+                            let orig_len = f.u32(24).ok_or_else(|| fixed("packet"))?;
+                            let room = len.saturating_sub(PACKET_DATA_START + 4);
+                            if caplen > room {
+                                return Err(corrupt(format!(
+                                    "captured length {caplen} exceeds the block ({room} bytes of data)"
+                                )));
+                            }
+                            let units = (u64::from(high) << 32) | u64::from(low);
+                            (iface_id, Some(units), caplen, orig_len, PACKET_DATA_START)
+                        }
+                        _ => {
                             // The body holds the packet plus padding to 32 bits; the original
                             // length and the interface's snap length bound the real data.
+                            let orig_len = f.u32(8).ok_or_else(|| fixed("simple packet"))?;
+                            let room = len.saturating_sub(SIMPLE_DATA_START + 4);
                             let snap = self.interfaces.first().map_or(u32::MAX, |i| i.snaplen);
                             let snap = if snap == 0 { u32::MAX } else { snap };
-                            let caplen = b.data.len().min(b.original_len.min(snap) as usize);
-                            (0, None, caplen, b.original_len, SIMPLE_DATA_START)
+                            let caplen = room.min(orig_len.min(snap) as usize);
+                            (0, None, caplen, orig_len, SIMPLE_DATA_START)
                         }
-                        _ => return Err(corrupt("unexpected block type".to_string())),
                     };
                     match self.interfaces.get(iface_id as usize) {
                         None => {
@@ -219,11 +286,6 @@ impl PcapNgState {
         }
     }
 }
-
-#[allow(non_camel_case_types)]
-type byteorder_le = byteorder_slice::LittleEndian;
-#[allow(non_camel_case_types)]
-type byteorder_be = byteorder_slice::BigEndian;
 
 /// Reads the next block's total length and makes sure the whole block is in the buffer.
 /// `Ok(Ok(0))` at a clean end of file; `Ok(Err(_))` when the file ends inside the block.

@@ -266,6 +266,76 @@ fn pcapng_interfaces_keep_their_own_linktype_and_resolution() {
     }
 }
 
+/// What Wireshark reads, netan reads: option lists without `opt_endofopt`, options netan does
+/// not use (however malformed their values), a non-zero reserved field, a negative
+/// `if_tsoffset`, obsolete packet blocks (timestamp: high word, then low word).
+#[test]
+fn pcapng_blocks_are_read_as_tolerantly_as_wireshark_reads_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for big in [false, true] {
+        let w16 = |v: u16| {
+            if big {
+                v.to_be_bytes()
+            } else {
+                v.to_le_bytes()
+            }
+        };
+        let mut ng = Ng::new(big);
+        // Interface: reserved field 0xffff; if_tzone (4) with a 4-byte value, a comment that
+        // is not UTF-8, if_tsoffset (14) of -3600 s, and no opt_endofopt.
+        let mut idb = w16(1).to_vec();
+        idb.extend_from_slice(&[0xff, 0xff]);
+        idb.extend_from_slice(&ng.w32(0));
+        for (code, value) in [
+            (4u16, vec![1, 2, 3, 4]),
+            (1, vec![0xff, 0xfe, 0x41, 0x00]),
+            (
+                14,
+                if big {
+                    (-3600i64).to_be_bytes().to_vec()
+                } else {
+                    (-3600i64).to_le_bytes().to_vec()
+                },
+            ),
+        ] {
+            idb.extend_from_slice(&w16(code));
+            idb.extend_from_slice(&w16(value.len() as u16));
+            idb.extend_from_slice(&value);
+        }
+        ng.block(1, &idb);
+        // An enhanced packet block with a comment and no opt_endofopt.
+        let mut epb = ng.w32(0).to_vec();
+        let units: u64 = 1_700_000_000_000_000;
+        epb.extend_from_slice(&ng.w32((units >> 32) as u32));
+        epb.extend_from_slice(&ng.w32(units as u32));
+        epb.extend_from_slice(&ng.w32(3));
+        epb.extend_from_slice(&ng.w32(3));
+        epb.extend_from_slice(b"epb\0");
+        epb.extend_from_slice(&w16(1));
+        epb.extend_from_slice(&w16(2));
+        epb.extend_from_slice(b"hi\0\0");
+        ng.block(6, &epb);
+        // An obsolete packet block: interface (16 bits), drops (16 bits), then as above.
+        let mut opb = w16(0).to_vec();
+        opb.extend_from_slice(&w16(0));
+        let units = units + 1;
+        opb.extend_from_slice(&ng.w32((units >> 32) as u32));
+        opb.extend_from_slice(&ng.w32(units as u32));
+        opb.extend_from_slice(&ng.w32(3));
+        opb.extend_from_slice(&ng.w32(3));
+        opb.extend_from_slice(b"opb");
+        ng.block(2, &opb);
+        let (frames, trunc, err) = read_all(&write(&dir, "t.pcapng", &ng.out));
+        assert!(trunc.is_none() && err.is_none(), "{err:?}");
+        let t0 = (1_700_000_000 - 3600) * 1_000_000_000;
+        assert_eq!(
+            frames,
+            vec![(t0, 1, b"epb".to_vec()), (t0 + 1_000, 1, b"opb".to_vec())],
+            "big-endian: {big}"
+        );
+    }
+}
+
 #[test]
 fn pcapng_sections_reset_interfaces_and_may_change_byte_order() {
     let dir = tempfile::tempdir().unwrap();
