@@ -44,6 +44,9 @@ pub(super) struct ByteBuffer<R> {
     /// The reader reported its input cut short (`UnexpectedEof`: a gzip stream without its
     /// end); taken as the end of input, and told to the format parser's caller.
     cut_short: bool,
+    /// A read error, kept until the bytes read before it are used up (a corrupt gzip member
+    /// must not cost the records decompressed before it).
+    failed: Option<io::Error>,
 }
 
 impl<R: Read> ByteBuffer<R> {
@@ -60,6 +63,7 @@ impl<R: Read> ByteBuffer<R> {
             generation: 0,
             greedy: false,
             cut_short: false,
+            failed: None,
         }
     }
 
@@ -90,7 +94,7 @@ impl<R: Read> ByteBuffer<R> {
             return Ok(true);
         }
         if self.eof {
-            return Ok(false);
+            return self.failure();
         }
         if Arc::get_mut(&mut self.buf).is_none() {
             self.switch_block(need);
@@ -124,10 +128,28 @@ impl<R: Read> ByteBuffer<R> {
                     self.eof = true;
                     self.cut_short = true;
                 }
-                Err(e) => return Err(e),
+                Err(e) => {
+                    self.eof = true;
+                    self.failed = Some(e);
+                }
             }
         }
-        Ok(self.end - self.start >= need)
+        if self.end - self.start >= need {
+            return Ok(true);
+        }
+        self.failure()
+    }
+
+    /// Not enough bytes are left: the read error that ended the input (with where), or
+    /// `Ok(false)` at a clean end.
+    fn failure(&mut self) -> io::Result<bool> {
+        match self.failed.take() {
+            Some(e) => Err(io::Error::new(
+                e.kind(),
+                format!("{e} (after byte offset {})", self.base + self.end as u64),
+            )),
+            None => Ok(false),
+        }
     }
 
     /// Continues in another block (a retired one nobody holds, else a new one), with the

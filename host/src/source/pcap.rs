@@ -57,7 +57,9 @@ impl PcapState {
         buf.consume(FILE_HEADER_LEN);
         let header: PcapHeader = parser.header();
         Ok(PcapState {
-            linktype: u32::from(header.datalink),
+            // The upper bits of the field carry FCS information (libpcap's LT_FCS_*); the
+            // link type is the low 16 bits (LT_LINKTYPE).
+            linktype: u32::from(header.datalink) & 0xffff,
             nanos: header.ts_resolution == TsResolution::NanoSecond,
             little: header.endianness == Endianness::Little,
             max_len: header.snaplen.max(LIBPCAP_MAX_SNAPLEN),

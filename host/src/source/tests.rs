@@ -427,6 +427,17 @@ fn a_gzip_capture_cut_short_is_read_up_to_the_cut_with_a_warning() {
     assert_eq!(some, all[..some.len()]);
     let t = trunc.expect("a cut stream is reported");
     assert!(t.stream_cut && t.present > 0, "{t:?}");
+    // Followed by bytes that are not gzip (zeros): every record is read, then the error
+    // says where the readable part ended.
+    let mut trailing = zipped.clone();
+    trailing.extend_from_slice(&[0; 64]);
+    let (every, _, err) = read_all(&write(&dir, "z.pcap.gz", &trailing));
+    assert_eq!(every, all);
+    let err = err.expect("an error").to_string();
+    assert!(
+        err.contains(&format!("after byte offset {}", bytes.len())),
+        "{err}"
+    );
     // Cut inside the gzip header.
     let (none, _, err) = read_all(&write(&dir, "h.pcap.gz", &zipped[..6]));
     assert!(none.is_empty());
@@ -435,6 +446,16 @@ fn a_gzip_capture_cut_short_is_read_up_to_the_cut_with_a_warning() {
         err.contains("cut short before the capture's first bytes"),
         "{err}"
     );
+}
+
+#[test]
+fn the_fcs_bits_of_a_pcap_link_type_field_are_not_part_of_the_link_type() {
+    let dir = tempfile::tempdir().unwrap();
+    // LT_FCS_DATALINK_EXT: "4 bytes of FCS on every frame" (0x24 << 24), on Ethernet (1).
+    let bytes = pcap(false, false, 0x2400_0001, &[(1, 2, b"frame", 5)]);
+    let (frames, _, err) = read_all(&write(&dir, "f.pcap", &bytes));
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(frames, vec![(1_000_002_000, 1, b"frame".to_vec())]);
 }
 
 #[test]
