@@ -6,7 +6,7 @@
 //! Incomplete datagrams are dropped after [`DefragLimits::timeout_ns`] of capture time, and the
 //! number in flight and their total size are capped; every drop is counted.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::net::IpAddr;
 
 /// Bounds for the fragment table.
@@ -55,14 +55,70 @@ pub(crate) struct FragmentKey {
 
 #[derive(Debug)]
 struct Pending {
-    /// (offset, bytes) in arrival order.
-    pieces: Vec<(usize, Vec<u8>)>,
+    /// The datagram as far as it is known (first copy of each byte wins).
+    data: Vec<u8>,
+    /// Byte ranges of `data` filled, sorted and merged: a fragment adds only the bytes no
+    /// earlier one gave, so duplicates cost nothing and memory stays within one datagram.
+    covered: Vec<(usize, usize)>,
     /// End of the datagram, once the last fragment was seen.
     end: Option<usize>,
-    bytes: usize,
-    first_ts: u64,
     /// Arrival number of the first fragment, to evict the oldest first.
     serial: u64,
+}
+
+impl Pending {
+    /// Copies the parts of `bytes` (at `offset`) that no earlier fragment gave.
+    fn fill(&mut self, offset: usize, bytes: &[u8]) {
+        let end = offset + bytes.len();
+        if self.data.len() < end {
+            self.data.resize(end, 0);
+        }
+        let mut at = offset;
+        let mut gaps = Vec::new();
+        for &(s, e) in &self.covered {
+            if e <= at {
+                continue;
+            }
+            if s >= end {
+                break;
+            }
+            if s > at {
+                gaps.push((at, s));
+            }
+            at = at.max(e);
+        }
+        if at < end {
+            gaps.push((at, end));
+        }
+        for (s, e) in gaps {
+            if let (Some(dst), Some(src)) =
+                (self.data.get_mut(s..e), bytes.get(s - offset..e - offset))
+            {
+                dst.copy_from_slice(src);
+            }
+            self.covered.push((s, e));
+        }
+        self.covered.sort_unstable();
+        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.covered.len());
+        for &(s, e) in &self.covered {
+            match merged.last_mut() {
+                Some(last) if s <= last.1 => last.1 = last.1.max(e),
+                _ => merged.push((s, e)),
+            }
+        }
+        self.covered = merged;
+    }
+
+    /// Whether every byte before the end is there.
+    fn complete(&self) -> bool {
+        self.end.is_some_and(|end| {
+            end == 0
+                || self
+                    .covered
+                    .first()
+                    .is_some_and(|&(s, e)| s == 0 && e >= end)
+        })
+    }
 }
 
 /// The fragment table.
@@ -70,6 +126,9 @@ struct Pending {
 pub(crate) struct Defrag {
     limits: DefragLimits,
     pending: HashMap<FragmentKey, Pending>,
+    /// (first fragment's time, serial, key) of each datagram, in arrival order: expiry and
+    /// eviction take from the front (entries of datagrams already gone are skipped).
+    order: VecDeque<(u64, u64, FragmentKey)>,
     bytes: usize,
     serial: u64,
     pub(crate) counters: DefragCounters,
@@ -105,23 +164,36 @@ impl Defrag {
             return false;
         }
         if !self.pending.contains_key(&key) {
-            while self.pending.len() >= self.limits.max_datagrams
-                || (self.bytes + data.len() > self.limits.max_bytes && !self.pending.is_empty())
-            {
-                self.evict_oldest();
+            while self.pending.len() >= self.limits.max_datagrams {
+                if !self.evict_oldest(None) {
+                    break;
+                }
             }
             self.serial += 1;
-            let serial = self.serial;
+            self.order.push_back((ts, self.serial, key.clone()));
             self.pending.insert(
                 key.clone(),
                 Pending {
-                    pieces: Vec::new(),
+                    data: Vec::new(),
+                    covered: Vec::new(),
                     end: None,
-                    bytes: 0,
-                    first_ts: ts,
-                    serial,
+                    serial: self.serial,
                 },
             );
+        }
+        // The memory bound holds on every fragment: a datagram grows only to its highest
+        // byte, and others make room for it, oldest first.
+        let growth = self
+            .pending
+            .get(&key)
+            .map_or(0, |p| end.saturating_sub(p.data.len()));
+        while self.bytes + growth > self.limits.max_bytes {
+            if !self.evict_oldest(Some(&key)) {
+                // Nothing else to evict: this datagram alone is over the limit.
+                self.drop_datagram(&key);
+                self.counters.evicted += 1;
+                return false;
+            }
         }
         let Some(p) = self.pending.get_mut(&key) else {
             return false;
@@ -133,75 +205,70 @@ impl Defrag {
             }
             p.end = Some(end);
         }
-        p.pieces.push((offset, data.to_vec()));
-        p.bytes += data.len();
-        self.bytes += data.len();
-        let Some(total) = p.end else { return false };
-        // Complete when the pieces, in offset order, cover 0..total without a hole.
-        let mut order: Vec<usize> = (0..p.pieces.len()).collect();
-        order.sort_by_key(|&i| p.pieces.get(i).map_or(0, |x| x.0));
-        let mut covered = 0;
-        for &i in &order {
-            if let Some((off, bytes)) = p.pieces.get(i) {
-                if *off > covered {
-                    return false;
-                }
-                covered = covered.max(off + bytes.len());
-            }
-        }
-        if covered < total {
+        let before = p.data.len();
+        p.fill(offset, data);
+        self.bytes += p.data.len() - before;
+        if !p.complete() {
             return false;
         }
+        let total = p.end.unwrap_or(0);
         let Some(p) = self.pending.remove(&key) else {
             return false;
         };
-        self.bytes -= p.bytes;
-        // First copy wins: write pieces in arrival order, each only where nothing was yet.
+        self.bytes -= p.data.len();
         self.done.clear();
-        self.done.resize(total, 0);
-        let mut filled = vec![false; total];
-        for (off, bytes) in &p.pieces {
-            for (i, b) in bytes.iter().enumerate() {
-                let at = off + i;
-                if at < total && !filled.get(at).copied().unwrap_or(true) {
-                    if let (Some(slot), Some(f)) = (self.done.get_mut(at), filled.get_mut(at)) {
-                        *slot = *b;
-                        *f = true;
-                    }
-                }
-            }
-        }
+        self.done
+            .extend_from_slice(p.data.get(..total).unwrap_or_default());
         self.counters.reassembled += 1;
         true
     }
 
-    fn expire(&mut self, now: u64) {
-        let timeout = self.limits.timeout_ns;
-        let before = self.pending.len();
-        let mut freed = 0;
-        self.pending.retain(|_, p| {
-            let keep = now.saturating_sub(p.first_ts) <= timeout;
-            if !keep {
-                freed += p.bytes;
-            }
-            keep
-        });
-        self.bytes -= freed;
-        self.counters.timed_out += (before - self.pending.len()) as u64;
+    /// Drops datagram `key` (its bytes no longer held).
+    fn drop_datagram(&mut self, key: &FragmentKey) {
+        if let Some(p) = self.pending.remove(key) {
+            self.bytes -= p.data.len();
+        }
     }
 
-    fn evict_oldest(&mut self) {
-        let oldest = self
-            .pending
-            .iter()
-            .min_by_key(|(_, p)| p.serial)
-            .map(|(k, _)| k.clone());
-        if let Some(k) = oldest {
-            if let Some(p) = self.pending.remove(&k) {
-                self.bytes -= p.bytes;
-                self.counters.evicted += 1;
+    /// Drops the datagrams whose first fragment is older than the timeout.
+    fn expire(&mut self, now: u64) {
+        let timeout = self.limits.timeout_ns;
+        while let Some((first_ts, serial, key)) = self.order.front() {
+            let live = self.pending.get(key).is_some_and(|p| p.serial == *serial);
+            if live && now.saturating_sub(*first_ts) <= timeout {
+                break;
+            }
+            if let Some((_, _, key)) = self.order.pop_front() {
+                if live {
+                    self.drop_datagram(&key);
+                    self.counters.timed_out += 1;
+                }
             }
         }
+    }
+
+    /// Evicts the oldest datagram other than `keep`; false when there is none.
+    fn evict_oldest(&mut self, keep: Option<&FragmentKey>) -> bool {
+        let mut kept = None;
+        let mut evicted = false;
+        while let Some((ts, serial, key)) = self.order.pop_front() {
+            let live = self.pending.get(&key).is_some_and(|p| p.serial == serial);
+            if !live {
+                continue;
+            }
+            if Some(&key) == keep {
+                kept = Some((ts, serial, key));
+                continue;
+            }
+            self.drop_datagram(&key);
+            self.counters.evicted += 1;
+            evicted = true;
+            break;
+        }
+        if let Some(k) = kept {
+            self.order.push_front(k);
+        }
+        evicted
     }
 
     /// Datagrams still incomplete (reported at the end of a run).
@@ -271,5 +338,34 @@ mod tests {
         d.add(key(5), 8, false, b"xx", 0);
         assert!(!d.add(key(5), 8, false, b"xxxx", 0));
         assert_eq!(d.counters.invalid, 1);
+    }
+
+    #[test]
+    fn duplicate_fragments_hold_no_more_memory() {
+        let mut d = Defrag::new(DefragLimits::default());
+        for i in 0..10_000u64 {
+            assert!(!d.add(key(6), 0, true, b"01234567", i));
+        }
+        assert_eq!((d.bytes, d.incomplete()), (8, 1));
+        assert!(d.add(key(6), 8, false, b"89", 10_000));
+        assert_eq!(d.done, b"0123456789");
+        assert_eq!(d.bytes, 0);
+    }
+
+    #[test]
+    fn the_byte_limit_holds_on_every_fragment_evicting_the_oldest() {
+        let mut d = Defrag::new(DefragLimits {
+            max_bytes: 100,
+            ..DefragLimits::default()
+        });
+        d.add(key(7), 0, true, &[1; 40], 0);
+        d.add(key(8), 0, true, &[2; 40], 1);
+        // Datagram 8 grows to 80 bytes: 7 (the oldest) makes room.
+        d.add(key(8), 40, true, &[2; 40], 2);
+        assert!(d.bytes <= 100, "{}", d.bytes);
+        assert_eq!((d.incomplete(), d.counters.evicted), (1, 1));
+        // One datagram alone over the limit is dropped, counted.
+        d.add(key(8), 80, true, &[2; 40], 3);
+        assert_eq!((d.incomplete(), d.counters.evicted, d.bytes), (0, 2, 0));
     }
 }
