@@ -302,7 +302,14 @@ pub struct Dispatcher<'s> {
 
 /// Why a pipeline could not start.
 #[derive(Debug, thiserror::Error)]
-#[error("{location}: plugin `{label}` rejects its configuration: {error}")]
+#[error(
+    "{location}: plugin `{label}` {}: {error}",
+    if error.kind == netan_plugin_api::ErrorKind::CONFIG {
+        "rejects its configuration"
+    } else {
+        "could not be set up"
+    }
+)]
 pub struct SetupError {
     /// Where the offending configuration is.
     pub location: String,

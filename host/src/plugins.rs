@@ -88,6 +88,14 @@ fn is_plugin_file_name(name: &str) -> bool {
 pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
     static LOADED: Mutex<Option<HashMap<PathBuf, Result<LoadedPlugin, LoadError>>>> =
         Mutex::new(None);
+    if path.is_dir() {
+        return Err(LoadError::NotAPlugin {
+            path: path.to_path_buf(),
+            reason:
+                "it is a directory (`path` names a library file; put directories in [plugins] dirs)"
+                    .to_string(),
+        });
+    }
     if !path.is_file() {
         return Err(LoadError::Missing {
             path: path.to_path_buf(),
