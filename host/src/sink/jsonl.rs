@@ -176,7 +176,13 @@ impl Sink for JsonlSink {
             value_json(&mut scratch, &field.value);
             let name: &str = &field.name;
             if RESERVED.contains(&name) {
-                o.raw(&format!("field_{name}"), &scratch);
+                // Renamed out of the way of the host's own keys, and of the record's other
+                // fields (rare: only records that use a reserved name pay for the look).
+                let mut renamed = format!("field_{name}");
+                while record.fields.iter().any(|f| f.name.as_str() == renamed) {
+                    renamed.push('_');
+                }
+                o.raw(&renamed, &scratch);
             } else {
                 o.raw(name, &scratch);
             }
@@ -233,5 +239,28 @@ mod tests {
             let back: serde_json::Value = serde_json::from_str(&buf).unwrap();
             assert_eq!(back.as_str(), Some(bad), "{bad} -> {buf}");
         }
+    }
+
+    #[test]
+    fn a_field_with_a_reserved_name_is_renamed_without_clashing_with_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut sink = JsonlSink::new(Target::Directory(dir.path().to_path_buf()));
+        let record = Record {
+            kind: "k".into(),
+            ts: 1,
+            fields: netan_plugin_api::Fields::new()
+                .str("type", "mine")
+                .str("field_type", "other")
+                .0,
+        };
+        sink.record("p", None, &record);
+        sink.finish().unwrap();
+        let text = std::fs::read_to_string(dir.path().join("k.jsonl")).unwrap();
+        let line: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(text.trim()).unwrap();
+        assert_eq!(line["type"], "k");
+        assert_eq!(line["field_type_"], "mine");
+        assert_eq!(line["field_type"], "other");
+        assert_eq!(line.len(), 7, "{text}");
     }
 }
