@@ -594,7 +594,14 @@ impl Pipeline {
             }
             let (plugin_name, name_at) = match (&entry.name, &entry.path) {
                 (Some(n), _) => (n.get_ref().clone(), at(n.span().start)),
-                (None, Some(p)) => (String::new(), at(p.span().start)),
+                // Named after what the library says it is, so that `-l NAME` merges into it
+                // (loading is cached: the library is opened once).
+                (None, Some(p)) => (
+                    crate::plugins::load(&in_base(p.get_ref()))
+                        .map(|plugin| plugin.info.name.to_string())
+                        .unwrap_or_default(),
+                    at(p.span().start),
+                ),
                 (None, None) => {
                     errors.push(PipelineError {
                         location: name.to_string(),

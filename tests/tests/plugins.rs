@@ -882,3 +882,24 @@ fn duplicate_and_empty_labels_are_located_at_their_entry() {
     let err = String::from_utf8_lossy(&run(&["check", &p]).stderr).into_owned();
     assert!(err.contains("pipeline.toml:2:8: `label` is empty"), "{err}");
 }
+
+/// `-l NAME` merges into an entry of the file that loads NAME by its path.
+#[test]
+fn the_short_form_merges_into_an_entry_given_by_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = format!(
+        "[[plugin]]\npath = \"{}\"\n",
+        lib("netan_portcount").display()
+    );
+    let p = pipeline(dir.path(), &text);
+    let smtp = capture("zeek-smtp.pcap").to_string_lossy().into_owned();
+    let all = records(&run(&["run", "-q", "-p", &p, &smtp]).stdout);
+    let out = run(&["run", "-q", "-p", &p, "-l", "portcount,top=1", &smtp]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(all.len() > 1);
+    assert_eq!(records(&out.stdout).len(), 1);
+}
