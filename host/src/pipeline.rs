@@ -610,6 +610,19 @@ impl Pipeline {
                     continue;
                 }
             };
+            // An empty list would silently mean "every session" or "every event".
+            if entry.ports.as_ref().is_some_and(|p| p.is_empty()) {
+                errors.push(PipelineError {
+                    location: name_at.clone(),
+                    message: "`ports = []` names no port: leave `ports` out for the plugin's default ports, or set `any = true` for every session".to_string(),
+                });
+            }
+            if entry.events.as_ref().is_some_and(|e| e.is_empty()) {
+                errors.push(PipelineError {
+                    location: name_at.clone(),
+                    message: "`events = []` names no event: leave `events` out for every event the plugin consumes".to_string(),
+                });
+            }
             if plugin_name.eq_ignore_ascii_case("tcp") {
                 errors.push(PipelineError {
                     location: name_at.clone(),

@@ -83,6 +83,11 @@ fn bad_values_are_refused() {
     assert!(e.message.contains("idle_timeout"), "{e}");
     let e = first_error("[plugins]\non_error = \"explode\"\n");
     assert!(e.message.contains("unknown variant"), "{e}");
+    let e = first_error("[[plugin]]\nname = \"x\"\nports = []\n");
+    assert!(e.message.contains("`ports = []` names no port"), "{e}");
+    assert_eq!(e.location, "p.toml:2:8");
+    let e = first_error("[[plugin]]\nname = \"x\"\nevents = []\n");
+    assert!(e.message.contains("`events = []` names no event"), "{e}");
     let e = first_error("[tcp]\nverbosity = 200\n");
     assert_eq!(e.location, "p.toml:2:13");
     assert!(e.message.contains("0 to 7"), "{e}");
