@@ -312,32 +312,49 @@ fn ip<'a>(
         if payload.incomplete {
             return Err(Skip::FragmentInvalid);
         }
-        let (id, offset, more) = match &slice {
+        let (id, offset, more, protocol, fragmentable) = match &slice {
             LaxIpSlice::Ipv4(v4) => {
                 let h = v4.header();
                 (
                     u32::from(h.identification()),
                     usize::from(h.fragments_offset().byte_offset()),
                     h.more_fragments(),
+                    protocol,
+                    payload.payload,
                 )
             }
             LaxIpSlice::Ipv6(v6) => {
-                let frag = v6
-                    .extensions()
-                    .clone()
-                    .into_iter()
-                    .find_map(|ext| match ext {
-                        etherparse::Ipv6ExtensionSlice::Fragment(f) => Some(f.to_header()),
-                        _ => None,
-                    });
-                match frag {
-                    Some(f) => (
-                        f.identification,
-                        usize::from(f.fragment_offset.byte_offset()),
-                        f.more_fragments,
-                    ),
-                    None => return Err(Skip::FragmentInvalid),
+                // The fragmentable part is everything after the Fragment header, extension
+                // headers included (RFC 8200 §4.5): those are read after reassembly, not per
+                // fragment (etherparse goes on reading them, which misplaces the offsets).
+                use etherparse::Ipv6ExtensionSlice as Ext;
+                let mut at = 40;
+                let mut frag = None;
+                for ext in v6.extensions().clone() {
+                    at += match &ext {
+                        Ext::HopByHop(s) | Ext::Routing(s) | Ext::DestinationOptions(s) => {
+                            s.slice().len()
+                        }
+                        Ext::Fragment(f) => f.slice().len(),
+                        Ext::Authentication(a) => a.slice().len(),
+                    };
+                    if let Ext::Fragment(f) = ext {
+                        frag = Some(f);
+                        break;
+                    }
                 }
+                let Some(f) = frag else {
+                    return Err(Skip::FragmentInvalid);
+                };
+                let h = f.to_header();
+                let end = wire_len.min(bytes.len());
+                (
+                    h.identification,
+                    usize::from(h.fragment_offset.byte_offset()),
+                    h.more_fragments,
+                    f.next_header(),
+                    bytes.get(at..end).unwrap_or_default(),
+                )
             }
         };
         let key = FragmentKey {
@@ -347,7 +364,7 @@ fn ip<'a>(
             protocol: protocol.0,
         };
         let before = defrag.counters.invalid;
-        if !defrag.add(key, offset, more, payload.payload, ts) {
+        if !defrag.add(key, offset, more, fragmentable, ts) {
             return Err(if defrag.counters.invalid > before {
                 Skip::FragmentInvalid
             } else {
@@ -355,6 +372,7 @@ fn ip<'a>(
             });
         }
         let datagram: &'a [u8] = &defrag.done;
+        let (protocol, datagram) = skip_ipv6_extensions(protocol, datagram);
         return transport(
             options, None, stats, ts, src, dst, protocol, datagram, 0, depth,
         );
@@ -427,6 +445,23 @@ fn cut_tcp_header<'a>(
         payload: &[],
         missing: u32::try_from(total - header_len).unwrap_or(u32::MAX),
     })
+}
+
+/// A reassembled IPv6 datagram's leading extension headers (Hop-by-Hop, Routing, Destination
+/// Options), skipped: the protocol and bytes after them.
+fn skip_ipv6_extensions(protocol: IpNumber, mut bytes: &[u8]) -> (IpNumber, &[u8]) {
+    let mut protocol = protocol;
+    while matches!(protocol.0, 0 | 43 | 60) {
+        let (Some(&next), Some(&len)) = (bytes.first(), bytes.get(1)) else {
+            break;
+        };
+        let Some(rest) = bytes.get((usize::from(len) + 1) * 8..) else {
+            break;
+        };
+        protocol = IpNumber(next);
+        bytes = rest;
+    }
+    (protocol, bytes)
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -151,6 +151,44 @@ fn unsupported_link_types_are_counted_by_value() {
 }
 
 #[test]
+fn ipv6_fragments_whose_fragmentable_part_starts_with_an_extension_header_are_reassembled() {
+    // Fragmentable part: Destination Options (8 bytes, PadN) then a TCP segment of 20 + 40
+    // bytes, split at 24 bytes; each fragment is IPv6 + Fragment header (next header 60).
+    let frame = tcp_frame(&[b'g'; 40]);
+    let tcp = &frame[14 + 20..];
+    let mut part = vec![6u8, 0, 1, 4, 0, 0, 0, 0];
+    part.extend_from_slice(tcp);
+    let src: [u8; 16] = "2001:db8::1"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    let dst: [u8; 16] = "2001:db8::2"
+        .parse::<std::net::Ipv6Addr>()
+        .unwrap()
+        .octets();
+    let mut fragments = Vec::new();
+    for (offset, chunk, more) in [(0usize, &part[..24], true), (24, &part[24..], false)] {
+        let mut f = vec![0x60, 0, 0, 0];
+        f.extend_from_slice(&((8 + chunk.len()) as u16).to_be_bytes());
+        f.extend_from_slice(&[44, 64]);
+        f.extend_from_slice(&src);
+        f.extend_from_slice(&dst);
+        let off_m = ((offset / 8) as u16) << 3 | u16::from(more);
+        f.extend_from_slice(&[60, 0]);
+        f.extend_from_slice(&off_m.to_be_bytes());
+        f.extend_from_slice(&7u32.to_be_bytes());
+        f.extend_from_slice(chunk);
+        fragments.push(f);
+    }
+    let mut d = decoder();
+    assert!(d.decode(0, link::linktype::IPV6, &fragments[1]).is_none());
+    let p = d.decode(1, link::linktype::IPV6, &fragments[0]).unwrap();
+    assert_eq!(p.dst.to_string(), "[2001:db8::2]:80");
+    assert_eq!(p.payload, &[b'g'; 40][..]);
+    assert_eq!(d.defrag_counters().reassembled, 1);
+}
+
+#[test]
 fn ipv4_fragments_are_reassembled_into_one_segment() {
     // A TCP segment of 20 + 40 bytes split into fragments of 32 and 28 bytes.
     let frame = tcp_frame(&[b'f'; 40]);
