@@ -19,7 +19,8 @@
 //! # Guarantees
 //!
 //! * **Ordering.** Sessions' events interleave in capture order. For one session an analyser
-//!   sees start, monologues in order, end — exactly one start and one end. A named event is
+//!   sees start, monologues in order, end — exactly one start and one end, unless it released
+//!   the session ([`Context::release_session`]: then nothing more about it). A named event is
 //!   delivered after the event during which it was emitted has been handled by every plugin
 //!   (a queue, never a re-entrant call), in emission order, to every consuming plugin in
 //!   pipeline order. `finish` comes after every session has ended.
@@ -39,10 +40,18 @@
 //!
 //! # Compatibility
 //!
-//! [`PluginMod`] is a prefix type and [`Analyser`]/[`Host`] are `sabi_trait`s: later versions
-//! append functions after the last ones, and plugins built earlier keep working. Event and
-//! record types do not change within a minor version; codes that will grow ([`EndReason`],
-//! [`Handshake`], [`ErrorKind`], [`LogLevel`]) are integer newtypes with named constants.
+//! [`PluginMod`] is a prefix type and [`Analyser`]/[`Host`] are `sabi_trait`s with
+//! `last_prefix_field`: a later version can append functions after the last ones. abi_stable
+//! then accepts a plugin built against the newer API in an older netan (the functions it
+//! does not have are missing, and calling them is an error the adapter reports), but refuses
+//! a plugin built against the older API in the newer netan ("too many fields"): **plugins
+//! must be rebuilt when netan's API gains functions**, and the loader says so by naming the
+//! file. Loading older plugins too needs the interface types of each API version frozen in a
+//! module of their own, which is not done yet. Event and record types do not change within a
+//! minor version; codes that will grow ([`EndReason`], [`Handshake`], [`ErrorKind`],
+//! [`LogLevel`]) are integer newtypes with named constants.
+//!
+//! A panic in a plugin's `Drop` is caught as well (and reported on stderr).
 
 #![warn(missing_docs)]
 // abi_stable's derives and `sabi_trait` expand to unsafe code and to items named like

@@ -259,9 +259,40 @@ fn guard<R>(f: impl FnOnce() -> Result<R, PluginError>) -> RResult<R, PluginErro
     }
 }
 
-/// Adapts a [`Plugin`] to the FFI-safe [`Analyser`].
+/// Adapts a [`Plugin`] to the FFI-safe [`Analyser`]. The plugin is held in an `Option` so
+/// that dropping it is guarded too: a panic in the plugin's `Drop` is caught here (and
+/// reported on stderr) instead of unwinding across the boundary, which would abort the host
+/// with every record still unwritten.
 #[doc(hidden)]
-pub struct Adapter<P: Plugin>(P);
+pub struct Adapter<P: Plugin>(Option<P>);
+
+impl<P: Plugin> Adapter<P> {
+    /// Runs `f` on the plugin, guarded.
+    fn with<R>(
+        &mut self,
+        f: impl FnOnce(&mut P) -> Result<R, PluginError>,
+    ) -> RResult<R, PluginError> {
+        guard(|| match self.0.as_mut() {
+            Some(plugin) => f(plugin),
+            None => Err(PluginError::failed("the plugin was already dropped")),
+        })
+    }
+}
+
+impl<P: Plugin> Drop for Adapter<P> {
+    fn drop(&mut self) {
+        let plugin = self.0.take();
+        if let RErr(e) = guard(move || {
+            drop(plugin);
+            Ok(())
+        }) {
+            eprintln!(
+                "netan: a plugin panicked while being dropped: {}",
+                e.message
+            );
+        }
+    }
+}
 
 impl<P: Plugin> Analyser for Adapter<P> {
     fn tcp_session_start(
@@ -269,10 +300,7 @@ impl<P: Plugin> Analyser for Adapter<P> {
         mut host: HostMut<'_>,
         event: &SessionStart<'_>,
     ) -> RResult<(), PluginError> {
-        guard(|| {
-            self.0
-                .tcp_session_start(&mut Context::new(&mut host), event)
-        })
+        self.with(|p| p.tcp_session_start(&mut Context::new(&mut host), event))
     }
 
     fn tcp_monologue(
@@ -280,7 +308,7 @@ impl<P: Plugin> Analyser for Adapter<P> {
         mut host: HostMut<'_>,
         event: &Monologue<'_>,
     ) -> RResult<(), PluginError> {
-        guard(|| self.0.tcp_monologue(&mut Context::new(&mut host), event))
+        self.with(|p| p.tcp_monologue(&mut Context::new(&mut host), event))
     }
 
     fn tcp_session_end(
@@ -288,23 +316,23 @@ impl<P: Plugin> Analyser for Adapter<P> {
         mut host: HostMut<'_>,
         event: &SessionEnd<'_>,
     ) -> RResult<(), PluginError> {
-        guard(|| self.0.tcp_session_end(&mut Context::new(&mut host), event))
+        self.with(|p| p.tcp_session_end(&mut Context::new(&mut host), event))
     }
 
     fn event(&mut self, mut host: HostMut<'_>, event: &Event) -> RResult<(), PluginError> {
-        guard(|| self.0.event(&mut Context::new(&mut host), event))
+        self.with(|p| p.event(&mut Context::new(&mut host), event))
     }
 
     fn partial(&mut self) -> RResult<ROption<RString>, PluginError> {
-        guard(|| self.0.partial().map(|p| p.map(RString::from).into()))
+        self.with(|p| p.partial().map(|x| x.map(RString::from).into()))
     }
 
     fn merge(&mut self, partial: RStr<'_>) -> RResult<(), PluginError> {
-        guard(|| self.0.merge(partial.as_str()))
+        self.with(|p| p.merge(partial.as_str()))
     }
 
     fn finish(&mut self, mut host: HostMut<'_>) -> RResult<(), PluginError> {
-        guard(|| self.0.finish(&mut Context::new(&mut host)))
+        self.with(|p| p.finish(&mut Context::new(&mut host)))
     }
 }
 
@@ -332,7 +360,7 @@ extern "C" fn new_of<P: Plugin>(config: RStr<'_>) -> RResult<AnalyserBox, Plugin
             text: config.as_str(),
         })
     })
-    .map(|plugin| Analyser_TO::from_value(Adapter(plugin), TD_Opaque))
+    .map(|plugin| Analyser_TO::from_value(Adapter(Some(plugin)), TD_Opaque))
 }
 
 /// The root module for plugin type `P` (what [`export_plugin!`](crate::export_plugin)

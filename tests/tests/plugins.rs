@@ -903,3 +903,24 @@ fn the_short_form_merges_into_an_entry_given_by_path() {
     assert!(all.len() > 1);
     assert_eq!(records(&out.stdout).len(), 1);
 }
+
+/// A plugin that panics in its destructor (after its last call) loses no record of the run:
+/// the panic is caught on its side and reported.
+#[test]
+fn a_panic_while_a_plugin_is_dropped_is_caught_and_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\npath = \"@events\"\n[plugin.config]\npanic_on_drop = true\n\n[[plugin]]\nname = \"portcount\"\n",
+    );
+    let out = run(&["run", "-p", &p, &t6()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a plugin panicked while being dropped: fixture panics when dropped"),
+        "{err}"
+    );
+    assert!(!err.contains("Aborting"), "{err}");
+    let recs = records(&out.stdout);
+    assert!(recs.iter().filter(|r| r["type"] == "fixture").count() > 3);
+    assert_eq!(recs.iter().filter(|r| r["type"] == "portcount").count(), 1);
+}

@@ -29,6 +29,49 @@ struct Settings {
     /// Keep only the `top` servers with most transactions in records and table (0 = all).
     #[serde(default)]
     top: usize,
+    /// Servers counted one by one (default 10000); the transactions of any further server
+    /// are counted together under `(other servers)`, so that memory stays bounded whatever
+    /// the traffic's Host headers.
+    max_servers: Option<usize>,
+}
+
+/// Where the servers beyond `max_servers` are counted.
+const OTHER_SERVERS: &str = "(other servers)";
+
+/// `name` with tab, newline, carriage return and backslash escaped (the partial state's
+/// fields are tab-separated lines): reversible, so merged names are the names.
+fn escape(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for c in name.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The inverse of [`escape`].
+fn unescape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('t') => out.push('\t'),
+            Some('n') => out.push('\n'),
+            Some('r') => out.push('\r'),
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+    out
 }
 
 /// Totals for one server.
@@ -46,8 +89,12 @@ impl Server {
     /// Counts one `http_transaction` event.
     fn count(&mut self, e: &Event) {
         self.transactions += 1;
-        self.request_bytes += uint(e, "request_body_len").unwrap_or(0);
-        self.response_bytes += uint(e, "response_body_len").unwrap_or(0);
+        self.request_bytes = self
+            .request_bytes
+            .saturating_add(uint(e, "request_body_len").unwrap_or(0));
+        self.response_bytes = self
+            .response_bytes
+            .saturating_add(uint(e, "response_body_len").unwrap_or(0));
         if let Some(latency) = uint(e, "latency_ns") {
             self.answered += 1;
             self.latency.record(latency);
@@ -55,10 +102,10 @@ impl Server {
     }
 
     fn merge(&mut self, other: &Server) {
-        self.transactions += other.transactions;
-        self.answered += other.answered;
-        self.request_bytes += other.request_bytes;
-        self.response_bytes += other.response_bytes;
+        self.transactions = self.transactions.saturating_add(other.transactions);
+        self.answered = self.answered.saturating_add(other.answered);
+        self.request_bytes = self.request_bytes.saturating_add(other.request_bytes);
+        self.response_bytes = self.response_bytes.saturating_add(other.response_bytes);
         self.latency.merge(&other.latency);
     }
 }
@@ -72,6 +119,21 @@ pub struct HttpPerf {
 
 fn uint(e: &Event, name: &str) -> Option<u64> {
     e.get(name).and_then(Value::as_u64)
+}
+
+impl HttpPerf {
+    /// The totals of server `name`: its own while fewer than `max_servers` are counted,
+    /// else those of [`OTHER_SERVERS`]. (The name is copied only for a server not seen
+    /// before.)
+    fn server(&mut self, name: &str) -> &mut Server {
+        let max = self.settings.max_servers.unwrap_or(10_000).max(1);
+        let name = if self.servers.contains_key(name) || self.servers.len() < max {
+            name
+        } else {
+            OTHER_SERVERS
+        };
+        self.servers.entry(name.to_owned()).or_default()
+    }
 }
 
 impl Plugin for HttpPerf {
@@ -104,13 +166,11 @@ impl Plugin for HttpPerf {
             .filter(|h| !h.is_empty())
             .or_else(|| e.get("server").and_then(Value::as_str))
             .unwrap_or("?");
-        // The name is copied only for a server not seen before.
         match self.servers.get_mut(name) {
             Some(server) => server.count(e),
             None => {
-                let mut server = Server::default();
-                server.count(e);
-                self.servers.insert(name.to_owned(), server);
+                let name = name.to_owned();
+                self.server(&name).count(e);
             }
         }
         self.last_ts = self.last_ts.max(e.ts);
@@ -124,7 +184,7 @@ impl Plugin for HttpPerf {
         for (name, s) in &self.servers {
             out.push_str(&format!(
                 "{}\t{}\t{}\t{}\t{}\t{}\n",
-                name.replace(['\t', '\n'], " "),
+                escape(name),
                 s.transactions,
                 s.answered,
                 s.request_bytes,
@@ -161,10 +221,7 @@ impl Plugin for HttpPerf {
                 response_bytes: num(rs)?,
                 latency: Histogram::deserialise(hist).map_err(PluginError::failed)?,
             };
-            self.servers
-                .entry(name.to_string())
-                .or_default()
-                .merge(&other);
+            self.server(&unescape(name)).merge(&other);
         }
         Ok(())
     }
@@ -343,9 +400,33 @@ mod tests {
         });
         let partial = b.partial().unwrap().unwrap();
         a.merge(&partial).unwrap();
+        // Names with the separators of the partial state's lines survive it.
+        for name in ["a\tb.example", "x\\ny", "\\"] {
+            assert_eq!(unescape(&escape(name)), name);
+            assert!(!escape(name).contains(['\t', '\n']));
+        }
         let merged = finish(&mut a);
         assert!(merged.iter().all(|r| r.ts == 1_049), "{merged:?}");
         assert_eq!(merged, finish(&mut whole));
         assert!(a.merge("x\t1").is_err());
+    }
+
+    #[test]
+    fn servers_beyond_the_limit_are_counted_together() {
+        let mut h = HttpPerf::new(Config {
+            text: "table = false\nmax_servers = 3",
+        })
+        .unwrap();
+        let mut rec = Recorder::default();
+        rec.with_context(|ctx| {
+            for i in 0..10u64 {
+                let host = format!("h{i}");
+                h.event(ctx, &transaction(&host, Some(1_000), 1)).unwrap();
+            }
+            h.event(ctx, &transaction("h1", Some(1_000), 1)).unwrap();
+        });
+        assert_eq!(h.servers.len(), 4);
+        assert_eq!(h.servers[OTHER_SERVERS].transactions, 7);
+        assert_eq!(h.servers["h1"].transactions, 2);
     }
 }

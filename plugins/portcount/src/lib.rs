@@ -39,11 +39,12 @@ struct Count {
 }
 
 impl Count {
+    /// Adds `other` (saturating: a merged partial state comes from outside).
     fn add(&mut self, other: &Count) {
-        self.sessions += other.sessions;
-        self.packets += other.packets;
-        self.bytes_c2s += other.bytes_c2s;
-        self.bytes_s2c += other.bytes_s2c;
+        self.sessions = self.sessions.saturating_add(other.sessions);
+        self.packets = self.packets.saturating_add(other.packets);
+        self.bytes_c2s = self.bytes_c2s.saturating_add(other.bytes_c2s);
+        self.bytes_s2c = self.bytes_s2c.saturating_add(other.bytes_s2c);
     }
 }
 
