@@ -152,14 +152,17 @@ fn load_uncached(path: &Path) -> Result<LoadedPlugin, LoadError> {
 
 /// The first few lines of a long error (abi_stable's layout reports run to pages).
 fn first_lines(text: &str) -> String {
-    let lines: Vec<&str> = text
+    let all: Vec<&str> = text
         .lines()
         .map(str::trim)
         .filter(|l| !l.is_empty())
-        .take(4)
         .collect();
+    // abi_stable's layout errors open with the compared layouts; what differs is on the line
+    // that starts with "Error" (e.g. "Error:too many fields", then "Expected: 3", "Found: 2").
+    let from = all.iter().position(|l| l.starts_with("Error")).unwrap_or(0);
+    let lines: Vec<&str> = all.iter().skip(from).take(6).copied().collect();
     let mut s = lines.join(" / ");
-    if text.lines().count() > 4 {
+    if all.len() > from + lines.len() {
         s.push_str(" / ...");
     }
     s
