@@ -30,28 +30,13 @@ use netan::source::CaptureFile;
 use netan::tcp::{
     Direction, Monologue, SessionEnd, SessionInfo, TcpConfig, TcpListener, TcpObserver,
 };
+use netan_plugin_api::testing::XorShift as Rng;
 
 const SESSIONS: u32 = 256;
 /// Sessions open at once: their packets are interleaved round-robin.
 const CONCURRENT: usize = 16;
 const MSS: usize = 1448;
 const LINKTYPE_ETHERNET: u32 = 1;
-
-/// xorshift64: deterministic sizes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n
-    }
-}
 
 /// One side of a connection.
 struct Side {
@@ -132,13 +117,13 @@ fn session(i: u32, rng: &mut Rng) -> Vec<Vec<u8>> {
             mac: [2, 0, 0, 0, hi, lo],
             ip: [10, 1, hi, lo],
             port: 40_000 + (i % 20_000) as u16,
-            seq: rng.next() as u32,
+            seq: rng.next_u64() as u32,
         },
         s: Side {
             mac: [2, 0, 0, 0, 0xff, 1],
             ip: [10, 0, 0, 1],
             port: 80,
-            seq: rng.next() as u32,
+            seq: rng.next_u64() as u32,
         },
         frames: Vec::new(),
     };

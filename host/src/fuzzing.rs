@@ -172,13 +172,11 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../fuzz/corpus")
             .join(target);
-        let mut n = 0;
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            run(&std::fs::read(&path).unwrap());
-            n += 1;
+        let inputs = netan_plugin_api::testing::corpus(&dir);
+        for input in &inputs {
+            run(input);
         }
-        n
+        inputs.len()
     }
 
     #[test]

@@ -78,3 +78,38 @@ pub fn field<'a>(record: &'a Record, name: &str) -> Option<&'a Value> {
         .find(|f| f.name.as_str() == name)
         .map(|f| &f.value)
 }
+
+/// xorshift64: deterministic pseudo-random numbers for tests, fuzz-like loops and benchmark
+/// inputs (the same seed always gives the same sequence). Not for anything else.
+#[derive(Debug, Clone)]
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    /// The next 64 bits. The seed must not be 0 (the sequence would stay 0).
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number below `n` (0 when `n` is 0).
+    pub fn below(&mut self, n: u64) -> u64 {
+        self.next_u64() % n.max(1)
+    }
+}
+
+/// The contents of every file in `dir` (a fuzz corpus), in name order. Panics when the
+/// directory cannot be read: for tests.
+pub fn corpus(dir: &std::path::Path) -> Vec<Vec<u8>> {
+    let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .filter_map(|entry| entry.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    paths.sort();
+    paths
+        .iter()
+        .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
+        .collect()
+}

@@ -23,26 +23,11 @@ use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use netan_http::parser::{BodyFraming, HttpConfig, Session};
+use netan_plugin_api::testing::XorShift as Rng;
 use netan_plugin_api::Direction;
 
 const EXCHANGES: usize = 160;
 const SEGMENT: usize = 1448;
-
-/// xorshift64: deterministic sizes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> usize {
-        (self.next() % n) as usize
-    }
-}
 
 /// Body bytes: printable, varied.
 fn body(len: usize, seed: usize) -> Vec<u8> {
@@ -134,18 +119,18 @@ fn build(chunked: bool, small: bool, seed: u64) -> Input {
     let mut monologues = Vec::new();
     let mut body_lens = Vec::new();
     for i in 0..EXCHANGES {
-        let post = (i % 5 == 3).then(|| body(200 + rng.below(2000), i));
+        let post = (i % 5 == 3).then(|| body(200 + (rng.below(2000) as usize), i));
         monologues.push((Direction::ClientToServer, request(i, post.as_deref())));
         let len = if small {
-            rng.below(2048)
+            rng.below(2048) as usize
         } else {
-            match rng.below(6) {
+            match rng.below(6) as usize {
                 0 => 0,
-                1 => 100 + rng.below(400),
-                2 => 1_000 + rng.below(3_000),
-                3 => 8_000 + rng.below(16_000),
-                4 => 30_000 + rng.below(60_000),
-                _ => 150_000 + rng.below(100_000),
+                1 => 100 + (rng.below(400) as usize),
+                2 => 1_000 + (rng.below(3_000) as usize),
+                3 => 8_000 + (rng.below(16_000) as usize),
+                4 => 30_000 + (rng.below(60_000) as usize),
+                _ => 150_000 + (rng.below(100_000) as usize),
             }
         };
         let framing = if small { i % 2 == 1 } else { chunked };

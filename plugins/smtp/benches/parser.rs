@@ -23,26 +23,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use netan_plugin_api::testing::XorShift as Rng;
 use netan_plugin_api::Direction::{self, ClientToServer, ServerToClient};
 use netan_smtp::parser::{Session, SmtpConfig};
 
 const SEGMENT: usize = 1448;
-
-/// xorshift64: deterministic sizes.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> usize {
-        (self.next() % n) as usize
-    }
-}
 
 /// Base64 with 76-character lines, as mail user agents write it.
 fn base64_lines(data: &[u8]) -> Vec<u8> {
@@ -160,7 +145,7 @@ fn build(sessions: usize, messages: usize, attachments: bool, seed: u64) -> Inpu
                 format!("MAIL FROM:<alice{n}@example.org> SIZE=4096 BODY=8BITMIME\r\n").as_bytes(),
             );
             say(ServerToClient, b"250 2.1.0 Ok\r\n");
-            for r in 0..=rng.below(3) {
+            for r in 0..=(rng.below(3) as usize) {
                 say(
                     ClientToServer,
                     format!("RCPT TO:<user{r}@example.net>\r\n").as_bytes(),
@@ -169,11 +154,11 @@ fn build(sessions: usize, messages: usize, attachments: bool, seed: u64) -> Inpu
             }
             say(ClientToServer, b"DATA\r\n");
             say(ServerToClient, b"354 End data with <CR><LF>.<CR><LF>\r\n");
-            let size = attachments.then(|| match rng.below(4) {
-                0 => 500 + rng.below(4_000),
-                1 => 10_000 + rng.below(40_000),
-                2 => 60_000 + rng.below(90_000),
-                _ => 200_000 + rng.below(200_000),
+            let size = attachments.then(|| match rng.below(4) as usize {
+                0 => 500 + (rng.below(4_000) as usize),
+                1 => 10_000 + (rng.below(40_000) as usize),
+                2 => 60_000 + (rng.below(90_000) as usize),
+                _ => 200_000 + (rng.below(200_000) as usize),
             });
             attachment_sizes.extend(size.map(|s| s as u64));
             say(ClientToServer, &message(n, size));

@@ -25,6 +25,7 @@ enum Ev<'a> {
     SGap(u64),
 }
 
+use netan_plugin_api::testing::XorShift as Rng;
 use Ev::{CGap, SGap, C, S};
 
 fn config() -> HttpConfig {
@@ -1065,22 +1066,6 @@ fn every_split_point_gives_same_transactions() {
     }
 }
 
-/// xorshift64.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
-    }
-}
-
 #[test]
 fn random_bytes_and_splits_never_panic() {
     let mut rng = Rng(0x2545_f491_4f6c_dd1d);
@@ -1129,10 +1114,10 @@ fn random_bytes_and_splits_never_panic() {
         for _ in 0..rng.below(40) {
             let dir = if rng.below(2) == 0 { C2S } else { S2C };
             match rng.below(10) {
-                0 => s.gap(dir, rng.below(100), rng.next()),
+                0 => s.gap(dir, rng.below(100), rng.next_u64()),
                 1 => {
-                    let bytes: Vec<u8> = (0..rng.below(64)).map(|_| rng.next() as u8).collect();
-                    s.data(dir, &bytes, rng.next());
+                    let bytes: Vec<u8> = (0..rng.below(64)).map(|_| rng.next_u64() as u8).collect();
+                    s.data(dir, &bytes, rng.next_u64());
                 }
                 _ => {
                     let mut bytes = Vec::new();
@@ -1143,7 +1128,7 @@ fn random_bytes_and_splits_never_panic() {
                     let mut rest = &bytes[..];
                     while !rest.is_empty() {
                         let n = (rng.below(rest.len() as u64) + 1) as usize;
-                        s.data(dir, &rest[..n], rng.next());
+                        s.data(dir, &rest[..n], rng.next_u64());
                         rest = &rest[n..];
                     }
                 }
@@ -1152,7 +1137,7 @@ fn random_bytes_and_splits_never_panic() {
                 s.take_transactions().for_each(drop);
             }
         }
-        s.end(rng.next());
+        s.end(rng.next_u64());
         let txs: Vec<_> = s.take_transactions().collect();
         for (i, t) in txs.iter().enumerate() {
             if i > 0 {
@@ -1210,7 +1195,7 @@ fn mutated_conversations_with_gaps_never_panic() {
                 }
                 let at = rng.below(bytes.len() as u64) as usize;
                 match rng.below(3) {
-                    0 => bytes[at] = rng.next() as u8,
+                    0 => bytes[at] = rng.next_u64() as u8,
                     1 => {
                         bytes.remove(at);
                     }
@@ -1244,7 +1229,7 @@ fn fuzz_parse_handles_assorted_inputs() {
     fuzz_parse(&[1, 2, 3]);
     let mut rng = Rng(77);
     for _ in 0..500 {
-        let mut data: Vec<u8> = (0..8).map(|_| rng.next() as u8).collect();
+        let mut data: Vec<u8> = (0..8).map(|_| rng.next_u64() as u8).collect();
         let parts: [&[u8]; 5] = [
             GET1,
             OK1,
@@ -1457,11 +1442,14 @@ fn session_is_send_and_config_is_shareable() {
 #[test]
 fn the_fuzz_corpus_replays_cleanly() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/http");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        super::fuzz_parse(&std::fs::read(&path).unwrap());
-        n += 1;
+    let inputs = netan_plugin_api::testing::corpus(&dir);
+    for input in &inputs {
+        super::fuzz_parse(input);
     }
-    assert!(n >= 5, "{n} inputs in {}", dir.display());
+    assert!(
+        inputs.len() >= 5,
+        "{} inputs in {}",
+        inputs.len(),
+        dir.display()
+    );
 }

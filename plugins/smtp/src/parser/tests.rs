@@ -174,11 +174,14 @@ fn simple_session() -> Vec<Step<'static>> {
 #[test]
 fn the_fuzz_corpus_replays_cleanly() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/smtp");
-    let mut n = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
-        let path = entry.unwrap().path();
-        super::fuzz_parse(&std::fs::read(&path).unwrap());
-        n += 1;
+    let inputs = netan_plugin_api::testing::corpus(&dir);
+    for input in &inputs {
+        super::fuzz_parse(input);
     }
-    assert!(n >= 5, "{n} inputs in {}", dir.display());
+    assert!(
+        inputs.len() >= 5,
+        "{} inputs in {}",
+        inputs.len(),
+        dir.display()
+    );
 }

@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::parser::fuzz_parse;
+use netan_plugin_api::testing::XorShift as Rng;
 
 #[test]
 fn one_sided_capture_with_server_gaps_still_reports_envelope_and_subject() {
@@ -214,22 +215,6 @@ fn last_line_without_line_feed_is_read_at_the_end() {
     assert_eq!(addresses(single(&outcome)), vec![("b@y.org", None)]);
 }
 
-/// xorshift64: deterministic pseudo-random numbers for the tests.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: u64) -> u64 {
-        self.next() % bound
-    }
-}
-
 /// Random bytes, biased towards SMTP's alphabet so that the interesting states are reached.
 fn random_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
     const WORDS: [&[u8]; 16] = [
@@ -254,7 +239,7 @@ fn random_bytes(rng: &mut Rng, len: usize) -> Vec<u8> {
     while out.len() < len {
         match rng.below(4) {
             0 => out.extend_from_slice(WORDS[rng.below(WORDS.len() as u64) as usize]),
-            1 => out.push(rng.next() as u8),
+            1 => out.push(rng.next_u64() as u8),
             _ => {
                 const ALPHABET: &[u8] = b"abc.:<>@ \r\n0123456789";
                 out.push(ALPHABET[rng.below(ALPHABET.len() as u64) as usize]);
