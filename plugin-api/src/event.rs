@@ -158,6 +158,27 @@ impl Session {
     }
 }
 
+/// A session's endpoints as records write them (`ip:port`, IPv6 as `[addr]:port`). Formatting
+/// an address costs more than most of a record: an analyser that writes several records per
+/// session keeps one of these per session (a plain Rust type: it does not cross the ABI).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EndpointText {
+    /// The client, as text.
+    pub client: String,
+    /// The server, as text.
+    pub server: String,
+}
+
+impl EndpointText {
+    /// The text of `session`'s endpoints.
+    pub fn of(session: &Session) -> EndpointText {
+        EndpointText {
+            client: session.client.to_string(),
+            server: session.server.to_string(),
+        }
+    }
+}
+
 /// `len` bytes that were sent but never captured, at `offset` of the data they sit in.
 #[repr(C)]
 #[derive(StableAbi, Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -74,8 +74,8 @@ pub use abi_stable;
 pub use analyser::{Analyser, AnalyserBox, Analyser_TO};
 pub use error::{ErrorKind, PluginError};
 pub use event::{
-    Direction, EndReason, Endpoint, Event, Gap, Handshake, Monologue, Piece, Session, SessionEnd,
-    SessionStart,
+    Direction, EndReason, Endpoint, EndpointText, Event, Gap, Handshake, Monologue, Piece, Session,
+    SessionEnd, SessionStart,
 };
 pub use host::{Host, HostMut, Host_TO, LogLevel};
 pub use info::{events, PluginInfo};

@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use netan_plugin_api::{
-    events, Config, Context, Fields, Info, Monologue, Piece, Plugin, PluginError, Session,
-    SessionEnd, Value,
+    events, Config, Context, EndpointText, Fields, Info, Monologue, Piece, Plugin, PluginError,
+    Session, SessionEnd, Value,
 };
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
@@ -27,22 +27,7 @@ struct Output {
 /// (formatted once per session rather than once per transaction).
 struct Tracked {
     parser: Parser,
-    endpoints: Option<Endpoints>,
-}
-
-/// The text of a session's endpoints.
-struct Endpoints {
-    client: String,
-    server: String,
-}
-
-impl Endpoints {
-    fn of(session: &Session) -> Endpoints {
-        Endpoints {
-            client: session.client.to_string(),
-            server: session.server.to_string(),
-        }
-    }
+    endpoints: Option<EndpointText>,
 }
 
 /// Which headers to report: `"all"`, `"none"`, or a list of names.
@@ -257,7 +242,7 @@ impl Plugin for Http {
         if done.len() > 0 {
             let endpoints = tracked
                 .endpoints
-                .get_or_insert_with(|| Endpoints::of(m.session));
+                .get_or_insert_with(|| EndpointText::of(m.session));
             report(self.output, ctx, m.session, endpoints, done);
         }
         Ok(())
@@ -272,7 +257,7 @@ impl Plugin for Http {
             tracked.parser.end(e.t_end);
             let endpoints = tracked
                 .endpoints
-                .get_or_insert_with(|| Endpoints::of(e.session));
+                .get_or_insert_with(|| EndpointText::of(e.session));
             report(
                 self.output,
                 ctx,
@@ -377,7 +362,7 @@ fn report(
     out: Output,
     ctx: &mut Context<'_, '_>,
     session: &Session,
-    endpoints: &Endpoints,
+    endpoints: &EndpointText,
     done: impl Iterator<Item = Transaction>,
 ) {
     for mut t in done {

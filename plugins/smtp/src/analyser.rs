@@ -6,8 +6,8 @@ use std::sync::Arc;
 
 use abi_stable::std_types::RString;
 use netan_plugin_api::{
-    events, Config, Context, Direction, Fields, Info, Monologue, Piece, Plugin, PluginError,
-    Session, SessionEnd, Value,
+    events, Config, Context, Direction, EndpointText, Fields, Info, Monologue, Piece, Plugin,
+    PluginError, SessionEnd, Value,
 };
 use rustc_hash::FxHashMap;
 use serde::{Deserialize, Serialize};
@@ -58,22 +58,7 @@ pub struct Smtp {
 /// (formatted once per session rather than once per record).
 struct Tracked {
     parser: Parser,
-    endpoints: Option<Endpoints>,
-}
-
-/// The text of a session's endpoints.
-struct Endpoints {
-    client: String,
-    server: String,
-}
-
-impl Endpoints {
-    fn of(session: &Session) -> Endpoints {
-        Endpoints {
-            client: session.client.to_string(),
-            server: session.server.to_string(),
-        }
-    }
+    endpoints: Option<EndpointText>,
 }
 
 /// A 220 greeting: how an SMTP server opens a session (and an FTP server, and others).
@@ -208,7 +193,7 @@ impl Plugin for Smtp {
         if !done.is_empty() {
             let endpoints = tracked
                 .endpoints
-                .get_or_insert_with(|| Endpoints::of(m.session));
+                .get_or_insert_with(|| EndpointText::of(m.session));
             report(ctx, endpoints, done);
         }
         Ok(())
@@ -229,7 +214,7 @@ impl Plugin for Smtp {
             let done = tracked.parser.take_messages();
             let endpoints = tracked
                 .endpoints
-                .get_or_insert_with(|| Endpoints::of(e.session));
+                .get_or_insert_with(|| EndpointText::of(e.session));
             report(ctx, endpoints, done);
             summary(ctx, endpoints, tracked.parser.summary(), e.t_end);
         }
@@ -294,7 +279,7 @@ fn json_array<T: Serialize>(items: impl Iterator<Item = T>) -> String {
 }
 
 /// One `smtp` record per message; the messages' strings move into the records.
-fn report(ctx: &mut Context<'_, '_>, endpoints: &Endpoints, messages: Vec<Message>) {
+fn report(ctx: &mut Context<'_, '_>, endpoints: &EndpointText, messages: Vec<Message>) {
     for m in messages {
         let rcpt = json_array(m.rcpt_to.iter().map(|r| RcptJson {
             address: &r.address,
@@ -364,7 +349,7 @@ fn report(ctx: &mut Context<'_, '_>, endpoints: &Endpoints, messages: Vec<Messag
     }
 }
 
-fn summary(ctx: &mut Context<'_, '_>, endpoints: &Endpoints, s: &SessionSummary, t_end: u64) {
+fn summary(ctx: &mut Context<'_, '_>, endpoints: &EndpointText, s: &SessionSummary, t_end: u64) {
     let mut f = Fields::new()
         .str("client", &endpoints.client)
         .str("server", &endpoints.server)
