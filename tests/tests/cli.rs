@@ -6,19 +6,6 @@ use std::path::Path;
 
 use common::*;
 
-/// The records of a classic little-endian pcap file: (header, [record bytes]).
-fn split_pcap(bytes: &[u8]) -> (Vec<u8>, Vec<Vec<u8>>) {
-    let header = bytes[..24].to_vec();
-    let mut records = Vec::new();
-    let mut at = 24;
-    while at + 16 <= bytes.len() {
-        let len = u32::from_le_bytes(bytes[at + 8..at + 12].try_into().unwrap()) as usize;
-        records.push(bytes[at..at + 16 + len].to_vec());
-        at += 16 + len;
-    }
-    (header, records)
-}
-
 fn write(dir: &Path, name: &str, bytes: &[u8]) -> String {
     let p = dir.join(name);
     std::fs::write(&p, bytes).unwrap();
@@ -105,17 +92,18 @@ fn an_empty_file_is_refused() {
 #[test]
 fn several_files_are_one_timeline_with_sessions_carried_across() {
     let dir = tempfile::tempdir().unwrap();
-    let (header, records) = split_pcap(&t1());
+    let bytes = t1();
+    let (header, records) = pcap_records(&bytes).unwrap();
     let (first, second) = records.split_at(5);
     let a = write(
         dir.path(),
         "part-1.pcap",
-        &[header.clone(), first.concat()].concat(),
+        &[header, &first.concat()].concat(),
     );
     let b = write(
         dir.path(),
         "part-2.pcap",
-        &[header, second.concat()].concat(),
+        &[header, &second.concat()].concat(),
     );
     let whole = run_ok(&[
         "flows",

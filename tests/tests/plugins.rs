@@ -572,7 +572,6 @@ fn monologue_parts_carry_the_monologues_times_also_after_a_leading_gap() {
             let r = parts
                 .get(&id)
                 .unwrap_or_else(|| panic!("{name}: no part for monologue {id:?}"));
-            let secs = |ns: u64| format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
             for (field, ns) in [("t_start", "t_start_ns"), ("t_end", "t_end_ns")] {
                 assert_eq!(
                     secs(r[ns].as_u64().unwrap()),
@@ -639,7 +638,6 @@ fn session_ends_agree_with_netan_flows_on_every_capture() {
             for field in ["packets", "bytes_c2s", "bytes_s2c", "gaps", "monologues"] {
                 assert_eq!(r[field], f[field], "{name}: {field} of session {id}");
             }
-            let secs = |ns: u64| format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000);
             for (field, ns) in [("t_start", "t_first_ns"), ("t_end", "t_end_ns")] {
                 assert_eq!(
                     secs(r[ns].as_u64().unwrap()),
@@ -701,24 +699,7 @@ fn records_do_not_depend_on_where_monologues_are_cut_into_parts() {
 /// A classic pcap file cut into three files at record boundaries (header repeated), or `None`
 /// if it is not one.
 fn split_in_three(bytes: &[u8]) -> Option<[Vec<u8>; 3]> {
-    let header = bytes.get(..24)?;
-    let big_endian = match header.get(..4)? {
-        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
-        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
-        _ => return None,
-    };
-    let mut records = Vec::new();
-    let mut at = 24;
-    while let Some(len) = bytes.get(at + 8..at + 12) {
-        let len: [u8; 4] = len.try_into().unwrap();
-        let len = if big_endian {
-            u32::from_be_bytes(len)
-        } else {
-            u32::from_le_bytes(len)
-        } as usize;
-        records.push(bytes.get(at..at + 16 + len)?);
-        at += 16 + len;
-    }
+    let (header, records) = pcap_records(bytes)?;
     let n = records.len();
     let file = |r: &[&[u8]]| [header, &r.concat()].concat();
     Some([

@@ -124,3 +124,34 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
         .map(|l| serde_json::from_str(l).expect("a JSON line"))
         .collect()
 }
+
+/// A classic pcap file's global header and records (either byte order), or `None` if it is
+/// not one.
+#[allow(dead_code)] // not every test binary splits captures
+pub fn pcap_records(bytes: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
+    let header = bytes.get(..24)?;
+    let big_endian = match header.get(..4)? {
+        [0xd4, 0xc3, 0xb2, 0xa1] | [0x4d, 0x3c, 0xb2, 0xa1] => false,
+        [0xa1, 0xb2, 0xc3, 0xd4] | [0xa1, 0xb2, 0x3c, 0x4d] => true,
+        _ => return None,
+    };
+    let mut records = Vec::new();
+    let mut at = 24;
+    while let Some(len) = bytes.get(at + 8..at + 12) {
+        let len: [u8; 4] = len.try_into().unwrap();
+        let len = if big_endian {
+            u32::from_be_bytes(len)
+        } else {
+            u32::from_le_bytes(len)
+        } as usize;
+        records.push(bytes.get(at..at + 16 + len)?);
+        at += 16 + len;
+    }
+    Some((header, records))
+}
+
+/// Capture time in ns as `netan` writes it: seconds with nine decimals.
+#[allow(dead_code)] // not every test binary compares times
+pub fn secs(ns: u64) -> String {
+    format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
+}
