@@ -109,6 +109,11 @@ pub(crate) fn be16(bytes: &[u8], at: usize) -> Option<u16> {
     array(bytes, at).map(u16::from_be_bytes)
 }
 
+/// A big-endian 32-bit field at `at`.
+pub(crate) fn be32(bytes: &[u8], at: usize) -> Option<u32> {
+    array(bytes, at).map(u32::from_be_bytes)
+}
+
 /// An Ethernet II frame (or an 802.3 frame, which never carries IP here).
 pub(crate) fn ethernet(frame: &[u8], depth: usize) -> Result<Network<'_>, LinkError> {
     let kind = be16(frame, 12).ok_or(LinkError::Truncated)?;

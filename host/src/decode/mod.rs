@@ -400,17 +400,11 @@ fn cut_tcp_header<'a>(
     bytes: &'a [u8],
     missing: usize,
 ) -> Result<TcpPacket<'a>, Skip> {
-    let be32 = |at: usize| {
-        bytes
-            .get(at..at + 4)
-            .and_then(|b| b.try_into().ok())
-            .map(u32::from_be_bytes)
-    };
     let (Some(sport), Some(dport), Some(seq), Some(ack), Some(&offset), Some(&flag_bits)) = (
         link::be16(bytes, 0),
         link::be16(bytes, 2),
-        be32(4),
-        be32(8),
+        link::be32(bytes, 4),
+        link::be32(bytes, 8),
         bytes.get(12),
         bytes.get(13),
     ) else {

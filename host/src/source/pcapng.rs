@@ -39,12 +39,12 @@ struct Interface {
 }
 
 /// A block's fields, read in its section's byte order.
-struct Fields<'a> {
+struct BlockFields<'a> {
     block: &'a [u8],
     little: bool,
 }
 
-impl Fields<'_> {
+impl BlockFields<'_> {
     fn u16(&self, at: usize) -> Option<u16> {
         let b: [u8; 2] = self.block.get(at..at + 2)?.try_into().ok()?;
         Some(if self.little {
@@ -96,7 +96,7 @@ impl Fields<'_> {
 impl Interface {
     /// An interface description block: link type, snap length, `if_tsresol` (option 9),
     /// `if_tsoffset` (option 14); the reserved field and other options are ignored.
-    fn from_block(f: &Fields<'_>) -> Option<Interface> {
+    fn from_block(f: &BlockFields<'_>) -> Option<Interface> {
         let mut units_per_sec: u128 = 1_000_000;
         let mut offset_secs = 0;
         for (code, value) in f.options(16) {
@@ -110,7 +110,7 @@ impl Interface {
                     };
                 }
                 (14, v) if v.len() >= 8 => {
-                    let opt = Fields {
+                    let opt = BlockFields {
                         block: v,
                         little: f.little,
                     };
@@ -194,7 +194,7 @@ impl PcapNgState {
                 reason,
             };
             let block = buf.available().get(..len).unwrap_or(&[]);
-            let kind = Fields {
+            let kind = BlockFields {
                 block,
                 little: self.little,
             }
@@ -203,7 +203,7 @@ impl PcapNgState {
             if kind == SECTION_HEADER {
                 self.little = section_is_little(block);
             }
-            let f = Fields {
+            let f = BlockFields {
                 block,
                 little: self.little,
             };
@@ -314,15 +314,12 @@ fn block_len<R: Read>(
     }
     let head = buf.available();
     let word = |at: usize, little: bool| {
-        let b: [u8; 4] = head
-            .get(at..at + 4)
-            .and_then(|s| s.try_into().ok())
-            .unwrap_or([0; 4]);
-        if little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
+        BlockFields {
+            block: head,
+            little,
         }
+        .u32(at)
+        .unwrap_or(0)
     };
     let little = if word(0, false) == SECTION_HEADER {
         // A section header carries its own byte order in its magic number.
