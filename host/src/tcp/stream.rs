@@ -457,24 +457,18 @@ impl Stream {
             return;
         }
         self.cap_at = Some(at);
-        let beyond: Vec<u64> = self.segments.range(..).map(|(&o, _)| o).collect();
-        for o in beyond {
-            let Some(seg) = self.segments.get_mut(&o) else {
-                continue;
-            };
-            let end = o + seg.data.len() as u64;
-            if end <= at {
-                continue;
-            }
+        // Held segments at or beyond the cut go whole; one that straddles it is cut.
+        let beyond = self.segments.split_off(&at);
+        let mut dropped: usize = beyond.values().map(|seg| seg.data.len()).sum();
+        if let Some((&o, seg)) = self.segments.iter_mut().next_back() {
             let keep = at.saturating_sub(o) as usize;
-            let dropped = seg.data.len() - keep;
-            seg.data.truncate(keep);
-            self.buffered -= dropped;
-            self.stats.capped += dropped as u64;
-            if keep == 0 {
-                self.segments.remove(&o);
+            if seg.data.len() > keep {
+                dropped += seg.data.len() - keep;
+                seg.data.truncate(keep);
             }
         }
+        self.buffered -= dropped;
+        self.stats.capped += dropped as u64;
     }
 
     /// End of the bytes this stream holds or delivered: where it would stop if nothing more
