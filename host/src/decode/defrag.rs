@@ -73,40 +73,44 @@ impl Pending {
         if self.data.len() < end {
             self.data.resize(end, 0);
         }
+        // The uncovered stretches of [offset, end), walking the sorted ranges; each is copied
+        // and appended as a range, then the list is sorted and merged again (no allocation
+        // beyond the list's own growth).
         let mut at = offset;
-        let mut gaps = Vec::new();
-        for &(s, e) in &self.covered {
+        let known = self.covered.len();
+        for i in 0..=known {
+            // Past the known ranges (ranges pushed meanwhile sit there too): the end.
+            let (s, e) = if i < known {
+                self.covered.get(i).copied().unwrap_or((end, end))
+            } else {
+                (end, end)
+            };
             if e <= at {
                 continue;
             }
-            if s >= end {
-                break;
-            }
-            if s > at {
-                gaps.push((at, s));
+            let stop = s.min(end);
+            if stop > at {
+                if let (Some(dst), Some(src)) = (
+                    self.data.get_mut(at..stop),
+                    bytes.get(at - offset..stop - offset),
+                ) {
+                    dst.copy_from_slice(src);
+                }
+                self.covered.push((at, stop));
             }
             at = at.max(e);
-        }
-        if at < end {
-            gaps.push((at, end));
-        }
-        for (s, e) in gaps {
-            if let (Some(dst), Some(src)) =
-                (self.data.get_mut(s..e), bytes.get(s - offset..e - offset))
-            {
-                dst.copy_from_slice(src);
+            if at >= end {
+                break;
             }
-            self.covered.push((s, e));
         }
         self.covered.sort_unstable();
-        let mut merged: Vec<(usize, usize)> = Vec::with_capacity(self.covered.len());
-        for &(s, e) in &self.covered {
-            match merged.last_mut() {
-                Some(last) if s <= last.1 => last.1 = last.1.max(e),
-                _ => merged.push((s, e)),
+        self.covered.dedup_by(|later, earlier| {
+            let touches = later.0 <= earlier.1;
+            if touches {
+                earlier.1 = earlier.1.max(later.1);
             }
-        }
-        self.covered = merged;
+            touches
+        });
     }
 
     /// Whether every byte before the end is there.
