@@ -258,6 +258,10 @@ impl Host for HostImpl<'_> {
     fn release_session(&mut self) {
         self.released = self.session.is_some();
     }
+
+    fn extraction_enabled(&self) -> bool {
+        self.artifacts.is_some()
+    }
 }
 
 /// Drives the analysers of a pipeline.

@@ -10,7 +10,12 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
-use abi_stable::library::{lib_header_from_path, LibraryError};
+use abi_stable::abi_stability::abi_checking::{
+    check_layout_compatibility, check_layout_compatibility_with_globals, CheckingGlobals,
+};
+use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, RootModule};
+use abi_stable::sabi_types::VersionNumber;
+use abi_stable::StableAbi;
 use netan_plugin_api::{PluginInfo, PluginMod_Ref};
 
 /// Why a file could not be used as a plugin.
@@ -132,21 +137,83 @@ fn load_uncached(path: &Path) -> Result<LoadedPlugin, LoadError> {
         ),
         other => not_a_plugin(first_lines(&other.to_string())),
     })?;
-    let module = header.init_root_module::<PluginMod_Ref>().map_err(|e| match e {
-        LibraryError::IncompatibleVersionNumber { expected_version, actual_version, .. } => incompatible(format!(
-            "built against netan-plugin-api {actual_version}, this netan loads plugins built against a version compatible with {expected_version}"
-        )),
-        LibraryError::AbiInstability(_) => incompatible(format!(
-            "its types do not match this netan's plugin API (abi_stable layout check failed): {}",
-            first_lines(&e.to_string())
-        )),
-        other => incompatible(first_lines(&other.to_string())),
-    })?;
+    let module = check_root_module(header).map_err(incompatible)?;
     let info = (module.info())();
     Ok(LoadedPlugin {
         path: path.to_path_buf(),
         module,
         info,
+    })
+}
+
+/// Checks that the library's root module can be used as this netan's [`PluginMod_Ref`], and
+/// returns it.
+///
+/// abi_stable's own check (`init_root_module`) only accepts libraries whose prefix types have
+/// at least the loader's fields: plugins built against the same or a newer API. A plugin built
+/// against an older API of the same line is checked the other way round: its types must be a
+/// prefix of ours (every API version only appends to the prefix types, and
+/// `netan_plugin_api::history` holds each released version against the current one). Both
+/// sides then use only what both have: the host reads fields beyond the plugin's through
+/// abi_stable's accessors, which consult the plugin's own field count; methods added to
+/// `Analyser`/`Host` have default bodies, used when the other side's vtable lacks them.
+fn check_root_module(header: &LibHeader) -> Result<PluginMod_Ref, String> {
+    let ours = VersionNumber::new(<PluginMod_Ref as RootModule>::VERSION_STRINGS)
+        .map_err(|e| format!("this netan's API version does not parse: {e}"))?;
+    let theirs = VersionNumber::new(header.version_strings())
+        .map_err(|e| format!("its netan-plugin-api version does not parse ({e})"))?;
+    // Semver lines: 0.y.* share y, x.*.* (x >= 1) share x.
+    let line = |v: VersionNumber| {
+        if v.major == 0 {
+            (0, v.minor)
+        } else {
+            (v.major, 0)
+        }
+    };
+    if line(ours) != line(theirs) {
+        let ours_line = if ours.major == 0 {
+            format!("{}.{}.x", ours.major, ours.minor)
+        } else {
+            format!("{}.x", ours.major)
+        };
+        return Err(format!(
+            "built against netan-plugin-api {theirs}, this netan loads plugins built against {ours_line} (rebuild the plugin against this netan's plugin-api)"
+        ));
+    }
+    let Some(layout) = header.layout() else {
+        return Err(
+            "it carries no type layout to check (exported with unsafe_no_layout_constant)"
+                .to_string(),
+        );
+    };
+    let own = <PluginMod_Ref as StableAbi>::LAYOUT;
+    let older = (theirs.minor, theirs.patch) < (ours.minor, ours.patch);
+    let checked = if older {
+        // With checking state of its own: abi_stable's process-wide state merges every prefix
+        // type it has seen into one widest view and holds later libraries against it in the
+        // forward direction only, so an older plugin checked there would make every
+        // current plugin loaded after it fail. The older plugin's types are not shared
+        // with other libraries (the host creates every `Host` object; analysers stay with
+        // their own library), so a check of the pair alone is the whole check.
+        check_layout_compatibility_with_globals(layout, own, &CheckingGlobals::new())
+    } else {
+        check_layout_compatibility(own, layout)
+    };
+    checked.map_err(|e| {
+        format!(
+            "its types do not match this netan's plugin API {ours} (abi_stable layout check, plugin built against {theirs}): {}",
+            first_lines(&e.to_string())
+        )
+    })?;
+    // SAFETY: the layouts were just checked compatible, in the direction that holds for the
+    // two versions (see above).
+    #[allow(unsafe_code)]
+    let module = unsafe { header.unchecked_layout::<PluginMod_Ref>() };
+    module.map_err(|e| {
+        format!(
+            "its root module failed to initialise: {}",
+            first_lines(&e.to_string())
+        )
     })
 }
 

@@ -49,6 +49,18 @@ pub trait Host {
     /// analyser that recognises its protocol by content gives up on other traffic cheaply.
     #[sabi(last_prefix_field)]
     fn release_session(&mut self);
+
+    // Functions added after API 0.1.0 go below, each with a default body: the default is what
+    // a plugin built against this API gets when it runs in an older netan, whose `Host` lacks
+    // the function (see the crate documentation, "Compatibility").
+
+    /// Since API 0.1.1. Whether [`Host::save_artifact`] can save anything in this run
+    /// (`netan run --extract-dir` given): an analyser configured to extract can skip holding
+    /// bodies in memory when it cannot. An older netan answers `true` (it may be able to:
+    /// `save_artifact` says).
+    fn extraction_enabled(&self) -> bool {
+        true
+    }
 }
 
 /// The host, as an analyser receives it.

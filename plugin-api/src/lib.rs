@@ -40,16 +40,22 @@
 //!
 //! # Compatibility
 //!
-//! [`PluginMod`] is a prefix type and [`Analyser`]/[`Host`] are `sabi_trait`s with
-//! `last_prefix_field`: a later version can append functions after the last ones. abi_stable
-//! then accepts a plugin built against the newer API in an older netan (the functions it
-//! does not have are missing, and calling them is an error the adapter reports), but refuses
-//! a plugin built against the older API in the newer netan ("too many fields"): **plugins
-//! must be rebuilt when netan's API gains functions**, and the loader says so by naming the
-//! file. Loading older plugins too needs the interface types of each API version frozen in a
-//! module of their own, which is not done yet. Event and record types do not change within a
-//! minor version; codes that will grow ([`EndReason`], [`Handshake`], [`ErrorKind`],
-//! [`LogLevel`]) are integer newtypes with named constants.
+//! A plugin built against any `0.1.z` of this crate loads in any netan built against any
+//! `0.1.z'`, older or newer. [`PluginMod`] is a prefix type and [`Analyser`]/[`Host`] are
+//! `sabi_trait`s with `last_prefix_field`: a version adds functions only after the last ones
+//! (bumping the patch number), each `sabi_trait` method with a default body, which is what the
+//! other side gets when its counterpart lacks the method: a newer plugin calling a [`Host`]
+//! function an older netan lacks gets the default (documented per function, e.g.
+//! [`Host::extraction_enabled`]); a newer netan calling an [`Analyser`] method an older
+//! plugin lacks gets the default. abi_stable's own load check accepts only libraries at least
+//! as new as the loader, so netan checks a plugin built against an older API the other way
+//! round (its types must be a prefix of today's). [`history`] keeps every released version's
+//! interface types frozen; a unit test holds each against the current API and an
+//! end-to-end test loads a plugin built from `history::v0_1_0` beside current ones. Types
+//! that are not prefix types (events, records, [`PluginInfo`], [`PluginError`]) never change
+//! within a line; a change to one starts a new line (0.2) whose plugins must be rebuilt.
+//! Codes that will grow ([`EndReason`], [`Handshake`], [`ErrorKind`], [`LogLevel`]) are
+//! integer newtypes with named constants.
 //!
 //! A panic in a plugin's `Drop` is caught as well (and reported on stderr).
 
@@ -61,6 +67,7 @@
 pub mod analyser;
 pub mod error;
 pub mod event;
+pub mod history;
 pub mod host;
 pub mod info;
 pub mod json;

@@ -130,6 +130,12 @@ impl<'a, 'h> Context<'a, 'h> {
             .map_err(|e| e.into())
     }
 
+    /// Whether [`Context::save_artifact`] can save anything in this run (`netan run
+    /// --extract-dir` given). `true` in a netan older than API 0.1.1.
+    pub fn extraction_enabled(&self) -> bool {
+        self.host.extraction_enabled()
+    }
+
     /// Stops events about the current session reaching this analyser (see
     /// [`crate::Host::release_session`]).
     pub fn release_session(&mut self) {

@@ -59,6 +59,10 @@ impl Host for Recorder {
     fn release_session(&mut self) {
         self.releases += 1;
     }
+
+    fn extraction_enabled(&self) -> bool {
+        self.artifacts.is_some()
+    }
 }
 
 impl Recorder {

@@ -212,3 +212,23 @@ fn extraction_writes_bodies_with_safe_names() {
     assert_eq!(std::fs::read(file).unwrap().len(), 1925);
     assert_eq!(r["response_body_file_truncated"], false);
 }
+
+#[test]
+fn extraction_without_an_extract_dir_is_said_once_and_keeps_no_bodies() {
+    let out = run(&[
+        "run",
+        "-q",
+        "-l",
+        "http,extract",
+        capture("na-t6-http-pipelining.pcap").to_str().unwrap(),
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    // One warning for the run (the plugin asks the host), not one failed save per body.
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("plugin `http`"), "{err}");
+    assert!(err.contains("this run saves no files"), "{err}");
+    let recs = json_lines(&String::from_utf8_lossy(&out.stdout));
+    assert_eq!(recs.len(), 10);
+    assert!(recs.iter().all(|r| r.get("response_body_file").is_none()));
+}

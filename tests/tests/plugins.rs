@@ -31,6 +31,10 @@ fn pipeline(dir: &std::path::Path, text: &str) -> String {
             &lib("fixture_bad_layout").display().to_string(),
         )
         .replace(
+            "@api_0_1_0",
+            &lib("fixture_api_0_1_0").display().to_string(),
+        )
+        .replace(
             "@wrong_version",
             &lib("fixture_wrong_version").display().to_string(),
         );
@@ -111,6 +115,59 @@ fn events_a_plugin_emits_reach_the_consumer_after_the_current_event_in_order() {
         assert_eq!(recs[i]["source"], "fixture-events");
         assert_eq!(recs[i]["key"], before["key"]);
     }
+}
+
+/// A plugin built against API 0.1.0 (its `Host` has one function fewer than today's) loads in
+/// today's netan beside current plugins, in either order, and gets every session's events:
+/// its per-session byte totals equal `netan flows`'.
+#[test]
+fn a_plugin_built_against_an_older_api_runs_beside_current_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let capture = capture("zeek-smtp.pcap");
+    let capture = capture.to_str().unwrap();
+    let flows = records(&run(&["flows", capture]).stdout);
+    assert_eq!(flows.len(), 6);
+    for text in [
+        "[[plugin]]\npath = \"@api_0_1_0\"\n\n[[plugin]]\nname = \"smtp\"\n",
+        "[[plugin]]\nname = \"smtp\"\n\n[[plugin]]\npath = \"@api_0_1_0\"\n",
+    ] {
+        let p = pipeline(dir.path(), text);
+        let out = run(&["run", "-q", "-p", &p, capture]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let recs = records(&out.stdout);
+        assert_eq!(recs.iter().filter(|r| r["type"] == "smtp").count(), 2);
+        let old: Vec<_> = recs.iter().filter(|r| r["type"] == "old_api").collect();
+        assert_eq!(old.len(), flows.len());
+        for f in &flows {
+            let r = old
+                .iter()
+                .find(|r| r["key"] == f["key"] && r["session"] == f["session"])
+                .unwrap_or_else(|| panic!("no old_api record for {}", f["key"]));
+            assert_eq!(r["bytes_c2s"], f["bytes_c2s"], "{}", f["key"]);
+            assert_eq!(r["bytes_s2c"], f["bytes_s2c"], "{}", f["key"]);
+            assert_eq!(r["plugin"], "fixture-api-0-1-0");
+        }
+        let total: Vec<_> = recs
+            .iter()
+            .filter(|r| r["type"] == "old_api_total")
+            .collect();
+        assert_eq!(total.len(), 1);
+        assert_eq!(total[0]["sessions"], flows.len() as u64);
+    }
+    // `netan check` lists it with the API version it was built against.
+    let p = pipeline(dir.path(), "[[plugin]]\npath = \"@api_0_1_0\"\n");
+    let out = run(&["check", &p]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("fixture-api-0-1-0"), "{text}");
 }
 
 #[test]

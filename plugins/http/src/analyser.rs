@@ -82,6 +82,8 @@ pub struct Http {
     /// Ports where traffic is taken for HTTP whatever it looks like (and flagged `not_http`
     /// when it is not); elsewhere a session is analysed only if it starts like HTTP.
     ports: Vec<u16>,
+    /// Whether `extract` was held against the host's extraction setting yet.
+    extraction_checked: bool,
 }
 
 /// How a session's first bytes look.
@@ -189,6 +191,7 @@ impl Plugin for Http {
             config: Arc::new(config),
             sessions: FxHashMap::default(),
             ports: s.ports.unwrap_or_else(|| DEFAULT_PORTS.to_vec()),
+            extraction_checked: false,
         })
     }
 
@@ -205,6 +208,16 @@ impl Plugin for Http {
         {
             ctx.release_session();
             return Ok(());
+        }
+        if first && self.output.extract && !self.extraction_checked {
+            self.extraction_checked = true;
+            if !ctx.extraction_enabled() {
+                ctx.warn("extract = true, but this run saves no files (netan run --extract-dir DIR): bodies are not kept");
+                self.output.extract = false;
+                let mut config = (*self.config).clone();
+                config.capture_bodies = None;
+                self.config = Arc::new(config);
+            }
         }
         let tracked = self.sessions.entry(id).or_insert_with(|| {
             Box::new(Tracked {

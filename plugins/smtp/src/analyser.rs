@@ -52,6 +52,8 @@ pub struct Smtp {
     /// Sessions off the SMTP ports that opened with a 220 greeting, by who greeted: SMTP only
     /// once the other side answers HELO/EHLO (FTP, and others, greet with 220 too).
     unconfirmed: FxHashMap<u64, Direction>,
+    /// Whether `extract` was held against the host's extraction setting yet.
+    extraction_checked: bool,
 }
 
 /// A session being analysed: its parser, and its endpoints as the records write them
@@ -127,6 +129,7 @@ impl Plugin for Smtp {
             ports: s.ports.unwrap_or_else(|| DEFAULT_PORTS.to_vec()),
             sessions: FxHashMap::default(),
             unconfirmed: FxHashMap::default(),
+            extraction_checked: false,
         })
     }
 
@@ -159,6 +162,15 @@ impl Plugin for Smtp {
             self.sessions.remove(&id);
             ctx.release_session();
             return Ok(());
+        }
+        if self.config.extract && !self.extraction_checked {
+            self.extraction_checked = true;
+            if !ctx.extraction_enabled() {
+                ctx.warn("extract = true, but this run saves no files (netan run --extract-dir DIR): messages are not kept");
+                let mut config = (*self.config).clone();
+                config.extract = false;
+                self.config = Arc::new(config);
+            }
         }
         let tracked = self.sessions.entry(id).or_insert_with(|| {
             Box::new(Tracked {

@@ -802,7 +802,7 @@ fn extraction_hands_the_unstuffed_message_to_the_host_as_an_eml_file() {
     let rec = run("", &s, &conversation());
     assert!(rec.artifacts.as_ref().unwrap().is_empty());
 
-    // The host refuses (no --extract-dir): a warning, the record without a file.
+    // The host saves nothing (no --extract-dir): one warning, records without a file.
     let mut h = smtp("extract = true");
     let mut rec = Recorder::default();
     rec.with_context(|ctx| {
@@ -814,10 +814,12 @@ fn extraction_hands_the_unstuffed_message_to_the_host_as_an_eml_file() {
     let m = &of_kind(&rec, "smtp")[0];
     assert!(m.get("file").is_none());
     assert_eq!(m["subject"], "Quarterly report");
+    assert_eq!(rec.logs.len(), 1, "{:?}", rec.logs);
     assert!(
         rec.logs
             .iter()
-            .any(|(level, text)| *level == LogLevel::WARN && text.contains("cannot save")),
+            .all(|(level, text)| *level == LogLevel::WARN
+                && text.contains("this run saves no files")),
         "{:?}",
         rec.logs
     );
