@@ -113,7 +113,7 @@ pub fn analyse(
             error: None,
             counters: SourceCounters::default(),
         };
-        let mut file = match CaptureFile::open(path) {
+        let mut file = match CaptureFile::open_with(path, obs.input_window()) {
             Ok(f) => f,
             Err(e) => {
                 report.error = Some(e);

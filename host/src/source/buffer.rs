@@ -1,14 +1,85 @@
-//! A growable read buffer over any `Read`, with the file offset of every byte, so that the
-//! format parsers can look at whole records in place and errors can name byte offsets.
+//! A growable read buffer over any `Read`, or over a capture file mapped into memory, with the
+//! file offset of every byte, so that the format parsers can look at whole records in place
+//! and errors can name byte offsets.
 //!
-//! The bytes live in a shared block (`Arc<Vec<u8>>`). While nobody else holds the block it is
-//! reused in place (the unconsumed tail moved to the front, more read behind it). A consumer
-//! that wants to keep frame bytes beyond the frame (the plugin dispatcher gathers monologue
-//! parts without copying them) clones the block; the next fill then reads into a fresh block
-//! (or a retired one nobody holds any more) and leaves the held one untouched.
+//! The bytes live in a shared [`Block`] (`Arc<Block>`). A regular, uncompressed file is mapped
+//! a window at a time: each block is a read-only mapping of about [`BLOCK_SIZE`] bytes of the
+//! file, nothing is copied, and a window goes (is unmapped) when its last holder lets go. Any
+//! other input (gzip, a pipe) is read into heap blocks: while nobody else holds the block it
+//! is reused in place (the unconsumed tail moved to the front, more read behind it). A
+//! consumer that wants to keep frame bytes beyond the frame (the plugin dispatcher gathers
+//! monologue parts without copying them) clones the block; the next fill then continues in a
+//! fresh block (or a retired one nobody holds any more) and leaves the held one untouched.
 
+use std::fs::File;
 use std::io::{self, Read};
 use std::sync::Arc;
+
+/// The bytes of one input block: read into memory, or a window of a capture file mapped into
+/// memory.
+pub struct Block(Storage);
+
+enum Storage {
+    Heap(Vec<u8>),
+    /// A mapping that starts on an aligned offset; the block is what follows `skip`.
+    Mapped {
+        map: memmap2::Mmap,
+        skip: usize,
+    },
+}
+
+impl Block {
+    fn heap(bytes: Vec<u8>) -> Block {
+        Block(Storage::Heap(bytes))
+    }
+
+    fn heap_mut(&mut self) -> Option<&mut Vec<u8>> {
+        match &mut self.0 {
+            Storage::Heap(v) => Some(v),
+            Storage::Mapped { .. } => None,
+        }
+    }
+
+    /// Whether the block is a window of a mapped file.
+    pub fn is_mapped(&self) -> bool {
+        matches!(self.0, Storage::Mapped { .. })
+    }
+}
+
+impl std::ops::Deref for Block {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match &self.0 {
+            Storage::Heap(v) => v,
+            Storage::Mapped { map, skip } => map.get(*skip..).unwrap_or(&[]),
+        }
+    }
+}
+
+impl std::fmt::Debug for Block {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "Block({} bytes{})",
+            self.len(),
+            if self.is_mapped() { ", mapped" } else { "" }
+        )
+    }
+}
+
+/// A capture file read through memory maps.
+struct Mapping {
+    file: File,
+    /// Its path, for the message if it shrinks while mapped.
+    path: std::path::PathBuf,
+    /// The file's length when last looked at.
+    len: u64,
+}
+
+/// Mappings start on a page boundary; 64 KiB is a multiple of every page size Linux uses on
+/// the platforms netan builds for (4 KiB, 16 KiB, 64 KiB).
+const MAP_ALIGN: u64 = 64 << 10;
 
 /// Default capacity. Bytes are parsed and hashed right after `read` brought them in: a block
 /// that fits in a core's L2 cache is still there when they are (1 MiB measured faster than
@@ -22,9 +93,13 @@ const RETIRED: usize = 64;
 
 pub(super) struct ByteBuffer<R> {
     reader: R,
-    buf: Arc<Vec<u8>>,
+    /// Set when the input is a file read through memory maps (`reader` is then unused).
+    map: Option<Mapping>,
+    /// Size of a new block or window ([`BLOCK_SIZE`] unless set).
+    block_size: usize,
+    buf: Arc<Block>,
     /// Blocks given up while still held elsewhere, to reuse when they are free again.
-    retired: Vec<Arc<Vec<u8>>>,
+    retired: Vec<Arc<Block>>,
     /// First byte not yet consumed.
     start: usize,
     /// End of valid data.
@@ -53,7 +128,9 @@ impl<R: Read> ByteBuffer<R> {
     pub(super) fn new(reader: R) -> Self {
         ByteBuffer {
             reader,
-            buf: Arc::new(vec![0; BLOCK_SIZE]),
+            map: None,
+            block_size: BLOCK_SIZE,
+            buf: Arc::new(Block::heap(vec![0; BLOCK_SIZE])),
             retired: Vec::new(),
             start: 0,
             end: 0,
@@ -65,6 +142,38 @@ impl<R: Read> ByteBuffer<R> {
             cut_short: false,
             failed: None,
         }
+    }
+
+    /// A buffer whose blocks are `block_size` bytes (a held block's bytes are then laid out
+    /// as a mapped file's windows of that size are: the same blocks whichever way the input
+    /// comes in).
+    pub(super) fn with_block_size(reader: R, block_size: usize) -> Self {
+        let mut b = ByteBuffer::new(reader);
+        b.block_size = block_size.max(MAP_ALIGN as usize);
+        b.buf = Arc::new(Block::heap(vec![0; b.block_size]));
+        b
+    }
+
+    /// A buffer over the regular file `file` (at `path`), read through memory maps of
+    /// windows of `window` bytes (no copy). Each window starts at the first byte not consumed
+    /// when it is mapped, as a read block starts with the unconsumed bytes moved to its
+    /// front. `None` when the file cannot be mapped (or is empty): read it.
+    pub(super) fn mapped(
+        file: &File,
+        path: &std::path::Path,
+        window: usize,
+        reader: R,
+    ) -> Option<Self> {
+        let len = file.metadata().ok().map(|m| m.len()).filter(|&n| n > 0)?;
+        let mut b = ByteBuffer::new(reader);
+        b.block_size = window.max(MAP_ALIGN as usize);
+        b.buf = Arc::new(Block::heap(Vec::new()));
+        b.map = Some(Mapping {
+            file: file.try_clone().ok()?,
+            path: path.to_path_buf(),
+            len,
+        });
+        b.map_window(0, 1).ok().map(|_| b)
     }
 
     /// Makes every fill read until the block is full (see `greedy`).
@@ -83,7 +192,7 @@ impl<R: Read> ByteBuffer<R> {
     }
 
     /// The current block and its generation.
-    pub(super) fn block(&self) -> (&Arc<Vec<u8>>, u64) {
+    pub(super) fn block(&self) -> (&Arc<Block>, u64) {
         (&self.buf, self.generation)
     }
 
@@ -93,16 +202,23 @@ impl<R: Read> ByteBuffer<R> {
         if self.end - self.start >= need {
             return Ok(true);
         }
+        if self.map.is_some() {
+            let from = self.base + self.start as u64;
+            return self.map_window(from, need);
+        }
         if self.eof {
             return self.failure();
         }
-        if Arc::get_mut(&mut self.buf).is_none() {
+        if Arc::get_mut(&mut self.buf)
+            .and_then(Block::heap_mut)
+            .is_none()
+        {
             self.switch_block(need);
         } else if self.start + need > self.buf.len() {
             // Move the unconsumed tail to the front, growing the buffer if one record needs
             // more than its capacity.
             let (start, end) = (self.start, self.end);
-            if let Some(buf) = Arc::get_mut(&mut self.buf) {
+            if let Some(buf) = Arc::get_mut(&mut self.buf).and_then(Block::heap_mut) {
                 buf.copy_within(start..end, 0);
                 if need > buf.len() {
                     buf.resize(need.next_power_of_two(), 0);
@@ -117,7 +233,10 @@ impl<R: Read> ByteBuffer<R> {
             && (self.end - self.start < need || (self.greedy && self.end < self.buf.len()))
         {
             let end = self.end;
-            let Some(space) = Arc::get_mut(&mut self.buf).and_then(|b| b.get_mut(end..)) else {
+            let Some(space) = Arc::get_mut(&mut self.buf)
+                .and_then(Block::heap_mut)
+                .and_then(|b| b.get_mut(end..))
+            else {
                 break;
             };
             match self.reader.read(space) {
@@ -155,11 +274,12 @@ impl<R: Read> ByteBuffer<R> {
     /// Continues in another block (a retired one nobody holds, else a new one), with the
     /// unconsumed tail copied to its front; the current block is left to its holders.
     fn switch_block(&mut self, need: usize) {
-        let size = BLOCK_SIZE.max(need.next_power_of_two());
-        // Blocks grown for a record larger than BLOCK_SIZE go once nobody holds them: kept,
-        // they would be reused for ordinary input and hold that much memory per block.
+        let block_size = self.block_size;
+        let size = block_size.max(need.next_power_of_two());
+        // Blocks grown for a record larger than a block go once nobody holds them: kept, they
+        // would be reused for ordinary input and hold that much memory per block.
         self.retired
-            .retain(|b| b.len() == BLOCK_SIZE || Arc::strong_count(b) > 1);
+            .retain(|b| b.len() == block_size || Arc::strong_count(b) > 1);
         // The most recently retired free block first: it is the likeliest still in cache.
         let free = self
             .retired
@@ -167,16 +287,16 @@ impl<R: Read> ByteBuffer<R> {
             .rposition(|b| Arc::strong_count(b) == 1 && b.len() == size);
         let mut next = match free {
             Some(i) => self.retired.remove(i),
-            None => Arc::new(vec![0; size]),
+            None => Arc::new(Block::heap(vec![0; size])),
         };
         let tail = self.buf.get(self.start..self.end).unwrap_or(&[]);
-        if let Some(b) = Arc::get_mut(&mut next) {
+        if let Some(b) = Arc::get_mut(&mut next).and_then(Block::heap_mut) {
             if let Some(dst) = b.get_mut(..tail.len()) {
                 dst.copy_from_slice(tail);
             }
         }
         let old = std::mem::replace(&mut self.buf, next);
-        if self.retired.len() >= RETIRED {
+        if self.retired.len() >= (RETIRED * BLOCK_SIZE / block_size).max(4) {
             self.retired.remove(0);
         }
         self.retired.push(old);
@@ -185,6 +305,58 @@ impl<R: Read> ByteBuffer<R> {
         self.record_start = self.record_start.saturating_sub(self.start);
         self.start = 0;
         self.generation += 1;
+    }
+
+    /// Maps the window of the file that starts at offset `from`: a block's worth of bytes,
+    /// or more for a record that needs more (as [`ByteBuffer::switch_block`] sizes blocks), or
+    /// as many as the file has; it becomes the current block. Returns whether `need` bytes
+    /// are available.
+    fn map_window(&mut self, from: u64, need: usize) -> io::Result<bool> {
+        let Some(map) = self.map.as_mut() else {
+            return Ok(false);
+        };
+        if from + need as u64 > map.len {
+            // A capture still being written may have grown since.
+            if let Ok(m) = map.file.metadata() {
+                map.len = map.len.max(m.len());
+            }
+        }
+        let size = self.block_size.max(need.next_power_of_two()) as u64;
+        let len = size.min(map.len.saturating_sub(from));
+        let current_end = self.base + self.end as u64;
+        if from + len <= current_end {
+            // Nothing beyond what the current window holds.
+            return Ok(self.end - self.start >= need);
+        }
+        super::sigbus::reading(&map.path);
+        let at = from - from % MAP_ALIGN;
+        let skip = (from - at) as usize;
+        let window = usize::try_from(len)
+            .ok()
+            .and_then(|l| l.checked_add(skip))
+            .ok_or_else(|| io::Error::new(io::ErrorKind::OutOfMemory, "window too large"))?;
+        // SAFETY: the mapping is read-only and private to this process; what it cannot guard
+        // against is the file shrinking while mapped (another process truncating it), which
+        // makes reading the lost pages raise SIGBUS: `sigbus` turns that into an error
+        // message naming the file and exit status 1 instead of a crash. Populated: the
+        // window's pages are mapped in one go rather than a fault at a time.
+        #[allow(unsafe_code)]
+        let mmap = unsafe {
+            memmap2::MmapOptions::new()
+                .offset(at)
+                .len(window)
+                .populate()
+                .map(&map.file)
+        }
+        .map_err(|e| io::Error::new(e.kind(), format!("cannot map the file into memory: {e}")))?;
+        let _ = mmap.advise(memmap2::Advice::Sequential);
+        self.buf = Arc::new(Block(Storage::Mapped { map: mmap, skip }));
+        self.base = from;
+        self.start = 0;
+        self.record_start = 0;
+        self.end = len as usize;
+        self.generation += 1;
+        Ok(self.end >= need)
     }
 
     /// Whether the input ended because the reader found it cut short.
@@ -356,5 +528,153 @@ mod tests {
         let mut whole = ByteBuffer::new(&data[..]);
         assert!(!whole.fill(10).unwrap());
         assert!(!whole.cut_short());
+    }
+
+    fn temp_file(data: &[u8]) -> tempfile::NamedTempFile {
+        use std::io::Write;
+        let mut f = tempfile::NamedTempFile::new().unwrap();
+        f.write_all(data).unwrap();
+        f.flush().unwrap();
+        f
+    }
+
+    fn mapped(f: &tempfile::NamedTempFile, window: usize) -> ByteBuffer<io::Empty> {
+        ByteBuffer::mapped(f.as_file(), f.path(), window, io::empty()).unwrap()
+    }
+
+    /// Walks `data` in records of the given lengths through a buffer, collecting each
+    /// record's bytes and the generation of the block it was in.
+    fn records<R: Read>(b: &mut ByteBuffer<R>, lens: &[usize]) -> Vec<(Vec<u8>, u64)> {
+        let mut out = Vec::new();
+        for &len in lens {
+            if !b.fill(len).unwrap() {
+                break;
+            }
+            b.consume(len);
+            out.push((b.record(0, len).to_vec(), b.block().1));
+        }
+        out
+    }
+
+    #[test]
+    fn a_mapped_file_gives_the_same_records_as_a_read_one_across_windows() {
+        let data: Vec<u8> = (0..3_000_000u32).map(|i| (i % 249) as u8).collect();
+        let f = temp_file(&data);
+        // Records of awkward sizes, one larger than a window.
+        let lens: Vec<usize> = (0..400)
+            .map(|i| [1, 1500, 9000, 65_537, 200_000][i % 5])
+            .chain([300_000])
+            .collect();
+        let mut read = ByteBuffer::new(&data[..]);
+        let mut map = mapped(&f, 64 << 10);
+        assert!(map.block().0.is_mapped());
+        let (a, b) = (records(&mut read, &lens), records(&mut map, &lens));
+        assert_eq!(a.len(), b.len());
+        assert!(a.iter().zip(&b).all(|(x, y)| x.0 == y.0));
+        // Each window is a block of its own, numbered in order.
+        assert!(b.windows(2).all(|w| w[0].1 <= w[1].1));
+        assert!(b.last().unwrap().1 > 10);
+        // The end: as many bytes as there are, and no more.
+        let rest = map.available().len();
+        assert!(!map.fill(rest + 1).unwrap());
+        assert_eq!(map.available().len(), rest);
+        assert_eq!(map.offset() + rest as u64, data.len() as u64);
+    }
+
+    /// Walks records of the given lengths holding every block, as the plugin dispatcher
+    /// does: (offset of each record, its block's number counted from the first block).
+    fn held_walk<R: Read>(b: &mut ByteBuffer<R>, lens: &[usize]) -> Vec<(u64, u64)> {
+        let mut held = Vec::new();
+        let mut out = Vec::new();
+        for &len in lens {
+            if !b.fill(len).unwrap() {
+                break;
+            }
+            let at = b.offset();
+            b.consume(len);
+            out.push((at, b.block().1));
+            held.push(b.block().0.clone());
+        }
+        let first = out.first().map_or(0, |x| x.1);
+        out.iter().map(|&(at, g)| (at, g - first)).collect()
+    }
+
+    /// With every block held, a read file and a mapped one put each record in the same block:
+    /// the same parts go out early either way.
+    #[test]
+    fn held_blocks_of_a_read_file_and_windows_of_a_mapped_one_split_the_input_alike() {
+        let data: Vec<u8> = (0..2_500_000u32).map(|i| (i % 247) as u8).collect();
+        let f = temp_file(&data);
+        let lens: Vec<usize> = (0..300).map(|i| [60, 1514, 9000, 70_000][i % 4]).collect();
+        let mut read = ByteBuffer::with_block_size(&data[..], 256 << 10);
+        read.set_greedy(true);
+        let a = held_walk(&mut read, &lens);
+        let b = held_walk(&mut mapped(&f, 256 << 10), &lens);
+        assert!(a.len() > 100 && a.last().unwrap().1 > 5);
+        assert_eq!(a, b);
+    }
+
+    #[test]
+    fn a_held_window_keeps_its_bytes_after_the_buffer_moves_on() {
+        let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
+        let f = temp_file(&data);
+        let mut b = mapped(&f, 64 << 10);
+        assert!(b.fill(100).unwrap());
+        let held = b.block().0.clone();
+        b.consume(b.available().len());
+        assert!(b.fill(100).unwrap());
+        drop(b);
+        assert_eq!(&held[..100], &data[..100]);
+    }
+
+    #[test]
+    fn a_mapped_file_that_grows_is_read_to_its_new_end() {
+        use std::io::Write;
+        let mut f = temp_file(&[1u8; 100_000]);
+        let mut b = mapped(&f, 64 << 10);
+        assert!(b.fill(100_000).unwrap());
+        b.consume(100_000);
+        assert!(!b.fill(1).unwrap());
+        f.write_all(&[2u8; 5000]).unwrap();
+        f.flush().unwrap();
+        assert!(b.fill(5000).unwrap());
+        assert_eq!(b.available(), &[2u8; 5000][..]);
+    }
+
+    /// A file that shrinks while mapped: reading its lost pages raises SIGBUS, which must end
+    /// netan with a message naming the file and status 1, not "Bus error". Run in a child
+    /// process (this test binary again), since the process exits.
+    #[cfg(unix)]
+    #[test]
+    fn a_mapped_file_that_shrinks_ends_the_run_with_a_message_naming_it() {
+        if let Some(path) = std::env::var_os("NETAN_TEST_SHRINK") {
+            let path = std::path::PathBuf::from(path);
+            let file = File::open(&path).unwrap();
+            let mut b = ByteBuffer::mapped(&file, &path, 1 << 20, io::empty()).unwrap();
+            assert!(b.fill(10).unwrap());
+            std::fs::OpenOptions::new()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_len(0)
+                .unwrap();
+            let last = b.available().len() - 1;
+            let byte = std::hint::black_box(b.available()[last]);
+            panic!("read {byte} from a truncated mapping without SIGBUS");
+        }
+        let f = temp_file(&vec![9u8; 1 << 20]);
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                "source::buffer::tests::a_mapped_file_that_shrinks_ends_the_run_with_a_message_naming_it",
+                "--nocapture",
+            ])
+            .env("NETAN_TEST_SHRINK", f.path())
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{err}");
+        assert!(err.contains(&f.path().display().to_string()), "{err}");
+        assert!(err.contains("the file shrank"), "{err}");
     }
 }

@@ -15,6 +15,9 @@
 mod buffer;
 mod pcap;
 mod pcapng;
+mod sigbus;
+
+pub use buffer::Block;
 
 use std::fmt;
 use std::fs::File;
@@ -45,7 +48,7 @@ pub struct Frame<'a> {
     pub offset: u64,
     /// The input block `data` lies in, shared so that a consumer can keep the bytes without
     /// copying them, and its generation (it changes when reading moves to another block).
-    pub block: (&'a std::sync::Arc<Vec<u8>>, u64),
+    pub block: (&'a std::sync::Arc<Block>, u64),
 }
 
 /// Why a capture file could not be read (further).
@@ -182,6 +185,13 @@ impl<R: Read> Read for Counted<R> {
 impl CaptureFile {
     /// Opens `path` and reads its file header.
     pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
+        CaptureFile::open_with(path, None)
+    }
+
+    /// Opens `path` and reads its file header; with `window`, a regular uncompressed file is
+    /// mapped into memory in windows of that many bytes instead of read (see
+    /// [`crate::tcp::TcpObserver::input_window`]).
+    pub fn open_with(path: &Path, window: Option<usize>) -> Result<CaptureFile, CaptureError> {
         let io_err = |source| CaptureError::Io {
             path: path.to_path_buf(),
             source,
@@ -194,19 +204,40 @@ impl CaptureFile {
                 "is a directory",
             )));
         }
-        // A regular file is read a whole block at a time; a pipe as its bytes come.
+        // A regular file is read a whole block at a time, or mapped a window at a time when
+        // asked (unless it is gzip'd or cannot be mapped); a pipe is read as its bytes come.
         let regular = kind.is_some_and(|k| k.is_file());
-        let mut raw = ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>);
+        let mapped = match window {
+            Some(window) if regular => ByteBuffer::mapped(
+                &file,
+                path,
+                window,
+                Box::new(std::io::empty()) as Box<dyn Read + Send>,
+            ),
+            _ => None,
+        };
+        let gzip = |b: &ByteBuffer<_>| b.available().starts_with(&[0x1f, 0x8b]);
+        let mut raw = match mapped {
+            // The decompressor reads the file itself.
+            Some(b) if !gzip(&b) => b,
+            _ => ByteBuffer::with_block_size(
+                Box::new(file) as Box<dyn Read + Send>,
+                window.unwrap_or(BLOCK_SIZE),
+            ),
+        };
         raw.fill(4).map_err(io_err)?;
-        let compressed = raw.available().starts_with(&[0x1f, 0x8b]);
+        let compressed = gzip(&raw);
         let disk_read = Arc::new(AtomicU64::new(0));
         let mut buf = if compressed {
             let inner = Counted {
                 inner: raw.into_reader_with_pending(),
                 read: disk_read.clone(),
             };
-            ByteBuffer::new(
-                Box::new(flate2::read::MultiGzDecoder::new(inner)) as Box<dyn Read + Send>
+            // Blocks as large as the windows the plain file would be mapped in: the same
+            // records reach the observer in the same blocks.
+            ByteBuffer::with_block_size(
+                Box::new(flate2::read::MultiGzDecoder::new(inner)) as Box<dyn Read + Send>,
+                window.unwrap_or(BLOCK_SIZE),
             )
         } else {
             raw

@@ -128,7 +128,16 @@ pub trait TcpObserver {
     /// Frames now come from this input block. `generation` numbers the blocks over the whole
     /// run (across files: never twice the same). An observer that keeps frame bytes beyond a
     /// call can hold the block instead of copying them.
-    fn input_block(&mut self, _block: &std::sync::Arc<Vec<u8>>, _generation: u64) {}
+    fn input_block(&mut self, _block: &std::sync::Arc<crate::source::Block>, _generation: u64) {}
+
+    /// Observers that keep input blocks beyond the frame (the plugin dispatcher) ask for
+    /// capture files to be mapped into memory in windows of this many bytes rather than read
+    /// into blocks: a held block then costs no copy into memory that is cold by the time it
+    /// is reused. `None` (the default): read into one block reused in place, which is faster
+    /// when nothing is held (docs/performance.md).
+    fn input_window(&self) -> Option<usize> {
+        None
+    }
     /// Whether the run must stop now (checked after every frame).
     fn stop_requested(&self) -> bool {
         false
