@@ -21,6 +21,10 @@ pub struct PluginMod {
 
     /// Creates an analyser for one pipeline entry, from the TOML text of its configuration
     /// table (empty for none). May reject the configuration.
+    ///
+    /// Fields appended after this one (a later API version) must be declared with
+    /// `#[sabi(missing_field(option))]`: a plugin built before them lacks them, and the host
+    /// must get `None` then, not a panic (see `history`).
     #[sabi(last_prefix_field)]
     pub new: extern "C" fn(config: RStr<'_>) -> RResult<AnalyserBox, PluginError>,
 }

@@ -168,6 +168,22 @@ pub struct CaptureFile {
     finished: bool,
 }
 
+/// Whether a regular file starts with the gzip magic (read in place: the file's position is
+/// not moved).
+fn starts_like_gzip(file: &File) -> bool {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileExt;
+        let mut magic = [0u8; 2];
+        matches!(file.read_at(&mut magic, 0), Ok(2)) && magic == [0x1f, 0x8b]
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = file;
+        true
+    }
+}
+
 /// A reader that counts the bytes read through it.
 struct Counted<R> {
     inner: R,
@@ -205,10 +221,11 @@ impl CaptureFile {
             )));
         }
         // A regular file is read a whole block at a time, or mapped a window at a time when
-        // asked (unless it is gzip'd or cannot be mapped); a pipe is read as its bytes come.
+        // asked (unless it is gzip'd, which its first two bytes say, or cannot be mapped); a
+        // pipe is read as its bytes come.
         let regular = kind.is_some_and(|k| k.is_file());
         let mapped = match window {
-            Some(window) if regular => ByteBuffer::mapped(
+            Some(window) if regular && !starts_like_gzip(&file) => ByteBuffer::mapped(
                 &file,
                 path,
                 window,
@@ -218,12 +235,10 @@ impl CaptureFile {
         };
         let gzip = |b: &ByteBuffer<_>| b.available().starts_with(&[0x1f, 0x8b]);
         let mut raw = match mapped {
-            // The decompressor reads the file itself.
-            Some(b) if !gzip(&b) => b,
-            _ => ByteBuffer::with_block_size(
-                Box::new(file) as Box<dyn Read + Send>,
-                window.unwrap_or(BLOCK_SIZE),
-            ),
+            Some(b) => b,
+            // Blocks of a pipe are filled as bytes come, a few KiB at a time: each is held by
+            // the dispatcher and counted whole, so they stay small.
+            None => ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>),
         };
         raw.fill(4).map_err(io_err)?;
         let compressed = gzip(&raw);
