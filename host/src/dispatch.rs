@@ -213,12 +213,15 @@ struct HostImpl<'a> {
     queue: &'a mut VecDeque<Event>,
     artifacts: Option<&'a mut Artifacts>,
     released: bool,
+    /// A record was written during the call.
+    wrote: bool,
 }
 
 impl Host for HostImpl<'_> {
     fn emit_record(&mut self, record: Record) {
         let session = self.session.map(|(id, key)| SessionRef { id, key });
         self.sink.record(self.label, session, &record);
+        self.wrote = true;
     }
 
     fn emit_event(&mut self, mut event: Event) {
@@ -299,6 +302,9 @@ pub struct Dispatcher<'s> {
     on_error: OnError,
     verbosity: u8,
     stop: bool,
+    /// The output failed (stdout closed by `| head`, a full disk): noted after each call that
+    /// wrote, so that the per-frame check is a flag, not a call into the sink.
+    output_failed: bool,
     /// Where extracted content goes, if anywhere.
     pub artifacts: Option<Artifacts>,
     /// Suppress plugins' informational messages (`--quiet`).
@@ -396,6 +402,7 @@ impl<'s> Dispatcher<'s> {
             on_error: pipeline.on_error,
             verbosity: pipeline.verbosity,
             stop: false,
+            output_failed: false,
             artifacts: pipeline
                 .extract_dir
                 .clone()
@@ -434,9 +441,13 @@ impl<'s> Dispatcher<'s> {
             queue: &mut self.queue,
             artifacts: self.artifacts.as_mut(),
             released: false,
+            wrote: false,
         };
         let result = f(instance, Host_TO::from_ptr(&mut host, TD_Opaque));
         let released = host.released;
+        if host.wrote {
+            self.output_failed = self.sink.failed();
+        }
         let failed = result.is_err();
         if let Err(error) = result.into_result() {
             s.failed = true;
@@ -1067,7 +1078,7 @@ impl TcpObserver for Dispatcher<'_> {
     fn stop_requested(&self) -> bool {
         // A failed output (stdout closed by `| head`, a full disk) ends the run too: nothing
         // more could be written.
-        self.stop || self.sink.failed()
+        self.stop || self.output_failed
     }
 }
 
