@@ -232,3 +232,36 @@ fn extraction_without_an_extract_dir_is_said_once_and_keeps_no_bodies() {
     assert_eq!(recs.len(), 10);
     assert!(recs.iter().all(|r| r.get("response_body_file").is_none()));
 }
+
+/// HTTP inside SOCKS tunnels (SOCKS5 to a host name on port 8124; SOCKS4 on the BSD loopback
+/// link type): every transaction is found (the tshark comparison above covers the items) and
+/// each record names the destination the client asked the proxy for, without any flag set.
+#[test]
+fn http_in_socks_tunnels_names_the_destination() {
+    for (name, destination, transactions) in [
+        ("zeek-socks.pcap", "www.osnews.com:80", 7),
+        ("zeek-socks-null.pcap", "192.150.187.12:80", 1),
+    ] {
+        let out = run_ok(&["run", "-q", "-l", "http", capture(name).to_str().unwrap()]);
+        let recs: Vec<serde_json::Value> = json_lines(&out)
+            .into_iter()
+            .filter(|r| r["type"] == "http")
+            .collect();
+        assert_eq!(recs.len(), transactions, "{name}");
+        for r in &recs {
+            assert_eq!(r["socks"], destination, "{name}");
+            for flag in ["not_http", "gap", "truncated"] {
+                assert_eq!(r[flag], false, "{name}: {flag}");
+            }
+        }
+    }
+    // Elsewhere the field is absent: records of plain sessions are as they were.
+    let out = run_ok(&[
+        "run",
+        "-q",
+        "-l",
+        "http",
+        capture("na-t1-google.pcap").to_str().unwrap(),
+    ]);
+    assert!(json_lines(&out).iter().all(|r| r.get("socks").is_none()));
+}

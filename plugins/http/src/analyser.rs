@@ -4,13 +4,14 @@
 use std::sync::Arc;
 
 use netan_plugin_api::{
-    events, Config, Context, EndpointText, Fields, Info, Monologue, Piece, Plugin, PluginError,
-    Session, SessionEnd, Value,
+    events, Config, Context, Direction, EndpointText, Fields, Info, Monologue, Piece, Plugin,
+    PluginError, Session, SessionEnd, Value,
 };
 use rustc_hash::FxHashMap;
 use serde::Deserialize;
 
 use crate::parser::{Body, HeaderCapture, HttpConfig, Session as Parser, Transaction};
+use crate::socks::{self, Event, Opening, Status, TunnelStart};
 
 /// What decides the shape of the records (the parts of the settings `report` needs).
 #[derive(Debug, Clone, Copy)]
@@ -28,6 +29,11 @@ struct Output {
 struct Tracked {
     parser: Parser,
     endpoints: Option<EndpointText>,
+    /// A session that began like a SOCKS handshake, until the tunnel is found (or not): what
+    /// it was fed is held here, not in the parser.
+    opening: Option<Box<Opening>>,
+    /// The destination of the SOCKS tunnel the session's HTTP runs in (`host:port`).
+    socks: Option<String>,
 }
 
 /// Which headers to report: `"all"`, `"none"`, or a list of names.
@@ -202,12 +208,20 @@ impl Plugin for Http {
     ) -> Result<(), PluginError> {
         let id = m.session.id;
         let first = !self.sessions.contains_key(&id);
-        if first
-            && !m.session.uses_port(&self.ports)
-            && (m.starts_with_gap() || !looks_like_http(&m.head(24)))
-        {
-            ctx.release_session();
-            return Ok(());
+        let mut socks_start = false;
+        if first {
+            let head = m.head(24);
+            // A SOCKS handshake is followed, on any port, to the HTTP it may tunnel.
+            socks_start = m.direction == Direction::ClientToServer
+                && !m.starts_with_gap()
+                && socks::plausible_start(&head, m.len, m.more);
+            if !socks_start
+                && !m.session.uses_port(&self.ports)
+                && (m.starts_with_gap() || !looks_like_http(&head))
+            {
+                ctx.release_session();
+                return Ok(());
+            }
         }
         if first && self.output.extract && !self.extraction_checked {
             self.extraction_checked = true;
@@ -223,31 +237,29 @@ impl Plugin for Http {
             Box::new(Tracked {
                 parser: Parser::new(self.config.clone()),
                 endpoints: None,
+                opening: socks_start.then(|| Box::new(Opening::new())),
+                socks: None,
             })
         });
-        let parser = &mut tracked.parser;
-        if parser.is_done() {
+        if tracked.parser.is_done() {
             return Ok(());
         }
         // The first byte of a part gets the part's start time, its last byte the end time: a
         // message that starts or ends there is timed exactly; inside a part, times are known
         // to the part's granularity only.
         let mut skip = if first { probe_len(&m.head(8)) } else { 0 };
-        if m.gaps.is_empty() {
-            // The usual case: the pieces are the non-empty chunks, walked in place (`pieces`
-            // builds a vector for every part).
-            let chunks = m.chunks.as_slice();
-            let last_data = chunks.iter().rposition(|c| !c.is_empty());
-            for (i, chunk) in chunks.iter().enumerate() {
-                feed_data(parser, m, chunk.as_slice(), Some(i) == last_data, &mut skip);
-            }
-        } else {
-            let pieces = m.pieces();
-            let last_data = pieces.iter().rposition(|p| matches!(p, Piece::Data(_)));
-            for (i, piece) in pieces.iter().enumerate() {
-                match *piece {
-                    Piece::Data(d) => feed_data(parser, m, d, Some(i) == last_data, &mut skip),
-                    Piece::Gap(len) => parser.gap(m.direction, len, m.t_end),
+        match tracked.opening.as_deref_mut() {
+            None => feed_part(&mut tracked.parser, m, &mut skip),
+            Some(opening) => {
+                feed_part(opening, m, &mut skip);
+                match settle(tracked, &self.ports, m.session, false) {
+                    Settled::Parsing => {}
+                    Settled::Wait => return Ok(()),
+                    Settled::Drop => {
+                        self.sessions.remove(&id);
+                        ctx.release_session();
+                        return Ok(());
+                    }
                 }
             }
         }
@@ -256,7 +268,14 @@ impl Plugin for Http {
             let endpoints = tracked
                 .endpoints
                 .get_or_insert_with(|| EndpointText::of(m.session));
-            report(self.output, ctx, m.session, endpoints, done);
+            report(
+                self.output,
+                ctx,
+                m.session,
+                endpoints,
+                tracked.socks.as_deref(),
+                done,
+            );
         }
         Ok(())
     }
@@ -267,6 +286,11 @@ impl Plugin for Http {
         e: &SessionEnd<'_>,
     ) -> Result<(), PluginError> {
         if let Some(mut tracked) = self.sessions.remove(&e.session.id) {
+            if tracked.opening.is_some()
+                && settle(&mut tracked, &self.ports, e.session, true) != Settled::Parsing
+            {
+                return Ok(());
+            }
             tracked.parser.end(e.t_end);
             let endpoints = tracked
                 .endpoints
@@ -276,6 +300,7 @@ impl Plugin for Http {
                 ctx,
                 e.session,
                 endpoints,
+                tracked.socks.as_deref(),
                 tracked.parser.take_transactions(),
             );
         }
@@ -283,9 +308,113 @@ impl Plugin for Http {
     }
 }
 
+/// Where a part's bytes and gaps go: the parser, or a SOCKS opening that holds them.
+trait Feed {
+    fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64);
+    fn gap(&mut self, dir: Direction, len: u64, ts: u64);
+}
+
+impl Feed for Parser {
+    fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) {
+        Parser::data(self, dir, bytes, ts);
+    }
+    fn gap(&mut self, dir: Direction, len: u64, ts: u64) {
+        Parser::gap(self, dir, len, ts);
+    }
+}
+
+impl Feed for Opening {
+    fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) {
+        Opening::data(self, dir, bytes, ts);
+    }
+    fn gap(&mut self, dir: Direction, len: u64, ts: u64) {
+        Opening::gap(self, dir, len, ts);
+    }
+}
+
+/// Feeds a monologue part, less the `skip` leading bytes still to drop.
+fn feed_part<F: Feed>(sink: &mut F, m: &Monologue<'_>, skip: &mut usize) {
+    if m.gaps.is_empty() {
+        // The usual case: the pieces are the non-empty chunks, walked in place (`pieces`
+        // builds a vector for every part).
+        let chunks = m.chunks.as_slice();
+        let last_data = chunks.iter().rposition(|c| !c.is_empty());
+        for (i, chunk) in chunks.iter().enumerate() {
+            feed_data(sink, m, chunk.as_slice(), Some(i) == last_data, skip);
+        }
+    } else {
+        let pieces = m.pieces();
+        let last_data = pieces.iter().rposition(|p| matches!(p, Piece::Data(_)));
+        for (i, piece) in pieces.iter().enumerate() {
+            match *piece {
+                Piece::Data(d) => feed_data(sink, m, d, Some(i) == last_data, skip),
+                Piece::Gap(len) => sink.gap(m.direction, len, m.t_end),
+            }
+        }
+    }
+}
+
+/// What becomes of a session that began like SOCKS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Settled {
+    /// Handshake or tunnel start still to come: keep holding.
+    Wait,
+    /// Its bytes went to the parser: analyse it as usual from now on.
+    Parsing,
+    /// Not for this plugin (no tunnel off the HTTP ports, or a tunnel that is not HTTP): drop
+    /// it, and release it if it goes on.
+    Drop,
+}
+
+/// Decides a session that began like SOCKS, after a part (or at its end, `at_end`).
+///
+/// A tunnel is judged as a session to its destination would be: HTTP whatever it carries if
+/// the destination port is one of `ports`, else only if its first bytes look like HTTP. With
+/// no tunnel, the session is judged as before by its own ports: on an HTTP port the parser gets
+/// everything (flagged `not_http`, as any other traffic there), elsewhere it is dropped.
+fn settle(tracked: &mut Tracked, ports: &[u16], session: &Session, at_end: bool) -> Settled {
+    let Some(opening) = tracked.opening.as_deref() else {
+        return Settled::Parsing;
+    };
+    let events = match opening.status() {
+        Status::Pending if !at_end => return Settled::Wait,
+        Status::Pending | Status::NoTunnel(_) => {
+            if !session.uses_port(ports) {
+                return Settled::Drop;
+            }
+            tracked.opening.take().map(|o| o.into_events())
+        }
+        Status::Tunnel => {
+            let target = opening.handshake().target();
+            if !target.is_some_and(|t| ports.contains(&t.port)) {
+                match opening.tunnel_start(24) {
+                    None if at_end => return Settled::Drop,
+                    None => return Settled::Wait,
+                    Some(TunnelStart::Gap) => return Settled::Drop,
+                    Some(TunnelStart::Data(head)) if !looks_like_http(&head) => {
+                        return Settled::Drop
+                    }
+                    Some(TunnelStart::Data(_)) => {}
+                }
+            }
+            tracked.socks = target.map(ToString::to_string);
+            let events = opening.tunnel_events();
+            tracked.opening = None;
+            Some(events)
+        }
+    };
+    for ev in events.unwrap_or_default() {
+        match ev {
+            Event::Data { dir, bytes, ts } => tracked.parser.data(dir, &bytes, ts),
+            Event::Gap { dir, len, ts } => tracked.parser.gap(dir, len, ts),
+        }
+    }
+    Settled::Parsing
+}
+
 /// Feeds captured bytes, less the `skip` leading bytes still to drop; the last bytes of the
 /// part (`last`) give their final byte the part's end time.
-fn feed_data(parser: &mut Parser, m: &Monologue<'_>, d: &[u8], last: bool, skip: &mut usize) {
+fn feed_data<F: Feed>(parser: &mut F, m: &Monologue<'_>, d: &[u8], last: bool, skip: &mut usize) {
     let cut = (*skip).min(d.len());
     *skip -= cut;
     let d = d.get(cut..).unwrap_or(&[]);
@@ -376,6 +505,7 @@ fn report(
     ctx: &mut Context<'_, '_>,
     session: &Session,
     endpoints: &EndpointText,
+    socks: Option<&str>,
     done: impl Iterator<Item = Transaction>,
 ) {
     for mut t in done {
@@ -428,7 +558,12 @@ fn report(
         let resp = t.response.as_ref();
         let mut f = Fields::with_capacity(RECORD_FIELDS)
             .str("client", client)
-            .str("server", server)
+            .str("server", server);
+        if let Some(s) = socks {
+            // Only in tunnelled records: the others stay as they were.
+            f = f.str("socks", s);
+        }
+        f = f
             .uint("transaction", t.seq)
             .opt_str("method", req.map(|r| r.method.as_str()))
             .opt_str("uri", req.map(|r| r.uri.as_str()))

@@ -6,6 +6,7 @@
 //! record, never a stop.
 //!
 //! * [`parser`] is plain Rust with no ABI types: an incremental parser per TCP session;
+//! * [`socks`] follows a SOCKS4/4a/5 handshake at a session's start, to the HTTP it tunnels;
 //! * [`analyser`] is the glue to the plugin API.
 
 // A plugin library has its own allocator. This one allocates per transaction (header
@@ -15,5 +16,6 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 pub mod analyser;
 pub mod parser;
+pub mod socks;
 
 netan_plugin_api::export_plugin!(analyser::Http);

@@ -401,3 +401,203 @@ fn bad_configurations_are_rejected_with_their_key() {
     .unwrap();
     assert_eq!(e.key.as_str(), "decode");
 }
+
+/// Feeds `script` as successive monologues of `s` (one part each), then ends the session
+/// unless `end_it` is false.
+fn converse(
+    h: &mut Http,
+    rec: &mut Recorder,
+    s: &Session,
+    script: &[(Direction, &[u8])],
+    end_it: bool,
+) {
+    rec.with_context(|ctx| {
+        for (i, (d, bytes)) in script.iter().enumerate() {
+            let chunks = one(bytes);
+            h.tcp_monologue(ctx, &part(s, *d, i as u64, &chunks, &[]))
+                .unwrap();
+        }
+        if end_it {
+            h.tcp_session_end(ctx, &end(s)).unwrap();
+        }
+    });
+}
+
+const C2S: Direction = Direction::ClientToServer;
+const S2C: Direction = Direction::ServerToClient;
+const V5_HELLO: &[u8] = b"\x05\x01\x00";
+const V5_NO_AUTH: &[u8] = b"\x05\x00";
+const V5_REQ: &[u8] = b"\x05\x01\x00\x03\x0bexample.org\x00\x50";
+const V5_OK: &[u8] = b"\x05\x00\x00\x01\x0a\x00\x00\x02\x04\x38";
+const V4_TO_443: &[u8] = b"\x04\x01\x01\xbb\x0a\x00\x00\x03\x00";
+const V4_OK: &[u8] = b"\x00\x5a\x00\x00\x00\x00\x00\x00";
+const V4_REFUSED: &[u8] = b"\x00\x5b\x00\x00\x00\x00\x00\x00";
+
+#[test]
+fn http_in_a_socks5_tunnel_on_any_port_is_analysed_and_says_where_it_led() {
+    let s = session(8124);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let script: [(Direction, &[u8]); 6] = [
+        (C2S, V5_HELLO),
+        (S2C, V5_NO_AUTH),
+        (C2S, V5_REQ),
+        (S2C, V5_OK),
+        (C2S, REQ),
+        (S2C, RESP),
+    ];
+    converse(&mut h, &mut rec, &s, &script, true);
+    assert_eq!(rec.releases, 0);
+    assert_eq!(rec.records.len(), 1);
+    let r = &rec.records[0];
+    assert_eq!(
+        field(r, "socks").and_then(Value::as_str),
+        Some("example.org:80")
+    );
+    assert_eq!(field(r, "uri").and_then(Value::as_str), Some("/a"));
+    assert_eq!(field(r, "status").and_then(Value::as_u64), Some(200));
+    assert_eq!(field(r, "not_http"), Some(&Value::Bool(false)));
+    // Timed as if the session had started with the request (the fifth monologue).
+    assert_eq!(
+        field(r, "t_request_start_ns").and_then(Value::as_u64),
+        Some(5_000)
+    );
+    assert_eq!(rec.events.len(), 1);
+}
+
+#[test]
+fn a_request_sent_with_the_socks4_request_waits_for_the_reply() {
+    let s = session(1080);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let client = [V4_TO_443.to_vec(), REQ.to_vec()].concat();
+    let script: [(Direction, &[u8]); 3] = [(C2S, &client), (S2C, V4_OK), (S2C, RESP)];
+    converse(&mut h, &mut rec, &s, &script, true);
+    assert_eq!(rec.records.len(), 1);
+    let r = &rec.records[0];
+    assert_eq!(
+        field(r, "socks").and_then(Value::as_str),
+        Some("10.0.0.3:443")
+    );
+    assert_eq!(field(r, "method").and_then(Value::as_str), Some("GET"));
+    assert_eq!(field(r, "status").and_then(Value::as_u64), Some(200));
+}
+
+#[test]
+fn a_refused_socks_request_off_the_http_ports_is_released_without_records() {
+    let s = session(1080);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    converse(
+        &mut h,
+        &mut rec,
+        &s,
+        &[(C2S, V4_TO_443), (S2C, V4_REFUSED)],
+        false,
+    );
+    assert_eq!(rec.releases, 1);
+    assert!(h.sessions.is_empty());
+    assert!(rec.records.is_empty());
+}
+
+#[test]
+fn a_refused_socks_request_on_an_http_port_is_flagged_not_http_as_before() {
+    let s = session(8080);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    converse(
+        &mut h,
+        &mut rec,
+        &s,
+        &[(C2S, V4_TO_443), (S2C, V4_REFUSED)],
+        true,
+    );
+    assert_eq!(rec.releases, 0);
+    assert_eq!(rec.records.len(), 1);
+    let r = &rec.records[0];
+    assert_eq!(field(r, "not_http"), Some(&Value::Bool(true)));
+    assert!(field(r, "socks").is_none());
+    assert_eq!(
+        field(r, "request_excerpt").and_then(Value::as_str),
+        Some("\\x04\\x01\\x01\\xbb\\n\\x00\\x00\\x03\\x00")
+    );
+}
+
+#[test]
+fn tls_in_a_socks_tunnel_is_released_without_records() {
+    let s = session(1080);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let hello: &[u8] = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
+    converse(
+        &mut h,
+        &mut rec,
+        &s,
+        &[(C2S, V4_TO_443), (S2C, V4_OK), (C2S, hello)],
+        false,
+    );
+    assert_eq!(rec.releases, 1);
+    assert!(h.sessions.is_empty());
+    assert!(rec.records.is_empty());
+}
+
+#[test]
+fn a_tunnel_to_an_http_port_is_parsed_whatever_it_carries() {
+    let s = session(1080);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let script: [(Direction, &[u8]); 6] = [
+        (C2S, V5_HELLO),
+        (S2C, V5_NO_AUTH),
+        (C2S, V5_REQ),
+        (S2C, V5_OK),
+        (S2C, b"SSH-2.0-OpenSSH_9.6\r\n"),
+        (C2S, b"SSH-2.0-client\r\n"),
+    ];
+    converse(&mut h, &mut rec, &s, &script, true);
+    assert_eq!(rec.releases, 0);
+    assert_eq!(rec.records.len(), 1);
+    let r = &rec.records[0];
+    assert_eq!(field(r, "not_http"), Some(&Value::Bool(true)));
+    assert_eq!(
+        field(r, "socks").and_then(Value::as_str),
+        Some("example.org:80")
+    );
+}
+
+#[test]
+fn a_session_ending_during_the_handshake_gives_no_record_off_the_http_ports() {
+    let s = session(1080);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    converse(&mut h, &mut rec, &s, &[(C2S, V5_HELLO)], true);
+    assert!(rec.records.is_empty());
+    assert!(h.sessions.is_empty());
+    // A tunnel that carried nothing gives none either.
+    let s = session(1080);
+    converse(
+        &mut h,
+        &mut rec,
+        &s,
+        &[(C2S, V4_TO_443), (S2C, V4_OK)],
+        true,
+    );
+    assert!(rec.records.is_empty());
+    assert_eq!(rec.releases, 0);
+}
+
+#[test]
+fn socks_bytes_from_the_server_or_garbage_from_the_client_are_released_at_once() {
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let s = session(1080);
+    converse(&mut h, &mut rec, &s, &[(S2C, V5_HELLO)], false);
+    assert_eq!(rec.releases, 1);
+    let s = Session {
+        id: 9,
+        ..session(1080)
+    };
+    converse(&mut h, &mut rec, &s, &[(C2S, b"\x05\x00\x00")], false);
+    assert_eq!(rec.releases, 2);
+    assert!(h.sessions.is_empty());
+}
