@@ -156,7 +156,7 @@ struct SlotSet(u128);
 
 impl SlotSet {
     /// Pipeline entries a run can hold.
-    const MAX: usize = 128;
+    const MAX: usize = crate::pipeline::MAX_ENTRIES;
 
     fn insert(&mut self, slot: usize) {
         if slot < Self::MAX {

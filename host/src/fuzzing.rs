@@ -38,27 +38,25 @@ impl TcpObserver for Checker {
     }
 }
 
-/// Reads `data` as a capture file (pcap, pcapng or gzip) and decodes every frame.
+/// Reads `data` as a capture file (pcap, pcapng or gzip) and decodes every frame, read into
+/// blocks and mapped into memory (as `netan run` reads when plugins hold input).
 pub fn capture(data: &[u8]) {
-    let Ok(dir) = tempfile_dir() else { return };
-    let path = dir.join("fuzz.cap");
+    // One file per call: tests call this from parallel threads of one process.
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let path = std::env::temp_dir().join(format!("netan-fuzz-{}-{n}.cap", std::process::id()));
     if std::fs::write(&path, data).is_err() {
         return;
     }
-    if let Ok(mut f) = crate::source::CaptureFile::open(&path) {
-        let mut decoder = Decoder::new(DecodeOptions::default());
-        while let Ok(Some(frame)) = f.next_frame() {
-            let _ = decoder.decode(frame.ts, frame.linktype, frame.data);
+    for window in [None, Some(crate::source::BLOCK_SIZE)] {
+        if let Ok(mut f) = crate::source::CaptureFile::open_with(&path, window) {
+            let mut decoder = Decoder::new(DecodeOptions::default());
+            while let Ok(Some(frame)) = f.next_frame() {
+                let _ = decoder.decode(frame.ts, frame.linktype, frame.data);
+            }
         }
     }
     let _ = std::fs::remove_file(&path);
-    let _ = std::fs::remove_dir(&dir);
-}
-
-fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("netan-fuzz-{}", std::process::id()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(dir)
 }
 
 /// Decodes `data[1..]` as a frame of the link type chosen by `data[0]`.

@@ -18,6 +18,8 @@ use crate::decode::DecodeOptions;
 use crate::plugins::{LoadedPlugin, SearchPath};
 use crate::tcp::TcpConfig;
 
+/// Plugin entries a pipeline can hold (the dispatcher keeps a session's entries in a 128-bit set).
+pub const MAX_ENTRIES: usize = 128;
 /// The pipeline used when none is given: every bundled plugin found, with its default ports.
 pub const DEFAULT_PIPELINE: &str = include_str!("default-pipeline.toml");
 
@@ -801,6 +803,16 @@ impl Pipeline {
                 config,
                 config_origin: d.origin,
                 location: d.name_at.clone(),
+            });
+        }
+
+        if let Some(e) = entries.get(MAX_ENTRIES) {
+            errors.push(PipelineError {
+                location: e.location.clone(),
+                message: format!(
+                    "a pipeline holds at most {MAX_ENTRIES} plugin entries; this is entry {}",
+                    MAX_ENTRIES + 1
+                ),
             });
         }
 

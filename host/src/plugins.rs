@@ -114,12 +114,14 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
     if let Some(result) = cache.get(&canonical) {
         return result.clone();
     }
-    let result = load_uncached(path);
+    let result = load_uncached(path, &canonical);
     cache.insert(canonical, result.clone());
     result
 }
 
-fn load_uncached(path: &Path) -> Result<LoadedPlugin, LoadError> {
+/// Loads `canonical` (the file's absolute path: a bare file name would make the dynamic loader
+/// search the system's library path), naming it `path` in messages.
+fn load_uncached(path: &Path, canonical: &Path) -> Result<LoadedPlugin, LoadError> {
     let not_a_plugin = |reason: String| LoadError::NotAPlugin {
         path: path.to_path_buf(),
         reason,
@@ -128,7 +130,7 @@ fn load_uncached(path: &Path) -> Result<LoadedPlugin, LoadError> {
         path: path.to_path_buf(),
         reason,
     };
-    let header = lib_header_from_path(path).map_err(|e| match e {
+    let header = lib_header_from_path(canonical).map_err(|e| match e {
         LibraryError::OpenError { err, .. } => {
             not_a_plugin(format!("cannot be loaded as a library ({err})"))
         }

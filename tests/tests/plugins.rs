@@ -962,3 +962,47 @@ fn a_panic_while_a_plugin_is_dropped_is_caught_and_loses_nothing() {
     assert!(recs.iter().filter(|r| r["type"] == "fixture").count() > 3);
     assert_eq!(recs.iter().filter(|r| r["type"] == "portcount").count(), 1);
 }
+
+/// More entries than a pipeline holds: one error at the first entry too many, not a plugin's.
+#[test]
+fn a_pipeline_with_too_many_entries_is_refused_at_the_first_one_too_many() {
+    let dir = tempfile::tempdir().unwrap();
+    let text: String = (0..130)
+        .map(|i| format!("[[plugin]]\nname = \"portcount\"\nlabel = \"p{i}\"\n\n"))
+        .collect();
+    let p = pipeline(dir.path(), &text);
+    let out = run(&["check", &p]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    // Entry 129 starts on line 4 * 128 + 1; its name on the next line.
+    assert!(err.contains("pipeline.toml:514:8"), "{err}");
+    assert!(err.contains("at most 128 plugin entries"), "{err}");
+}
+
+/// `path = "libx.so"` in a pipeline file given by a bare name (`-p pipeline.toml`) is the file
+/// next to it, not a name for the system's library search.
+#[test]
+fn a_plugin_path_without_a_directory_is_the_file_in_the_pipelines_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    netan();
+    let lib = lib("fixture_events");
+    let name = lib.file_name().unwrap().to_str().unwrap().to_string();
+    std::fs::copy(&lib, dir.path().join(&name)).unwrap();
+    std::fs::write(
+        dir.path().join("pipeline.toml"),
+        format!("[[plugin]]\npath = \"{name}\"\n"),
+    )
+    .unwrap();
+    let out = Command::new(netan())
+        .current_dir(dir.path())
+        .args(["run", "-q", "-p", "pipeline.toml", &t6()])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(records(&out.stdout).iter().any(|r| r["type"] == "fixture"));
+}

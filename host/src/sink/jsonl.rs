@@ -116,13 +116,15 @@ pub fn value_json(buf: &mut String, value: &Value) {
 }
 
 /// Whether `text` is one JSON value as far as its structure goes: strings closed and free of
-/// raw control characters, brackets balanced and matched, nothing after the value but spaces.
-/// (Numbers and literals are not checked: they cannot break a line.)
+/// raw control characters, brackets balanced and matched (at most 128 deep), no `,` or `:`
+/// outside them, nothing after the value but spaces. (Numbers and literals are not checked:
+/// they cannot break a line.) Allocates nothing: it runs on every pre-serialised field.
 fn well_formed(text: &str) -> bool {
-    let mut stack: Vec<u8> = Vec::new();
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut done = false;
+    // Open brackets as a bit stack, 1 for an object.
+    let (mut kinds, mut depth) = (0u128, 0u32);
+    let (mut in_string, mut escaped) = (false, false);
+    // A top-level value has begun; `done`: and ended.
+    let (mut seen, mut done) = (false, false);
     for &b in text.as_bytes() {
         if in_string {
             if b < 0x20 {
@@ -134,28 +136,36 @@ fn well_formed(text: &str) -> bool {
                 escaped = true;
             } else if b == b'"' {
                 in_string = false;
-                done = stack.is_empty();
+                done = depth == 0;
             }
             continue;
         }
         match b {
-            b' ' | b'\t' => {}
+            b' ' | b'\t' => done |= seen && depth == 0,
             b'\n' | b'\r' => return false,
-            _ if done => return false,
-            b'"' => in_string = true,
-            b'{' | b'[' => stack.push(b),
-            b'}' | b']' => {
-                let open = if b == b'}' { b'{' } else { b'[' };
-                if stack.pop() != Some(open) {
+            _ if done || b < 0x20 => return false,
+            b'"' => (in_string, seen) = (true, true),
+            b'{' | b'[' => {
+                if depth == u128::BITS {
                     return false;
                 }
-                done = stack.is_empty();
+                kinds = kinds << 1 | u128::from(b == b'{');
+                depth += 1;
+                seen = true;
             }
-            _ if b < 0x20 => return false,
-            _ => {}
+            b'}' | b']' => {
+                if depth == 0 || (kinds & 1 == 1) != (b == b'}') {
+                    return false;
+                }
+                kinds >>= 1;
+                depth -= 1;
+                done = depth == 0;
+            }
+            b',' | b':' if depth == 0 => return false,
+            _ => seen = true,
         }
     }
-    !in_string && stack.is_empty()
+    seen && !in_string && depth == 0
 }
 
 impl Sink for JsonlSink {
@@ -233,6 +243,11 @@ mod tests {
             "\"x\ny\"",
             "{\"a\":1} x",
             "[1,}",
+            "1,2",
+            "1 2",
+            "true false",
+            "1,\"b\"",
+            "\"a\":1",
         ] {
             let mut buf = String::new();
             value_json(&mut buf, &Value::Json(bad.into()));

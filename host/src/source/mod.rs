@@ -248,11 +248,12 @@ impl CaptureFile {
                 inner: raw.into_reader_with_pending(),
                 read: disk_read.clone(),
             };
-            // Blocks as large as the windows the plain file would be mapped in: the same
-            // records reach the observer in the same blocks.
+            // A gzip'd file: blocks as large as the windows the plain file would be mapped in,
+            // so the same records reach the observer in the same blocks. Through a pipe the
+            // decompressor gets bytes as they come: 1 MiB blocks, as for a plain pipe.
             ByteBuffer::with_block_size(
                 Box::new(flate2::read::MultiGzDecoder::new(inner)) as Box<dyn Read + Send>,
-                window.unwrap_or(BLOCK_SIZE),
+                window.filter(|_| regular).unwrap_or(BLOCK_SIZE),
             )
         } else {
             raw

@@ -222,7 +222,12 @@ impl Histogram {
         };
         for pair in body.split(',').filter(|p| !p.is_empty()) {
             let (b, n) = pair.split_once(':').ok_or_else(bad)?;
-            let (b, n) = (b.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+            let (b, n): (u32, u64) = (b.parse().map_err(|_| bad())?, n.parse().map_err(|_| bad())?);
+            // No value falls in a higher bucket; a larger number would make the dense form
+            // allocate that many buckets (or overflow the bounds' shift).
+            if b > bucket_of(u64::MAX) {
+                return Err(bad());
+            }
             h.buckets.update(b, |_| n);
         }
         Ok(h)
@@ -251,6 +256,19 @@ mod tests {
             assert!(low <= v && v <= high, "{v}: {low}..{high}");
             assert!((high - low) as f64 <= (low as f64) / 63.0 + 1.0);
         }
+    }
+
+    /// A partial state from another instance is input too: a bucket no value can fall in is
+    /// refused, not allocated (32 ordinary buckets make the dense form, then 4e9 of them).
+    #[test]
+    fn a_partial_state_naming_an_impossible_bucket_is_refused() {
+        let mut text = String::from("33,1,1;");
+        for b in 0..32 {
+            text.push_str(&format!("{b}:1,"));
+        }
+        assert!(Histogram::deserialise(&format!("{text}{}:1", bucket_of(u64::MAX))).is_ok());
+        assert!(Histogram::deserialise(&format!("{text}4000000000:1")).is_err());
+        assert!(Histogram::deserialise("1,1,1;4160:1").is_err());
     }
 
     #[test]

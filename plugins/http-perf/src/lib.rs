@@ -126,7 +126,7 @@ impl HttpPerf {
     /// else those of [`OTHER_SERVERS`]. (The name is copied only for a server not seen
     /// before.)
     fn server(&mut self, name: &str) -> &mut Server {
-        let max = self.settings.max_servers.unwrap_or(10_000).max(1);
+        let max = self.settings.max_servers.unwrap_or(10_000);
         let name = if self.servers.contains_key(name) || self.servers.len() < max {
             name
         } else {
@@ -152,8 +152,15 @@ impl Plugin for HttpPerf {
     }
 
     fn new(config: Config<'_>) -> Result<Self, PluginError> {
+        let settings: Settings = config.parse()?;
+        if settings.max_servers == Some(0) {
+            return Err(PluginError::config(
+                "max_servers",
+                "must be at least 1 (the servers beyond it are counted as one row)",
+            ));
+        }
         Ok(HttpPerf {
-            settings: config.parse()?,
+            settings,
             servers: BTreeMap::new(),
             last_ts: 0,
         })
@@ -168,10 +175,7 @@ impl Plugin for HttpPerf {
             .unwrap_or("?");
         match self.servers.get_mut(name) {
             Some(server) => server.count(e),
-            None => {
-                let name = name.to_owned();
-                self.server(&name).count(e);
-            }
+            None => self.server(name).count(e),
         }
         self.last_ts = self.last_ts.max(e.ts);
         Ok(())
@@ -413,6 +417,13 @@ mod tests {
 
     #[test]
     fn servers_beyond_the_limit_are_counted_together() {
+        // No server of its own at all would leave only the "other servers" row: refused.
+        let e = HttpPerf::new(Config {
+            text: "max_servers = 0",
+        })
+        .err()
+        .unwrap();
+        assert_eq!(e.key.as_str(), "max_servers");
         let mut h = HttpPerf::new(Config {
             text: "table = false\nmax_servers = 3",
         })
