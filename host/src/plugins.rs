@@ -1,9 +1,9 @@
 //! Finding and loading plugin libraries: the search path, `abi_stable`'s version and layout
 //! checks, and one clear error per file that is not a usable netan plugin.
 //!
-//! Each library is loaded with `lib_header_from_path` followed by
-//! `init_root_module::<PluginMod_Ref>()`, never `RootModule::load_from_file`: the latter caches
-//! one module per interface type and would hand back the first library for every later path.
+//! Each library is loaded with `lib_header_from_path` followed by [`check_root_module`]'s version
+//! and layout checks, never `RootModule::load_from_file`: the latter caches one module per
+//! interface type and would hand back the first library for every later path.
 //! Libraries are never unloaded.
 
 use std::collections::HashMap;
@@ -165,14 +165,7 @@ fn check_root_module(header: &LibHeader) -> Result<PluginMod_Ref, String> {
     let theirs = VersionNumber::new(header.version_strings())
         .map_err(|e| format!("its netan-plugin-api version does not parse ({e})"))?;
     // Semver lines: 0.y.* share y, x.*.* (x >= 1) share x.
-    let line = |v: VersionNumber| {
-        if v.major == 0 {
-            (0, v.minor)
-        } else {
-            (v.major, 0)
-        }
-    };
-    if line(ours) != line(theirs) {
+    if !ours.is_loosely_compatible(theirs) {
         let ours_line = if ours.major == 0 {
             format!("{}.{}.x", ours.major, ours.minor)
         } else {
@@ -189,7 +182,9 @@ fn check_root_module(header: &LibHeader) -> Result<PluginMod_Ref, String> {
         );
     };
     let own = <PluginMod_Ref as StableAbi>::LAYOUT;
-    let older = (theirs.minor, theirs.patch) < (ours.minor, ours.patch);
+    // Within the line, a plugin this netan is not "compatible" with in abi_stable's sense is
+    // one built against an older API.
+    let older = !ours.is_compatible(theirs);
     let checked = if older {
         // With checking state of its own: abi_stable's process-wide state merges every prefix
         // type it has seen into one widest view and holds later libraries against it in the
@@ -203,7 +198,8 @@ fn check_root_module(header: &LibHeader) -> Result<PluginMod_Ref, String> {
     };
     checked.map_err(|e| {
         format!(
-            "its types do not match this netan's plugin API {ours} (abi_stable layout check, plugin built against {theirs}): {}",
+            "its types do not match this netan's plugin API {ours} (abi_stable layout check, plugin built against {theirs}; \"expected\" is {}): {}",
+            if older { "the plugin's" } else { "this netan's" },
             first_lines(&e.to_string())
         )
     })?;
