@@ -91,7 +91,6 @@ struct Slot {
     instances: Vec<AnalyserBox>,
     filter: Filter,
     start: bool,
-    monologue: bool,
     end: bool,
     named: Vec<String>,
     failed: bool,
@@ -136,6 +135,17 @@ struct Part {
     recent_packets: crate::tcp::RecentPackets,
 }
 
+impl Part {
+    /// Times a part that has neither bytes nor gaps yet by what opens it (its first bytes, a
+    /// gap found at a packet, or the listener's monologue for an empty one).
+    fn open_at(&mut self, t_start: u64, t_end: u64) {
+        if self.len == 0 && self.gaps.is_empty() {
+            self.t_start = t_start;
+            self.t_end = t_end;
+        }
+    }
+}
+
 struct SessionState {
     id: u64,
     /// Moved out for the duration of a call (see [`placeholder_session`]): neither copied nor
@@ -145,7 +155,6 @@ struct SessionState {
     slots: SlotSet,
     /// Listed in the dispatcher's `holding` list.
     listed: bool,
-    wants_monologues: bool,
     part: Part,
 }
 
@@ -176,6 +185,16 @@ impl SlotSet {
 
     fn is_empty(self) -> bool {
         self.0 == 0
+    }
+
+    /// The entries in both sets.
+    fn and(self, other: SlotSet) -> SlotSet {
+        SlotSet(self.0 & other.0)
+    }
+
+    /// Whether the sets share an entry.
+    fn meets(self, other: SlotSet) -> bool {
+        self.0 & other.0 != 0
     }
 
     fn iter(self) -> impl Iterator<Item = usize> {
@@ -302,6 +321,9 @@ pub struct Dispatcher<'s> {
     on_error: OnError,
     verbosity: u8,
     stop: bool,
+    /// Entries that take monologues and have not failed: a session's parts are gathered while
+    /// its `slots` meet these.
+    takes_monologues: SlotSet,
     /// The output failed (stdout closed by `| head`, a full disk): noted after each call that
     /// wrote, so that the per-frame check is a flag, not a call into the sink.
     output_failed: bool,
@@ -342,6 +364,7 @@ impl<'s> Dispatcher<'s> {
         sink: &'s mut dyn Sink,
     ) -> Result<Dispatcher<'s>, SetupError> {
         let mut slots = Vec::new();
+        let mut takes_monologues = SlotSet::default();
         if let Some(entry) = pipeline.entries.get(SlotSet::MAX) {
             return Err(SetupError {
                 location: entry.config_origin.locate(""),
@@ -368,12 +391,14 @@ impl<'s> Dispatcher<'s> {
                 }
             }
             let has = |e: &str| entry.events.iter().any(|x| x == e);
+            if has(events::TCP_MONOLOGUE) {
+                takes_monologues.insert(slots.len());
+            }
             slots.push(Slot {
                 label: entry.label.clone(),
                 instances: made,
                 filter: entry.filter.clone(),
                 start: has(events::TCP_SESSION_START),
-                monologue: has(events::TCP_MONOLOGUE),
                 end: has(events::TCP_SESSION_END),
                 named: entry
                     .events
@@ -385,6 +410,7 @@ impl<'s> Dispatcher<'s> {
             });
         }
         Ok(Dispatcher {
+            takes_monologues,
             slots,
             sessions: Vec::new(),
             by_id: FxHashMap::default(),
@@ -474,29 +500,9 @@ impl<'s> Dispatcher<'s> {
             self.release(slot, id);
         }
         if failed {
-            // Nothing more is gathered for it: open sessions drop it too.
-            let wants = self.monologue_slots();
-            for state in self.sessions.iter_mut().flatten() {
-                Self::drop_slot(state, slot, wants);
-            }
+            // Nothing more is gathered for it.
+            self.takes_monologues.remove(slot);
         }
-    }
-
-    /// The entries that take monologues (and have not failed).
-    fn monologue_slots(&self) -> SlotSet {
-        let mut set = SlotSet::default();
-        for (i, s) in self.slots.iter().enumerate() {
-            if s.monologue && !s.failed {
-                set.insert(i);
-            }
-        }
-        set
-    }
-
-    /// Session `state` no longer goes to entry `slot`.
-    fn drop_slot(state: &mut SessionState, slot: usize, wants: SlotSet) {
-        state.slots.remove(slot);
-        state.wants_monologues = state.slots.iter().any(|s| wants.contains(s));
     }
 
     /// Analyser `slot` wants no more events about session `id`.
@@ -504,9 +510,8 @@ impl<'s> Dispatcher<'s> {
         let Some(&t) = self.by_id.get(&id) else {
             return;
         };
-        let wants = self.monologue_slots();
         if let Some(state) = self.state(t) {
-            Self::drop_slot(state, slot, wants);
+            state.slots.remove(slot);
         }
         self.stats.released += 1;
     }
@@ -565,8 +570,8 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// Lists session `id` in table slot `t` (once: its `listed` flag) as holding bytes for
-    /// `flush_all`. Entries of ended sessions are dropped when they outnumber the open
-    /// sessions, so the list stays bounded.
+    /// `flush_all`. Entries of ended sessions are dropped when the list grows past twice the
+    /// session table (its peak of open sessions), so the list stays bounded.
     fn hold(&mut self, t: usize, id: u64) {
         self.holding.push((t, id));
         if self.holding.len() > 2 * self.sessions.len() + 1024 {
@@ -681,16 +686,14 @@ impl<'s> Dispatcher<'s> {
                 packets: part.packets,
             };
             self.stats.parts += 1;
-            for slot in slots.iter() {
-                if self.slots.get(slot).is_some_and(|s| s.monologue) {
-                    self.call(
-                        slot,
-                        id,
-                        Some((id, session.key.as_str())),
-                        events::TCP_MONOLOGUE,
-                        |a, host| a.tcp_monologue(host, &event),
-                    );
-                }
+            for slot in slots.and(self.takes_monologues).iter() {
+                self.call(
+                    slot,
+                    id,
+                    Some((id, session.key.as_str())),
+                    events::TCP_MONOLOGUE,
+                    |a, host| a.tcp_monologue(host, &event),
+                );
             }
             slices.clear();
             // Empty, so this only changes the element lifetime; collecting in place keeps
@@ -847,16 +850,12 @@ impl TcpObserver for Dispatcher<'_> {
             return;
         }
         self.trace_session("start", s, ts);
-        let wants_monologues = slots
-            .iter()
-            .any(|i| self.slots.get(i).is_some_and(|x| x.monologue));
         let session = api_session(s);
         let state = SessionState {
             id: s.ordinal,
             session: session.clone(),
             slots,
             listed: false,
-            wants_monologues,
             part: Part::default(),
         };
         if self.sessions.len() <= s.slot {
@@ -888,8 +887,8 @@ impl TcpObserver for Dispatcher<'_> {
         // Pending parts hold input: mapped windows cost no copy. A quarter of the held-input
         // budget per window: the budget counts whole windows, and the window being read comes
         // on top of it, so input held stays within 1.25 times the budget.
-        let holds = self.slots.iter().any(|s| s.monologue);
-        holds.then(|| (self.max_pinned() / 4).clamp(crate::source::BLOCK_SIZE, MAX_WINDOW))
+        (!self.takes_monologues.is_empty())
+            .then(|| (self.max_pinned() / 4).clamp(crate::source::BLOCK_SIZE, MAX_WINDOW))
     }
 
     fn input_block(&mut self, block: &Arc<Block>, generation: u64) {
@@ -903,10 +902,11 @@ impl TcpObserver for Dispatcher<'_> {
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
         let t = s.slot;
         let part_size = self.part_size;
+        let takes = self.takes_monologues;
         let mut rest = data;
         while !rest.is_empty() {
             let room = match self.state(t) {
-                Some(state) if state.wants_monologues => {
+                Some(state) if state.slots.meets(takes) => {
                     part_size.saturating_sub(state.part.len).max(1)
                 }
                 _ => return,
@@ -945,10 +945,7 @@ impl TcpObserver for Dispatcher<'_> {
             if part.direction.is_none() {
                 part.direction = Some(direction);
             }
-            if part.len == 0 && part.gaps.is_empty() {
-                part.t_start = ts;
-                part.t_end = ts;
-            }
+            part.open_at(ts, ts);
             part.t_end = part.t_end.max(ts);
             if part.recent_packets.first_time(packet) {
                 part.packets += 1;
@@ -983,22 +980,17 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64, ts: u64) {
-        let Some(state) = self.state(s.slot) else {
+        let takes = self.takes_monologues;
+        let Some(state) = self.state(s.slot).filter(|st| st.slots.meets(takes)) else {
             return;
         };
-        if !state.wants_monologues {
-            return;
-        }
         let part = &mut state.part;
         if part.direction.is_none() {
             part.direction = Some(direction);
         }
         // A part that opens with a gap starts when the gap was found, as the listener's
         // monologue does (not at time 0).
-        if part.len == 0 && part.gaps.is_empty() {
-            part.t_start = ts;
-            part.t_end = ts;
-        }
+        part.open_at(ts, ts);
         part.gaps.push(ApiGap {
             offset: part.len as u64,
             len,
@@ -1018,19 +1010,14 @@ impl TcpObserver for Dispatcher<'_> {
                 m.bytes
             );
         }
-        let Some(state) = self.state(s.slot) else {
+        let takes = self.takes_monologues;
+        let Some(state) = self.state(s.slot).filter(|st| st.slots.meets(takes)) else {
             return;
         };
-        if !state.wants_monologues {
-            return;
-        }
         let part = &mut state.part;
         part.direction = Some(m.direction);
         part.index = m.index;
-        if part.len == 0 && part.gaps.is_empty() {
-            part.t_start = m.t_start;
-            part.t_end = m.t_end;
-        }
+        part.open_at(m.t_start, m.t_end);
         // flush_part leaves the session's next monologue ready, with its buffer.
         self.flush_part(s.slot, false);
     }
