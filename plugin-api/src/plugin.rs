@@ -136,6 +136,19 @@ impl<'a, 'h> Context<'a, 'h> {
         self.host.extraction_enabled()
     }
 
+    /// For an analyser configured to save content: whether this run can save any. When it
+    /// cannot, warns that `what` (e.g. "bodies") are not kept, naming the option that would
+    /// save them. Call it once (at the first session), not per item.
+    pub fn extraction_usable(&mut self, what: &str) -> bool {
+        let usable = self.extraction_enabled();
+        if !usable {
+            self.warn(&format!(
+                "extract = true, but this run saves no files (netan run --extract-dir DIR): {what} are not kept"
+            ));
+        }
+        usable
+    }
+
     /// Stops events about the current session reaching this analyser (see
     /// [`crate::Host::release_session`]).
     pub fn release_session(&mut self) {

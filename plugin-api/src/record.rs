@@ -90,6 +90,28 @@ impl Fields {
         self.value(name, Value::Str(value.into()))
     }
 
+    /// Adds a string field that takes over `value` (no copy: for strings a record is the last
+    /// user of).
+    pub fn string(self, name: &'static str, value: String) -> Self {
+        self.value(name, Value::Str(value.into()))
+    }
+
+    /// [`Fields::string`], or null.
+    pub fn opt_string(self, name: &'static str, value: Option<String>) -> Self {
+        match value {
+            Some(v) => self.string(name, v),
+            None => self.value(name, Value::Null),
+        }
+    }
+
+    /// A list of strings that takes them over (no copy); see [`Fields::strs`] to copy.
+    pub fn string_list(self, name: &'static str, values: Vec<String>) -> Self {
+        self.value(
+            name,
+            Value::StrList(values.into_iter().map(RString::from).collect()),
+        )
+    }
+
     /// Adds a string field, or null.
     pub fn opt_str(self, name: &'static str, value: Option<&str>) -> Self {
         match value {

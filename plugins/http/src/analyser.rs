@@ -225,8 +225,7 @@ impl Plugin for Http {
         }
         if first && self.output.extract && !self.extraction_checked {
             self.extraction_checked = true;
-            if !ctx.extraction_enabled() {
-                ctx.warn("extract = true, but this run saves no files (netan run --extract-dir DIR): bodies are not kept");
+            if !ctx.extraction_usable("bodies") {
                 self.output.extract = false;
                 let mut config = (*self.config).clone();
                 config.capture_bodies = None;
@@ -488,16 +487,6 @@ const RECORD_FIELDS: usize = 50;
 /// allocation, which the allocator serves on a slower path).
 const EVENT_FIELDS: usize = 10;
 
-/// A string field value that takes over `s` (no copy).
-fn owned(s: String) -> Value {
-    Value::Str(s.into())
-}
-
-/// [`owned`], or null.
-fn opt_owned(s: Option<String>) -> Value {
-    s.map_or(Value::Null, owned)
-}
-
 /// Turns finished transactions into records (and events): their strings move into the
 /// records, except those the event or the extraction still needs.
 fn report(
@@ -568,15 +557,15 @@ fn report(
             .opt_str("method", req.map(|r| r.method.as_str()))
             .opt_str("uri", req.map(|r| r.uri.as_str()))
             .opt_str("host", req.and_then(|r| r.host.as_deref()))
-            .value("version", opt_owned(version))
+            .opt_string("version", version)
             .opt_uint("status", resp.map(|r| u64::from(r.status)))
-            .value("reason", opt_owned(reason))
-            .value("response_version", opt_owned(response_version))
-            .value("user_agent", opt_owned(user_agent))
-            .value("request_content_type", opt_owned(request_content_type))
-            .value("response_content_type", opt_owned(response_content_type))
-            .value("content_encoding", opt_owned(content_encoding))
-            .value("transfer_encoding", opt_owned(transfer_encoding));
+            .opt_string("reason", reason)
+            .opt_string("response_version", response_version)
+            .opt_string("user_agent", user_agent)
+            .opt_string("request_content_type", request_content_type)
+            .opt_string("response_content_type", response_content_type)
+            .opt_string("content_encoding", content_encoding)
+            .opt_string("transfer_encoding", transfer_encoding);
         if let Some(r) = req {
             if out.headers {
                 f = f.json("request_headers", header_json(&r.headers));
@@ -606,7 +595,7 @@ fn report(
             .bool("gap", fl.gap)
             .bool("truncated", fl.truncated)
             .bool("not_http", fl.not_http)
-            .value("parse_error", opt_owned(fl.parse_error.take()))
+            .opt_string("parse_error", fl.parse_error.take())
             .bool("interim_100", fl.interim_100)
             .bool("upgraded", fl.upgraded)
             .bool("tunnel", fl.tunnel)
@@ -615,10 +604,10 @@ fn report(
             .bool("roles_swapped", fl.roles_swapped)
             .uint("resync_skipped_bytes", fl.resync_skipped_bytes);
         if let Some(x) = t.request_excerpt.take() {
-            f = f.value("request_excerpt", owned(x));
+            f = f.string("request_excerpt", x);
         }
         if let Some(x) = t.response_excerpt.take() {
-            f = f.value("response_excerpt", owned(x));
+            f = f.string("response_excerpt", x);
         }
         if out.extract {
             f = extract(ctx, &t, f);

@@ -4,7 +4,6 @@
 
 use std::sync::Arc;
 
-use abi_stable::std_types::RString;
 use netan_plugin_api::{
     events, Config, Context, Direction, EndpointText, Fields, Info, Monologue, Piece, Plugin,
     PluginError, SessionEnd, Value,
@@ -70,8 +69,8 @@ fn is_greeting(data: &[u8]) -> bool {
 
 /// HELO or EHLO, in any case: how an SMTP client opens (or answers the greeting).
 fn is_hello(data: &[u8]) -> bool {
-    let upper: Vec<u8> = data.iter().take(5).map(u8::to_ascii_uppercase).collect();
-    upper.starts_with(b"EHLO ") || upper.starts_with(b"HELO ")
+    data.get(..5)
+        .is_some_and(|h| h.eq_ignore_ascii_case(b"EHLO ") || h.eq_ignore_ascii_case(b"HELO "))
 }
 
 /// What the first monologue of a session off the SMTP ports says about it.
@@ -140,13 +139,18 @@ impl Plugin for Smtp {
     ) -> Result<(), PluginError> {
         let id = m.session.id;
         let not_smtp = if !self.sessions.contains_key(&id) {
-            match (m.session.uses_port(&self.ports), detect(m)) {
-                (true, _) | (false, Detection::Smtp) => false,
-                (false, Detection::Greeting) => {
-                    self.unconfirmed.insert(id, m.direction);
-                    false
+            // On the SMTP ports every session is taken: content is looked at elsewhere only.
+            if m.session.uses_port(&self.ports) {
+                false
+            } else {
+                match detect(m) {
+                    Detection::Smtp => false,
+                    Detection::Greeting => {
+                        self.unconfirmed.insert(id, m.direction);
+                        false
+                    }
+                    Detection::NotSmtp => true,
                 }
-                (false, Detection::NotSmtp) => true,
             }
         } else {
             // The first words of the side that did not greet decide.
@@ -165,8 +169,7 @@ impl Plugin for Smtp {
         }
         if self.config.extract && !self.extraction_checked {
             self.extraction_checked = true;
-            if !ctx.extraction_enabled() {
-                ctx.warn("extract = true, but this run saves no files (netan run --extract-dir DIR): messages are not kept");
+            if !ctx.extraction_usable("messages") {
                 let mut config = (*self.config).clone();
                 config.extract = false;
                 self.config = Arc::new(config);
@@ -252,21 +255,6 @@ fn flag_fields(f: Fields, flags: &Flags) -> Fields {
 /// Room for the fields of an `smtp` record, reserved up front (no regrowth).
 const MESSAGE_FIELDS: usize = 42;
 
-/// A string field value that takes over `s` (no copy).
-fn owned(s: String) -> Value {
-    Value::Str(s.into())
-}
-
-/// [`owned`], or null.
-fn opt_owned(s: Option<String>) -> Value {
-    s.map_or(Value::Null, owned)
-}
-
-/// A list of strings that takes them over (no copy).
-fn owned_list(list: Vec<String>) -> Value {
-    Value::StrList(list.into_iter().map(RString::from).collect())
-}
-
 /// A recipient as the `rcpt_to` JSON shows it. Fields in key order: the order the records
 /// have always had (serde_json's default map sorts keys).
 #[derive(Serialize)]
@@ -318,35 +306,35 @@ fn report(ctx: &mut Context<'_, '_>, endpoints: &EndpointText, messages: Vec<Mes
             .str("client", &endpoints.client)
             .str("server", &endpoints.server)
             .uint("transaction", u64::from(m.transaction))
-            .value("helo", opt_owned(m.helo))
-            .value("mail_from", opt_owned(m.mail_from))
+            .opt_string("helo", m.helo)
+            .opt_string("mail_from", m.mail_from)
             .opt_uint("mail_from_code", m.mail_from_code.map(u64::from))
             .json("rcpt_to", rcpt)
             .uint("rcpt_dropped", m.rcpt_dropped)
-            .value("date", opt_owned(m.date))
-            .value("from", opt_owned(m.from))
-            .value("to", owned_list(m.to))
-            .value("cc", owned_list(m.cc))
-            .value("reply_to", opt_owned(m.reply_to))
-            .value("subject", opt_owned(m.subject))
-            .value("message_id", opt_owned(m.message_id))
-            .value("in_reply_to", opt_owned(m.in_reply_to))
-            .value("user_agent", opt_owned(m.user_agent))
+            .opt_string("date", m.date)
+            .opt_string("from", m.from)
+            .string_list("to", m.to)
+            .string_list("cc", m.cc)
+            .opt_string("reply_to", m.reply_to)
+            .opt_string("subject", m.subject)
+            .opt_string("message_id", m.message_id)
+            .opt_string("in_reply_to", m.in_reply_to)
+            .opt_string("user_agent", m.user_agent)
             .bool("has_content", m.has_content)
             .bool("chunked", m.chunked)
             .uint("size", m.size)
             .uint("wire_size", m.wire_size)
             .uint("gap_bytes", m.gap_bytes)
-            .value("sha256", opt_owned(m.sha256))
+            .opt_string("sha256", m.sha256)
             .json("attachments", attachments)
             .bool("tls", m.tls)
-            .value("auth_mechanism", opt_owned(m.auth_mechanism))
+            .opt_string("auth_mechanism", m.auth_mechanism)
             .value(
                 "auth_success",
                 m.auth_success.map_or(Value::Null, Value::Bool),
             )
             .opt_uint("last_reply_code", m.last_reply_code.map(u64::from))
-            .value("last_reply_text", opt_owned(m.last_reply_text))
+            .opt_string("last_reply_text", m.last_reply_text)
             .uint("t_start_ns", m.ts_start)
             .opt_uint("t_data_ns", m.ts_data)
             .uint("t_end_ns", m.ts_end);
