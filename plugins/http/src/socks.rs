@@ -440,7 +440,7 @@ impl Handshake {
     }
 
     /// Bytes of one side were lost: a pending handshake cannot be followed any more.
-    pub fn gap(&mut self, _dir: Direction) {
+    pub fn gap(&mut self) {
         if self.status == Status::Pending {
             self.fail("SOCKS: gap in the handshake");
         }
@@ -630,7 +630,7 @@ impl Opening {
         if len == 0 {
             return;
         }
-        self.hs.gap(dir);
+        self.hs.gap();
         self.log.push(Event::Gap { dir, len, ts });
     }
 
@@ -647,56 +647,64 @@ impl Opening {
         self.log
     }
 
-    /// What was fed after the handshake's bytes: the tunnel, as it came. Empty unless the
-    /// tunnel opened.
-    pub fn tunnel_events(&self) -> Vec<Event> {
-        if self.hs.status() != Status::Tunnel {
-            return Vec::new();
-        }
+    /// What was fed after the handshake's bytes, borrowed: `(event, bytes of it)` with the
+    /// handshake's bytes cut off the data (and data left empty by the cut skipped). Empty
+    /// unless the tunnel opened.
+    fn tunnel(&self) -> impl Iterator<Item = (&Event, &[u8])> + '_ {
+        let open = self.hs.status() == Status::Tunnel;
         let mut skip = [
             self.hs.used(Direction::ClientToServer),
             self.hs.used(Direction::ServerToClient),
         ];
-        let mut out = Vec::new();
-        for ev in &self.log {
-            match ev {
-                Event::Data { dir, bytes, ts } => {
-                    let Some(left) = skip.get_mut(side(*dir)) else {
-                        continue;
-                    };
+        self.log
+            .iter()
+            .filter(move |_| open)
+            .filter_map(move |ev| match ev {
+                Event::Data { dir, bytes, .. } => {
+                    let left = skip.get_mut(side(*dir))?;
                     let cut = usize::try_from(*left)
                         .unwrap_or(usize::MAX)
                         .min(bytes.len());
                     *left -= cut as u64;
-                    if let Some(rest) = bytes.get(cut..).filter(|r| !r.is_empty()) {
-                        out.push(Event::Data {
-                            dir: *dir,
-                            bytes: rest.to_vec(),
-                            ts: *ts,
-                        });
-                    }
+                    bytes
+                        .get(cut..)
+                        .filter(|r| !r.is_empty())
+                        .map(|rest| (ev, rest))
                 }
-                Event::Gap { .. } => out.push(ev.clone()),
-            }
-        }
-        out
+                Event::Gap { .. } => Some((ev, &[][..])),
+            })
+    }
+
+    /// What was fed after the handshake's bytes: the tunnel, as it came. Empty unless the
+    /// tunnel opened.
+    pub fn tunnel_events(&self) -> Vec<Event> {
+        self.tunnel()
+            .map(|(ev, rest)| match ev {
+                Event::Data { dir, ts, .. } => Event::Data {
+                    dir: *dir,
+                    bytes: rest.to_vec(),
+                    ts: *ts,
+                },
+                Event::Gap { .. } => ev.clone(),
+            })
+            .collect()
     }
 
     /// How the tunnel starts: up to `n` of its first bytes, from the side that spoke first
-    /// (until that side stops or a gap), or `None` while no tunnelled byte has come.
+    /// (until that side stops or a gap), or `None` while no tunnelled byte has come. Reads
+    /// what is held in place (it runs on every part until the tunnel is decided).
     pub fn tunnel_start(&self, n: usize) -> Option<TunnelStart> {
-        let events = self.tunnel_events();
-        let mut events = events.into_iter();
+        let mut events = self.tunnel();
         let (first_dir, mut head) = match events.next()? {
-            Event::Gap { .. } => return Some(TunnelStart::Gap),
-            Event::Data { dir, bytes, .. } => (dir, bytes),
+            (Event::Gap { .. }, _) => return Some(TunnelStart::Gap),
+            (Event::Data { dir, .. }, rest) => (*dir, rest.to_vec()),
         };
-        for ev in events {
+        for (ev, rest) in events {
             if head.len() >= n {
                 break;
             }
             match ev {
-                Event::Data { dir, bytes, .. } if dir == first_dir => head.extend(bytes),
+                Event::Data { dir, .. } if *dir == first_dir => head.extend_from_slice(rest),
                 _ => break,
             }
         }
