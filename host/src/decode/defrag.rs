@@ -220,9 +220,13 @@ impl Defrag {
             return false;
         };
         self.bytes -= p.data.len();
-        self.done.clear();
-        self.done
-            .extend_from_slice(p.data.get(..total).unwrap_or_default());
+        // The datagram's buffer becomes the result (no copy).
+        self.done = p.data;
+        if self.done.len() >= total {
+            self.done.truncate(total);
+        } else {
+            self.done.clear();
+        }
         self.counters.reassembled += 1;
         true
     }

@@ -341,7 +341,6 @@ impl<R: Read> ByteBuffer<R> {
             // Nothing beyond what the current window holds.
             return Ok(self.end - self.start >= need);
         }
-        super::sigbus::reading(&map.path);
         let at = from - from % MAP_ALIGN;
         let skip = (from - at) as usize;
         let window = usize::try_from(len)
@@ -365,7 +364,7 @@ impl<R: Read> ByteBuffer<R> {
         }
         .map_err(|e| io::Error::new(e.kind(), format!("cannot map the file into memory: {e}")))?;
         let _ = mmap.advise(memmap2::Advice::Sequential);
-        let guard = super::sigbus::register(mmap.as_ptr() as usize, mmap.len());
+        let guard = super::sigbus::register(mmap.as_ptr() as usize, mmap.len(), &map.path);
         self.buf = Arc::new(Block(Storage::Mapped {
             map: mmap,
             skip,

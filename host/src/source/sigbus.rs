@@ -5,56 +5,66 @@
 //! completely). Records not yet written are lost, as with any fatal error.
 //!
 //! Only faults inside a window netan mapped are taken: the windows alive are registered here
-//! (lock-free, so that the handler can read them); any other SIGBUS (a plugin's bug, say) gets
-//! the default action, as if there were no handler.
+//! (lock-free, so that the handler can read them) with their file, so the message names the
+//! file whose window faulted (a window of the previous file can still be held); any other
+//! SIGBUS (a plugin's bug, say) gets the action it had before (the default one, unless another
+//! handler was installed), as if there were no handler.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
-use std::sync::Once;
+use std::sync::{Once, OnceLock};
 
-/// The path of the file being mapped, as bytes: set before its windows are mapped, read by
-/// the signal handler (atomics only: nothing in a signal handler may lock or allocate).
-static PATH: AtomicPtr<u8> = AtomicPtr::new(std::ptr::null_mut());
-static PATH_LEN: AtomicUsize = AtomicUsize::new(0);
-
-/// Windows alive, as (start, end) addresses; 0 = free. More windows than this are mapped only
-/// with a held-input budget of gigabytes: those beyond are not covered (a fault in one is a
-/// plain "Bus error").
+/// Windows alive, as (start, end) addresses and the path of their file as (pointer, length)
+/// of a leaked copy; start 0 = free. Atomics only: the handler reads them, and nothing in a
+/// signal handler may lock or allocate. More windows than this are mapped only with a
+/// held-input budget of gigabytes: those beyond are not covered (a fault in one is a plain
+/// "Bus error").
 const SLOTS: usize = 256;
 static STARTS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 static ENDS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+static PATHS: [AtomicPtr<u8>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
+static PATH_LENS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 
-/// Notes that windows of `path` are about to be read (first call: installs the handler).
-pub(super) fn reading(path: &Path) {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(install);
-    let bytes = path.as_os_str().as_encoded_bytes();
-    let current = PATH.load(Ordering::Acquire);
-    let same = !current.is_null()
-        && PATH_LEN.load(Ordering::Acquire) == bytes.len()
-        // SAFETY: `current` points at a leaked (never freed) slice of PATH_LEN bytes.
-        && {
-            #[allow(unsafe_code)]
-            let old = unsafe { std::slice::from_raw_parts(current, bytes.len()) };
-            old == bytes
-        };
-    if same {
-        return;
+/// The SIGBUS action before ours, restored for faults that are not ours.
+#[cfg(unix)]
+static PREVIOUS: OnceLock<libc::sigaction> = OnceLock::new();
+
+/// The path of `path` as a leaked byte string, leaked once per file of the run (a window may
+/// outlive the next file's opening, so each keeps its own).
+fn leaked(path: &Path) -> &'static [u8] {
+    static LAST: std::sync::Mutex<Option<(std::path::PathBuf, &'static [u8])>> =
+        std::sync::Mutex::new(None);
+    let mut last = LAST.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((p, bytes)) = last.as_ref() {
+        if p == path {
+            return bytes;
+        }
     }
-    // Leaked: once per capture file of the run, and the handler may read it at any time.
-    let leaked: &'static mut [u8] = Box::leak(bytes.to_vec().into_boxed_slice());
-    PATH_LEN.store(0, Ordering::Release);
-    PATH.store(leaked.as_mut_ptr(), Ordering::Release);
-    PATH_LEN.store(leaked.len(), Ordering::Release);
+    let bytes: &'static [u8] = Box::leak(
+        path.as_os_str()
+            .as_encoded_bytes()
+            .to_vec()
+            .into_boxed_slice(),
+    );
+    *last = Some((path.to_path_buf(), bytes));
+    bytes
 }
 
-/// Registers a mapped window of `len` bytes at `start`; returns its slot, to unregister it.
-pub(super) fn register(start: usize, len: usize) -> Option<usize> {
+/// Registers a mapped window of `len` bytes at `start`, of the file at `path` (the first call
+/// installs the handler); returns its slot, to unregister it.
+pub(super) fn register(start: usize, len: usize, path: &Path) -> Option<usize> {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(install);
+    let name = leaked(path);
     for (i, slot) in STARTS.iter().enumerate() {
         if slot
             .compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
+            PATHS
+                .get(i)?
+                .store(name.as_ptr().cast_mut(), Ordering::Release);
+            PATH_LENS.get(i)?.store(name.len(), Ordering::Release);
             ENDS.get(i)?.store(start + len, Ordering::Release);
             return Some(i);
         }
@@ -70,18 +80,28 @@ pub(super) fn unregister(slot: usize) {
     }
 }
 
-/// Whether `addr` lies in a registered window.
-fn in_window(addr: usize) -> bool {
-    STARTS.iter().zip(&ENDS).any(|(s, e)| {
-        let start = s.load(Ordering::Acquire);
-        start != 0 && start <= addr && addr < e.load(Ordering::Acquire)
+/// The path of the file of the registered window that holds `addr`.
+fn window_file(addr: usize) -> Option<&'static [u8]> {
+    (0..SLOTS).find_map(|i| {
+        let start = STARTS.get(i)?.load(Ordering::Acquire);
+        let end = ENDS.get(i)?.load(Ordering::Acquire);
+        if start == 0 || addr < start || addr >= end {
+            return None;
+        }
+        let ptr = PATHS.get(i)?.load(Ordering::Acquire);
+        let len = PATH_LENS.get(i)?.load(Ordering::Acquire);
+        // SAFETY: a registered slot's path points at a leaked slice of that length (see
+        // `leaked`); `as_ref` covers the null of a slot being filled.
+        #[allow(unsafe_code)]
+        unsafe { ptr.as_ref() }.map(|_| unsafe { std::slice::from_raw_parts(ptr, len) })
     })
 }
 
 #[cfg(unix)]
 fn install() {
     // SAFETY: installs a handler that only calls async-signal-safe functions (write, _exit,
-    // sigaction) and reads atomics; `sigaction` is given a zeroed, then filled, struct.
+    // sigaction) and reads atomics; `sigaction` is given a zeroed, then filled, struct, and
+    // hands back the previous action, kept for faults that are not ours.
     #[allow(unsafe_code)]
     unsafe {
         let mut action: libc::sigaction = std::mem::zeroed();
@@ -90,7 +110,10 @@ fn install() {
             as libc::sighandler_t;
         action.sa_flags = libc::SA_SIGINFO;
         libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(libc::SIGBUS, &action, std::ptr::null_mut());
+        let mut previous: libc::sigaction = std::mem::zeroed();
+        if libc::sigaction(libc::SIGBUS, &action, &mut previous) == 0 {
+            let _ = PREVIOUS.set(previous);
+        }
     }
 }
 
@@ -106,15 +129,24 @@ extern "C" fn on_sigbus(
     // SAFETY: the kernel passes a valid siginfo_t to an SA_SIGINFO handler.
     #[allow(unsafe_code)]
     let addr = unsafe { info.as_ref().map_or(0, |i| i.si_addr() as usize) };
-    if !in_window(addr) {
-        // Not ours: the default action, when the faulting access runs again on return.
-        // SAFETY: resets SIGBUS to its default disposition; async-signal-safe.
+    let Some(path) = window_file(addr) else {
+        // Not ours: the previous action (the default one, unless another handler was
+        // there), when the faulting access runs again on return.
+        // SAFETY: sigaction with a valid struct (or signal() to the default); both are
+        // async-signal-safe.
         #[allow(unsafe_code)]
         unsafe {
-            libc::signal(libc::SIGBUS, libc::SIG_DFL);
+            match PREVIOUS.get() {
+                Some(previous) => {
+                    libc::sigaction(libc::SIGBUS, previous, std::ptr::null_mut());
+                }
+                None => {
+                    libc::signal(libc::SIGBUS, libc::SIG_DFL);
+                }
+            }
         }
         return;
-    }
+    };
     fn say(bytes: &[u8]) {
         // SAFETY: write(2) on stderr with a valid buffer; async-signal-safe.
         #[allow(unsafe_code)]
@@ -123,17 +155,7 @@ extern "C" fn on_sigbus(
         }
     }
     say(b"netan: error: ");
-    let (ptr, len) = (
-        PATH.load(Ordering::Acquire),
-        PATH_LEN.load(Ordering::Acquire),
-    );
-    if ptr.is_null() || len == 0 {
-        say(b"a capture file");
-    } else {
-        // SAFETY: PATH points at a leaked slice of PATH_LEN bytes (see `reading`).
-        #[allow(unsafe_code)]
-        say(unsafe { std::slice::from_raw_parts(ptr, len) });
-    }
+    say(path);
     say(b": the file shrank or could not be read while netan was reading it (capture files are mapped into memory); give netan a copy of a file another program is still changing, or its bytes on standard input\n");
     // SAFETY: _exit ends the process at once; async-signal-safe.
     #[allow(unsafe_code)]
