@@ -140,11 +140,6 @@ pub(super) struct PcapNgState {
     last_ts: u64,
 }
 
-/// The byte order a section header block declares (its magic, read big-endian).
-fn section_is_little(block: &[u8]) -> bool {
-    block.get(8..12) == Some(&[0x4D, 0x3C, 0x2B, 0x1A][..])
-}
-
 impl PcapNgState {
     pub(super) fn open<R: Read>(
         path: &Path,
@@ -153,8 +148,8 @@ impl PcapNgState {
         let offset = buf.offset();
         // The first block is a section header (the format was recognised by its type);
         // framing it checks its byte-order magic.
-        match block_len(path, buf, true, offset)? {
-            Ok(_) => {}
+        let little = match block_len(path, buf, true, offset)? {
+            Ok((_, little)) => little,
             Err(t) => {
                 return Err(CaptureError::Corrupt {
                     path: path.to_path_buf(),
@@ -168,7 +163,7 @@ impl PcapNgState {
             }
         };
         Ok(PcapNgState {
-            little: section_is_little(buf.available()),
+            little,
             interfaces: Vec::new(),
             last_ts: 0,
         })
@@ -183,8 +178,12 @@ impl PcapNgState {
         loop {
             let offset = buf.offset();
             let len = match block_len(path, buf, self.little, offset)? {
-                Ok(0) => return Ok(Step::End),
-                Ok(len) => len,
+                Ok((0, _)) => return Ok(Step::End),
+                Ok((len, little)) => {
+                    // A section header sets the byte order of its section.
+                    self.little = little;
+                    len
+                }
                 Err(t) => return Ok(Step::Truncated(t)),
             };
             let corrupt = |reason: String| CaptureError::Corrupt {
@@ -194,19 +193,11 @@ impl PcapNgState {
                 reason,
             };
             let block = buf.available().get(..len).unwrap_or(&[]);
-            let kind = BlockFields {
-                block,
-                little: self.little,
-            }
-            .u32(0)
-            .unwrap_or(0);
-            if kind == SECTION_HEADER {
-                self.little = section_is_little(block);
-            }
             let f = BlockFields {
                 block,
                 little: self.little,
             };
+            let kind = f.u32(0).unwrap_or(0);
             let frame = match kind {
                 SECTION_HEADER => {
                     self.interfaces.clear();
@@ -287,14 +278,16 @@ impl PcapNgState {
     }
 }
 
-/// Reads the next block's total length and makes sure the whole block is in the buffer.
-/// `Ok(Ok(0))` at a clean end of file; `Ok(Err(_))` when the file ends inside the block.
+/// Reads the next block's total length and byte order (`little`, the section's, unless the
+/// block is a section header, which declares its own) and makes sure the whole block is in the
+/// buffer. `Ok(Ok((0, _)))` at a clean end of file; `Ok(Err(_))` when the file ends inside
+/// the block.
 fn block_len<R: Read>(
     path: &Path,
     buf: &mut ByteBuffer<R>,
     little: bool,
     offset: u64,
-) -> Result<Result<usize, Truncation>, CaptureError> {
+) -> Result<Result<(usize, bool), Truncation>, CaptureError> {
     let io_err = |source| CaptureError::Io {
         path: path.to_path_buf(),
         source,
@@ -302,7 +295,7 @@ fn block_len<R: Read>(
     if !buf.fill(12).map_err(io_err)? {
         let present = buf.available().len();
         return Ok(if present == 0 {
-            Ok(0)
+            Ok((0, little))
         } else {
             Err(Truncation {
                 offset,
@@ -357,5 +350,5 @@ fn block_len<R: Read>(
             stream_cut: false,
         }));
     }
-    Ok(Ok(len))
+    Ok(Ok((len, little)))
 }
