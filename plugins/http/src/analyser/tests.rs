@@ -57,6 +57,14 @@ fn end(s: &Session) -> netan_plugin_api::SessionEnd<'_> {
     }
 }
 
+/// Feeds a request (monologue 0) and its response (monologue 1) of session `s`, whole.
+fn exchange(h: &mut Http, ctx: &mut Context<'_, '_>, s: &Session, req: &[u8], resp: &[u8]) {
+    h.tcp_monologue(ctx, &part(s, Direction::ClientToServer, 0, &one(req), &[]))
+        .unwrap();
+    h.tcp_monologue(ctx, &part(s, Direction::ServerToClient, 1, &one(resp), &[]))
+        .unwrap();
+}
+
 fn http(config: &str) -> Http {
     Http::new(Config { text: config }).unwrap()
 }
@@ -70,13 +78,7 @@ fn a_transaction_gives_a_record_and_an_event_with_part_timings() {
     let mut h = http("");
     let mut rec = Recorder::default();
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(REQ), &[]))
-            .unwrap();
-        h.tcp_monologue(
-            ctx,
-            &part(&s, Direction::ServerToClient, 1, &one(RESP), &[]),
-        )
-        .unwrap();
+        exchange(&mut h, ctx, &s, REQ, RESP);
         h.tcp_session_end(ctx, &end(&s)).unwrap();
     });
     assert_eq!(rec.records.len(), 1);
@@ -111,13 +113,7 @@ fn header_lists_and_hashes_are_reported_when_asked() {
     let mut h = http("headers = \"all\"\nhash_bodies = true\n");
     let mut rec = Recorder::default();
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(REQ), &[]))
-            .unwrap();
-        h.tcp_monologue(
-            ctx,
-            &part(&s, Direction::ServerToClient, 1, &one(RESP), &[]),
-        )
-        .unwrap();
+        exchange(&mut h, ctx, &s, REQ, RESP);
     });
     let r = &rec.records[0];
     assert_eq!(
@@ -141,13 +137,7 @@ fn chunked_trailers_of_requests_and_of_responses_are_both_reported() {
         2\r\nok\r\n0\r\nX-Done: yes\r\n\r\n";
     let mut rec = Recorder::default();
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(req), &[]))
-            .unwrap();
-        h.tcp_monologue(
-            ctx,
-            &part(&s, Direction::ServerToClient, 1, &one(resp), &[]),
-        )
-        .unwrap();
+        exchange(&mut h, ctx, &s, req, resp);
     });
     let r = &rec.records[0];
     assert_eq!(
@@ -368,13 +358,7 @@ fn bodies_are_extracted_through_the_host() {
         ..Recorder::default()
     };
     rec.with_context(|ctx| {
-        h.tcp_monologue(ctx, &part(&s, Direction::ClientToServer, 0, &one(REQ), &[]))
-            .unwrap();
-        h.tcp_monologue(
-            ctx,
-            &part(&s, Direction::ServerToClient, 1, &one(RESP), &[]),
-        )
-        .unwrap();
+        exchange(&mut h, ctx, &s, REQ, RESP);
     });
     let saved = rec.artifacts.as_ref().unwrap();
     assert_eq!(saved.len(), 1);
