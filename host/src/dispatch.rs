@@ -367,7 +367,7 @@ impl<'s> Dispatcher<'s> {
         let mut takes_monologues = SlotSet::default();
         if let Some(entry) = pipeline.entries.get(SlotSet::MAX) {
             return Err(SetupError {
-                location: entry.config_origin.locate(""),
+                location: entry.locate(""),
                 label: entry.label.clone(),
                 error: PluginError::failed(format!(
                     "a pipeline holds at most {} analyser entries",
@@ -383,7 +383,7 @@ impl<'s> Dispatcher<'s> {
                     Ok(a) => made.push(a),
                     Err(error) => {
                         return Err(SetupError {
-                            location: entry.config_origin.locate(error.key.as_str()),
+                            location: entry.locate(error.key.as_str()),
                             label: entry.label.clone(),
                             error,
                         })

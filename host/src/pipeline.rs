@@ -239,6 +239,19 @@ pub struct ConfigOrigin {
     pub option: Option<String>,
 }
 
+impl Entry {
+    /// Where to point a message about configuration key `key` of this entry (empty: about its
+    /// configuration as a whole): the key in its config table, or the entry itself when it
+    /// has no configuration.
+    pub fn locate(&self, key: &str) -> String {
+        if self.config.is_empty() {
+            self.location.clone()
+        } else {
+            self.config_origin.locate(key)
+        }
+    }
+}
+
 impl ConfigOrigin {
     /// The location of configuration key `key` (the start of its line), for messages.
     pub fn locate(&self, key: &str) -> String {
