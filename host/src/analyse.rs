@@ -99,10 +99,7 @@ pub fn analyse(
             .then(|| progress_bar(total_size));
     let mut frame_index: u64 = 0;
     let mut done_bytes: u64 = 0;
-    // Input blocks as the observer knows them: numbered over the whole run, since each
-    // file numbers its own blocks from 0 and an observer may still hold blocks of the last
-    // file (the dispatcher tells pinned blocks apart by this number).
-    let mut block_number: Option<u64> = None;
+    let keeps_input = obs.input_window().is_some();
 
     for path in &list.files {
         let mut report = FileReport {
@@ -113,7 +110,7 @@ pub fn analyse(
             error: None,
             counters: SourceCounters::default(),
         };
-        let mut file = match CaptureFile::open_with(path, obs.input_window()) {
+        let mut file = match CaptureFile::open(path) {
             Ok(f) => f,
             Err(e) => {
                 report.error = Some(e);
@@ -121,19 +118,15 @@ pub fn analyse(
                 continue;
             }
         };
-        // Each file has its own blocks: tell the observer at the first frame.
-        let mut generation = 0;
-        let mut first_frame = true;
+        if keeps_input {
+            obs.input_file(file.view());
+        }
         loop {
             match file.next_frame() {
                 Ok(Some(frame)) => {
                     report.frames += 1;
-                    if frame.block.1 != generation || first_frame {
-                        first_frame = false;
-                        generation = frame.block.1;
-                        let number = block_number.map_or(0, |n| n + 1);
-                        block_number = Some(number);
-                        obs.input_block(frame.block.0, number);
+                    if keeps_input {
+                        obs.input_frame(frame.data, frame.data_offset);
                     }
                     if let Some(pkt) = decoder.decode(frame.ts, frame.linktype, frame.data) {
                         tcp.segment(&pkt, frame_index, frame.ts, obs);

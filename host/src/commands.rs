@@ -235,7 +235,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         kinds.sort();
         let records: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();
         eprintln!(
-            "netan: plugins: {} analysers; records: {}; {} monologue parts ({} sent early to stay within max_monologue_buffer; peak {} in input blocks held for them); {} events between plugins{}",
+            "netan: plugins: {} analysers; records: {}; {} monologue parts ({} sent early to stay within max_monologue_buffer; peak {} of capture windows held for them); {} events between plugins{}",
             pipeline.entries.len(),
             if records.is_empty() { "none".to_string() } else { records.join(", ") },
             stats.parts,

@@ -2,14 +2,18 @@
 //! the queue of events plugins emit for each other.
 //!
 //! * Each analyser sees the sessions its traffic filter matches (decided at session start).
-//! * Monologue bytes are gathered per session without being copied: a part is a list of
-//!   chunks, ranges of the input blocks the frames came from (an `Arc` keeps a block alive
-//!   while a pending part refers to it; only bytes that do not live in an input block, such as
-//!   data the TCP listener held out of order, are copied). A part goes out when its monologue
-//!   ends or reaches `monologue_part_size` (flagged `more`), or when the pending parts hold
-//!   `max_monologue_buffer` worth of input blocks: then every pending part goes out early
-//!   (counted), and the blocks are reused. Plugin calls are per session and per monologue
-//!   part, never per packet.
+//! * Monologue bytes are gathered per session without being copied into per-session
+//!   buffers: a part is a list of chunks, ranges of windows of the capture (fixed-size,
+//!   aligned ranges of the file: [`crate::source::Window`]). For a regular uncompressed file
+//!   a window is a mapping of the file made without reading it, so bytes no plugin reads cost
+//!   nothing; for gzip and pipes the window is memory the chunk's bytes are copied into, at
+//!   the same place. Bytes that are not the frame's own (data the TCP listener held out of
+//!   order, reassembled IP fragments) are copied into the chunk. A part goes out when its
+//!   monologue ends or reaches `monologue_part_size` (flagged `more`), or when the windows
+//!   pending parts refer to reach `max_monologue_buffer`: then every pending part goes out
+//!   early (counted). Windows depend only on file offsets, so a capture gives the same parts
+//!   however it is read (a file, gzip'd, a pipe). Plugin calls are per session and per
+//!   monologue part, never per packet.
 //! * A named event a plugin emits is queued; the queue is drained after the TCP event that
 //!   caused it has reached every analyser, so the order is the same on every run and no call
 //!   is re-entrant.
@@ -23,7 +27,6 @@
 
 use std::collections::VecDeque;
 use std::io::Write;
-use std::sync::Arc;
 
 use abi_stable::sabi_trait::TD_Opaque;
 use abi_stable::std_types::{RErr, ROk, RResult, RSlice, RStr, RString};
@@ -38,7 +41,7 @@ use rustc_hash::FxHashMap;
 use crate::pipeline::{Filter, OnError, Pipeline};
 use crate::sink::artifacts::Artifacts;
 use crate::sink::{SessionRef, Sink};
-use crate::source::Block;
+use crate::source::{FileView, Window};
 use crate::tcp::{
     Direction, EndReason, Handshake, Monologue, SessionEnd, SessionInfo, TcpObserver,
 };
@@ -80,7 +83,7 @@ pub struct DispatchStats {
     pub events: u64,
     /// Named events dropped because a drain exceeded its bound.
     pub events_dropped: u64,
-    /// Peak memory of the input blocks held for pending parts, bytes.
+    /// Peak size of the capture windows held for pending parts, bytes.
     pub peak_pinned_bytes: u64,
     /// Sessions analysers released (not their protocol).
     pub released: u64,
@@ -96,24 +99,28 @@ struct Slot {
     failed: bool,
 }
 
-/// Bytes of a part: a range of an input block (the frame's payload, not copied), or bytes
-/// the dispatcher had to copy (data the TCP listener held out of order, reassembled IP
-/// fragments: anything that does not live in the input block).
+/// Bytes of a part: a range of a window of the capture (the frame's payload), or bytes the
+/// dispatcher had to copy (data the TCP listener held out of order, reassembled IP
+/// fragments: anything that is not the frame's own bytes).
 enum Chunk {
-    /// `len` bytes at `start` of the input block of generation `generation` (kept alive in
+    /// `len` bytes at `start` of the window numbered `window` (kept alive in
     /// [`Dispatcher::pinned`]).
     Shared {
-        generation: u64,
+        window: u64,
         start: usize,
         len: usize,
     },
     Owned(Vec<u8>),
 }
 
-/// An input block held for pending parts, with the number of chunks that refer to it.
+/// A window held for pending parts, with the number of chunks that refer to it.
 struct Pinned {
-    generation: u64,
-    block: Arc<Block>,
+    /// Numbers the windows of the run in the order they were taken (never twice the same).
+    window: u64,
+    /// The capture file (counted over the run) and the window's place in it.
+    file: u64,
+    index: u64,
+    bytes: Window,
     chunks: usize,
 }
 
@@ -287,9 +294,17 @@ impl Host for HostImpl<'_> {
     }
 }
 
-/// Largest window of a mapped capture file (mapping costs a system call per window, and
-/// windows from 2 to 8 MiB measured alike on the benchmark capture).
+/// Largest window (mapping one costs two system calls; windows from 2 to 8 MiB measured
+/// alike on the benchmark capture).
 const MAX_WINDOW: usize = 8 << 20;
+
+/// The window size for a held-input budget of `max_buffered` bytes: a quarter of it (the
+/// budget counts whole windows), a multiple of [`crate::source::WINDOW_ALIGN`], at most
+/// [`MAX_WINDOW`].
+fn window_size(max_buffered: usize) -> usize {
+    let align = crate::source::WINDOW_ALIGN;
+    (max_buffered / 4).clamp(align, MAX_WINDOW) / align * align
+}
 
 /// Drives the analysers of a pipeline.
 pub struct Dispatcher<'s> {
@@ -298,14 +313,22 @@ pub struct Dispatcher<'s> {
     sessions: Vec<Option<SessionState>>,
     /// Session id → table slot, for events that name a session.
     by_id: FxHashMap<u64, usize>,
-    /// The input block frames currently come from.
-    block: Option<(Arc<Block>, u64)>,
-    /// Input blocks pinned by pending parts, oldest first (few: their memory stays within
+    /// The bytes of the frame being analysed (address range only, never read through) and
+    /// their offset in the file.
+    frame: (usize, usize, u64),
+    /// The capture file being read: its number in the run, and a view to map windows of it
+    /// from (`None` for gzip and pipes: windows in memory, kept bytes copied into them).
+    file: (u64, Option<FileView>),
+    /// Size of a window.
+    window_size: usize,
+    /// Windows pinned by pending parts, oldest first (few: their memory stays within
     /// `max_monologue_buffer`).
     pinned: VecDeque<Pinned>,
-    /// Memory of the blocks in `pinned` (their capacity, however much input they hold: a
-    /// block read from a pipe or a gzip stream may be partly filled, one holding a record
-    /// larger than `BLOCK_SIZE` is larger).
+    /// Number of the next window taken.
+    next_window: u64,
+    /// Windows in memory no part refers to any more, kept to be reused.
+    spare: Vec<Window>,
+    /// Size of the windows in `pinned`, however much of them pending parts use.
     pinned_bytes: usize,
     /// Sessions (table slot, id) whose pending part took its first bytes since the last
     /// `flush_all`, in that order: what `flush_all` visits instead of every open session.
@@ -414,8 +437,12 @@ impl<'s> Dispatcher<'s> {
             slots,
             sessions: Vec::new(),
             by_id: FxHashMap::default(),
-            block: None,
+            frame: (0, 0, 0),
+            file: (0, None),
+            window_size: window_size(pipeline.max_monologue_buffer),
             pinned: VecDeque::new(),
+            next_window: 0,
+            spare: Vec::new(),
             pinned_bytes: 0,
             slices: Vec::new(),
             holding: Vec::new(),
@@ -520,10 +547,9 @@ impl<'s> Dispatcher<'s> {
         self.sessions.get_mut(slot).and_then(|s| s.as_mut())
     }
 
-    /// Memory pending parts may pin in input blocks: `max_monologue_buffer`, and at least two
-    /// blocks (the block being read is always held).
+    /// Windows pending parts may pin: `max_monologue_buffer`, and at least one window.
     fn max_pinned(&self) -> usize {
-        self.max_buffered.max(2 * crate::source::BLOCK_SIZE)
+        self.max_buffered.max(self.window_size)
     }
 
     /// Bytes copied into pending parts may reach a quarter of `max_monologue_buffer`.
@@ -535,13 +561,13 @@ impl<'s> Dispatcher<'s> {
     fn release_chunks(&mut self, chunks: &mut Vec<Chunk>) {
         for chunk in chunks.drain(..) {
             match chunk {
-                Chunk::Shared { generation, .. } => {
-                    if let Some(i) = self.pinned.iter().rposition(|p| p.generation == generation) {
+                Chunk::Shared { window, .. } => {
+                    if let Some(i) = self.pinned.iter().rposition(|p| p.window == window) {
                         if let Some(p) = self.pinned.get_mut(i) {
                             p.chunks -= 1;
                             if p.chunks == 0 {
                                 if let Some(gone) = self.pinned.remove(i) {
-                                    self.pinned_bytes -= gone.block.len();
+                                    self.unpin(gone);
                                 }
                             }
                         }
@@ -552,18 +578,65 @@ impl<'s> Dispatcher<'s> {
         }
     }
 
-    /// The bytes of a chunk, found in the pinned blocks.
+    /// A window no part refers to any more: a mapping goes, memory is kept for reuse.
+    fn unpin(&mut self, gone: Pinned) {
+        self.pinned_bytes -= self.window_size;
+        let mut bytes = gone.bytes;
+        if bytes.heap_mut().is_some()
+            && bytes.len() == self.window_size
+            && self.spare.len() * self.window_size < self.max_pinned()
+        {
+            self.spare.push(bytes);
+        }
+    }
+
+    /// The window holding bytes at `index * window_size` of the current file, pinned for one
+    /// more chunk (taken first if no pending part refers to it; sending every pending part
+    /// early first if the windows pinned reach `max_monologue_buffer`). Returns its number.
+    fn pin(&mut self, index: u64) -> u64 {
+        let file = self.file.0;
+        if let Some(p) = self
+            .pinned
+            .back_mut()
+            .filter(|p| p.file == file && p.index == index)
+        {
+            p.chunks += 1;
+            return p.window;
+        }
+        if self.pinned_bytes >= self.max_pinned() {
+            self.flush_all();
+        }
+        let size = self.window_size;
+        // A mapping of the file, else memory (also when the mapping fails: the bytes are then
+        // copied, which changes nothing but the cost).
+        let bytes = self
+            .file
+            .1
+            .as_ref()
+            .and_then(|view| view.map(index * size as u64, size).ok())
+            .or_else(|| self.spare.pop())
+            .unwrap_or_else(|| Window::heap(size));
+        let window = self.next_window;
+        self.next_window += 1;
+        self.pinned_bytes += size;
+        self.pinned.push_back(Pinned {
+            window,
+            file,
+            index,
+            bytes,
+            chunks: 1,
+        });
+        window
+    }
+
+    /// The bytes of a chunk, found in the pinned windows.
     fn chunk_bytes<'a>(chunk: &'a Chunk, pinned: &'a VecDeque<Pinned>) -> &'a [u8] {
         match chunk {
-            Chunk::Shared {
-                generation,
-                start,
-                len,
-            } => pinned
+            Chunk::Shared { window, start, len } => pinned
                 .iter()
                 .rev()
-                .find(|p| p.generation == *generation)
-                .and_then(|p| p.block.get(*start..start + len))
+                .find(|p| p.window == *window)
+                .and_then(|p| p.bytes.get(*start..start + len))
                 .unwrap_or(&[]),
             Chunk::Owned(v) => v,
         }
@@ -661,7 +734,7 @@ impl<'s> Dispatcher<'s> {
         let (id, slots) = (state.id, state.slots);
         let session = std::mem::replace(&mut state.session, placeholder_session());
         let direction = part.direction.unwrap_or(Direction::ClientToServer);
-        // The pinned blocks are lent to the call (no plugin callback touches them), and the
+        // The pinned windows are lent to the call (no plugin callback touches them), and the
         // list of slices reuses the last part's allocation.
         let pinned = std::mem::take(&mut self.pinned);
         {
@@ -884,25 +957,25 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn input_window(&self) -> Option<usize> {
-        // Pending parts hold input: mapped windows cost no copy. A quarter of the held-input
-        // budget per window: the budget counts whole windows, and the window being read comes
-        // on top of it, so input held stays within 1.25 times the budget.
-        (!self.takes_monologues.is_empty())
-            .then(|| (self.max_pinned() / 4).clamp(crate::source::BLOCK_SIZE, MAX_WINDOW))
+        (!self.takes_monologues.is_empty()).then_some(self.window_size)
     }
 
-    fn input_block(&mut self, block: &Arc<Block>, generation: u64) {
-        self.block = Some((block.clone(), generation));
-        // The input moved on: if pending parts pin too much of it, send them all.
-        if self.pinned_bytes >= self.max_pinned() {
-            self.flush_all();
-        }
+    fn input_file(&mut self, view: Option<FileView>) {
+        // Windows of the last file still pinned keep their own mapping or memory.
+        self.file = (self.file.0 + 1, view);
+        self.frame = (0, 0, 0);
+    }
+
+    fn input_frame(&mut self, data: &[u8], offset: u64) {
+        self.frame = (data.as_ptr() as usize, data.len(), offset);
     }
 
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
         let t = s.slot;
         let part_size = self.part_size;
         let takes = self.takes_monologues;
+        let (frame_at, frame_len, frame_offset) = self.frame;
+        let window_size = self.window_size;
         let mut rest = data;
         while !rest.is_empty() {
             let room = match self.state(t) {
@@ -911,33 +984,34 @@ impl TcpObserver for Dispatcher<'_> {
                 }
                 _ => return,
             };
-            let (now, later) = rest.split_at(room.min(rest.len()));
-            rest = later;
-            // Bytes inside the current input block are referenced, not copied.
-            let shared = self.block.as_ref().and_then(|(block, generation)| {
-                let base = block.as_ptr() as usize;
-                let at = now.as_ptr() as usize;
-                // `then`, not `then_some`: the offset must only be computed when in range.
-                (at >= base && at + now.len() <= base + block.len())
-                    .then(|| (*generation, at - base))
+            // The frame's own bytes are at a known place in the file: referred to in the
+            // window there (a chunk ends at the window's end), not copied into the part.
+            let at = rest.as_ptr() as usize;
+            let place = (at >= frame_at && at + rest.len() <= frame_at + frame_len).then(|| {
+                let offset = frame_offset + (at - frame_at) as u64;
+                let start = (offset % window_size as u64) as usize;
+                (offset / window_size as u64, start)
             });
-            let mut copied = 0;
-            match shared {
-                Some((generation, _)) => match self.pinned.back_mut() {
-                    Some(p) if p.generation == generation => p.chunks += 1,
-                    _ => {
-                        if let Some((block, _)) = &self.block {
-                            self.pinned_bytes += block.len();
-                            self.pinned.push_back(Pinned {
-                                generation,
-                                block: block.clone(),
-                                chunks: 1,
-                            });
-                        }
-                    }
-                },
-                None => copied = now.len(),
-            }
+            let take = match place {
+                Some((_, start)) => room.min(window_size - start),
+                None => room,
+            };
+            let (now, later) = rest.split_at(take.min(rest.len()));
+            rest = later;
+            let shared = place.map(|(index, start)| {
+                let window = self.pin(index);
+                // A window in memory (gzip, a pipe): the bytes go to their place in it.
+                if let Some(dst) = self
+                    .pinned
+                    .back_mut()
+                    .and_then(|p| p.bytes.heap_mut())
+                    .and_then(|b| b.get_mut(start..start + now.len()))
+                {
+                    dst.copy_from_slice(now);
+                }
+                (window, start)
+            });
+            let copied = if shared.is_none() { now.len() } else { 0 };
             let Some(state) = self.sessions.get_mut(t).and_then(|s| s.as_mut()) else {
                 return;
             };
@@ -951,8 +1025,8 @@ impl TcpObserver for Dispatcher<'_> {
                 part.packets += 1;
             }
             match shared {
-                Some((generation, start)) => part.chunks.push(Chunk::Shared {
-                    generation,
+                Some((window, start)) => part.chunks.push(Chunk::Shared {
+                    window,
                     start,
                     len: now.len(),
                 }),

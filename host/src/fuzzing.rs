@@ -38,8 +38,9 @@ impl TcpObserver for Checker {
     }
 }
 
-/// Reads `data` as a capture file (pcap, pcapng or gzip) and decodes every frame, read into
-/// blocks and mapped into memory (as `netan run` reads when plugins hold input).
+/// Reads `data` as a capture file (pcap, pcapng or gzip) and decodes every frame. For an
+/// uncompressed file, each frame's bytes must be the file's bytes at its `data_offset` (where
+/// the plugin dispatcher finds them again in a window): a panic otherwise.
 pub fn capture(data: &[u8]) {
     // One file per call: tests call this from parallel threads of one process.
     static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -48,12 +49,22 @@ pub fn capture(data: &[u8]) {
     if std::fs::write(&path, data).is_err() {
         return;
     }
-    for window in [None, Some(crate::source::BLOCK_SIZE)] {
-        if let Ok(mut f) = crate::source::CaptureFile::open_with(&path, window) {
-            let mut decoder = Decoder::new(DecodeOptions::default());
-            while let Ok(Some(frame)) = f.next_frame() {
-                let _ = decoder.decode(frame.ts, frame.linktype, frame.data);
+    if let Ok(mut f) = crate::source::CaptureFile::open(&path) {
+        let compressed = f.compressed();
+        let mut decoder = Decoder::new(DecodeOptions::default());
+        while let Ok(Some(frame)) = f.next_frame() {
+            if !compressed {
+                let at = usize::try_from(frame.data_offset).unwrap_or(usize::MAX);
+                let there = at
+                    .checked_add(frame.data.len())
+                    .and_then(|end| data.get(at..end));
+                assert!(
+                    there == Some(frame.data),
+                    "frame at {} is not the file's bytes at its data offset {at}",
+                    frame.offset
+                );
             }
+            let _ = decoder.decode(frame.ts, frame.linktype, frame.data);
         }
     }
     let _ = std::fs::remove_file(&path);

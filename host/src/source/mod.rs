@@ -16,8 +16,9 @@ mod buffer;
 mod pcap;
 mod pcapng;
 mod sigbus;
+mod window;
 
-pub use buffer::Block;
+pub use window::{FileView, Window, WINDOW_ALIGN};
 
 use std::fmt;
 use std::fs::File;
@@ -27,7 +28,6 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use buffer::ByteBuffer;
-pub use buffer::BLOCK_SIZE;
 
 /// Largest record or block accepted, in bytes. Anything larger is treated as corruption
 /// rather than read into memory (libpcap's own bound for pcapng blocks is 16 MiB).
@@ -46,9 +46,9 @@ pub struct Frame<'a> {
     pub data: &'a [u8],
     /// Byte offset of the record in the (decompressed) file, for diagnostics.
     pub offset: u64,
-    /// The input block `data` lies in, shared so that a consumer can keep the bytes without
-    /// copying them, and its generation (it changes when reading moves to another block).
-    pub block: (&'a std::sync::Arc<Block>, u64),
+    /// Byte offset of `data` in the (decompressed) file: where a consumer that keeps frame
+    /// bytes finds them in a [`Window`].
+    pub data_offset: u64,
 }
 
 /// Why a capture file could not be read (further).
@@ -161,27 +161,13 @@ pub struct CaptureFile {
     parser: Parser,
     format: Format,
     compressed: bool,
+    /// The file again, when it is regular and uncompressed: windows of it can be mapped.
+    plain: Option<File>,
     /// Compressed bytes the decoder has read (gzip files only).
     disk_read: Arc<AtomicU64>,
     truncation: Option<Truncation>,
     counters: SourceCounters,
     finished: bool,
-}
-
-/// Whether a regular file starts with the gzip magic (read in place: the file's position is
-/// not moved).
-fn starts_like_gzip(file: &File) -> bool {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::FileExt;
-        let mut magic = [0u8; 2];
-        matches!(file.read_at(&mut magic, 0), Ok(2)) && magic == [0x1f, 0x8b]
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = file;
-        true
-    }
 }
 
 /// A reader that counts the bytes read through it.
@@ -201,13 +187,6 @@ impl<R: Read> Read for Counted<R> {
 impl CaptureFile {
     /// Opens `path` and reads its file header.
     pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
-        CaptureFile::open_with(path, None)
-    }
-
-    /// Opens `path` and reads its file header; with `window`, a regular uncompressed file is
-    /// mapped into memory in windows of that many bytes instead of read (see
-    /// [`crate::tcp::TcpObserver::input_window`]).
-    pub fn open_with(path: &Path, window: Option<usize>) -> Result<CaptureFile, CaptureError> {
         let io_err = |source| CaptureError::Io {
             path: path.to_path_buf(),
             source,
@@ -220,26 +199,11 @@ impl CaptureFile {
                 "is a directory",
             )));
         }
-        // A regular file is read a whole block at a time, or mapped a window at a time when
-        // asked (unless it is gzip'd, which its first two bytes say, or cannot be mapped); a
-        // pipe is read as its bytes come.
+        // A regular file is read a whole block at a time; a pipe as its bytes come.
         let regular = kind.is_some_and(|k| k.is_file());
-        let mapped = match window {
-            Some(window) if regular && !starts_like_gzip(&file) => ByteBuffer::mapped(
-                &file,
-                path,
-                window,
-                Box::new(std::io::empty()) as Box<dyn Read + Send>,
-            ),
-            _ => None,
-        };
+        let plain = regular.then(|| file.try_clone().ok()).flatten();
         let gzip = |b: &ByteBuffer<_>| b.available().starts_with(&[0x1f, 0x8b]);
-        let mut raw = match mapped {
-            Some(b) => b,
-            // Blocks of a pipe are filled as bytes come, a few KiB at a time: each is held by
-            // the dispatcher and counted whole, so they stay small.
-            None => ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>),
-        };
+        let mut raw = ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>);
         raw.fill(4).map_err(io_err)?;
         let compressed = gzip(&raw);
         let disk_read = Arc::new(AtomicU64::new(0));
@@ -248,12 +212,8 @@ impl CaptureFile {
                 inner: raw.into_reader_with_pending(),
                 read: disk_read.clone(),
             };
-            // A gzip'd file: blocks as large as the windows the plain file would be mapped in,
-            // so the same records reach the observer in the same blocks. Through a pipe the
-            // decompressor gets bytes as they come: 1 MiB blocks, as for a plain pipe.
-            ByteBuffer::with_block_size(
-                Box::new(flate2::read::MultiGzDecoder::new(inner)) as Box<dyn Read + Send>,
-                window.filter(|_| regular).unwrap_or(BLOCK_SIZE),
+            ByteBuffer::new(
+                Box::new(flate2::read::MultiGzDecoder::new(inner)) as Box<dyn Read + Send>
             )
         } else {
             raw
@@ -294,6 +254,7 @@ impl CaptureFile {
             parser,
             format,
             compressed,
+            plain: if compressed { None } else { plain },
             disk_read,
             truncation: None,
             counters: SourceCounters::default(),
@@ -314,6 +275,12 @@ impl CaptureFile {
     /// Whether the file is gzip-compressed.
     pub fn compressed(&self) -> bool {
         self.compressed
+    }
+
+    /// A view to map windows of the file from, for a regular uncompressed file (`None` for
+    /// gzip and pipes: a consumer that keeps frame bytes copies them).
+    pub fn view(&self) -> Option<FileView> {
+        FileView::new(self.plain.as_ref()?, &self.path)
     }
 
     /// Bytes of the (decompressed) file consumed so far.
@@ -360,7 +327,7 @@ impl CaptureFile {
                     orig_len: meta.orig_len,
                     data,
                     offset: meta.offset,
-                    block: self.buf.block(),
+                    data_offset: meta.offset + meta.data_start as u64,
                 }))
             }
             Ok(Step::End) => {

@@ -125,19 +125,19 @@ pub trait TcpObserver {
     fn monologue_end(&mut self, session: &SessionInfo, monologue: &Monologue);
     /// The session ended.
     fn session_end(&mut self, session: &SessionInfo, end: &SessionEnd);
-    /// Frames now come from this input block. `generation` numbers the blocks over the whole
-    /// run (across files: never twice the same). An observer that keeps frame bytes beyond a
-    /// call can hold the block instead of copying them.
-    fn input_block(&mut self, _block: &std::sync::Arc<crate::source::Block>, _generation: u64) {}
-
-    /// Observers that keep input blocks beyond the frame (the plugin dispatcher) ask for
-    /// capture files to be mapped into memory in windows of this many bytes rather than read
-    /// into blocks: a held block then costs no copy into memory that is cold by the time it
-    /// is reused. `None` (the default): read into one block reused in place, which is faster
-    /// when nothing is held (docs/performance.md).
+    /// Observers that keep frame bytes beyond the frame (the plugin dispatcher) say how large
+    /// the windows they keep them in are ([`crate::source::Window`]); `None` (the default):
+    /// nothing is kept, and [`TcpObserver::input_file`] and [`TcpObserver::input_frame`] are
+    /// not called.
     fn input_window(&self) -> Option<usize> {
         None
     }
+    /// A new capture file starts (its frames' offsets count from 0 again), with a view to map
+    /// windows of it from if it is a regular uncompressed file (else kept bytes are copied).
+    fn input_file(&mut self, _view: Option<crate::source::FileView>) {}
+    /// The next frame's bytes and their offset in the (decompressed) file: `data` bytes from
+    /// the listener that lie inside them are at the matching offsets.
+    fn input_frame(&mut self, _data: &[u8], _offset: u64) {}
     /// Whether the run must stop now (checked after every frame).
     fn stop_requested(&self) -> bool {
         false
