@@ -9,9 +9,9 @@
 //!   nothing; for gzip and pipes the window is memory the chunk's bytes are copied into, at
 //!   the same place. Bytes that are not the frame's own (data the TCP listener held out of
 //!   order, reassembled IP fragments) are copied into the chunk. A part goes out when its
-//!   monologue ends or reaches `monologue_part_size` (flagged `more`), or when the windows
-//!   pending parts refer to reach `max_monologue_buffer`: then every pending part goes out
-//!   early (counted). Windows depend only on file offsets, so a capture gives the same parts
+//!   monologue ends or reaches `monologue_part_size` (flagged `more`), or early (counted)
+//!   when the windows pending parts refer to reach `max_monologue_buffer` and one more is
+//!   needed: the parts that refer to the oldest window go, oldest first. Windows depend only on file offsets, so a capture gives the same parts
 //!   however it is read (a file, gzip'd, a pipe). Plugin calls are per session and per
 //!   monologue part, never per packet.
 //! * A named event a plugin emits is queued; the queue is drained after the TCP event that
@@ -135,6 +135,8 @@ struct Part {
     chunks: Vec<Chunk>,
     /// Total length of `chunks`.
     len: usize,
+    /// Numbers the part in the dispatcher's `holding` list, once listed.
+    seq: u64,
     gaps: Vec<ApiGap>,
     t_start: u64,
     t_end: u64,
@@ -330,9 +332,13 @@ pub struct Dispatcher<'s> {
     spare: Vec<Window>,
     /// Size of the windows in `pinned`, however much of them pending parts use.
     pinned_bytes: usize,
-    /// Sessions (table slot, id) whose pending part took its first bytes since the last
-    /// `flush_all`, in that order: what `flush_all` visits instead of every open session.
-    holding: Vec<(usize, u64)>,
+    /// Pending parts that hold bytes, as (table slot, session id, part `seq`), in the order
+    /// they took their first bytes: the oldest first, to send early when the windows are
+    /// full, and what `flush_all` visits instead of every open session. Entries of parts sent
+    /// since (or of ended sessions) are skipped.
+    holding: VecDeque<(usize, u64, u64)>,
+    /// `seq` of the next part listed.
+    next_seq: u64,
     /// The slice list of the last part delivered, kept for its allocation.
     slices: Vec<RSlice<'static, u8>>,
     /// Bytes in owned chunks of pending parts.
@@ -445,7 +451,8 @@ impl<'s> Dispatcher<'s> {
             spare: Vec::new(),
             pinned_bytes: 0,
             slices: Vec::new(),
-            holding: Vec::new(),
+            holding: VecDeque::new(),
+            next_seq: 0,
             owned: 0,
             queue: VecDeque::new(),
             sink,
@@ -591,8 +598,8 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// The window holding bytes at `index * window_size` of the current file, pinned for one
-    /// more chunk (taken first if no pending part refers to it; sending every pending part
-    /// early first if the windows pinned reach `max_monologue_buffer`). Returns its number.
+    /// more chunk (taken first if no pending part refers to it; making room first if the
+    /// windows pinned reach `max_monologue_buffer`). Returns its number.
     fn pin(&mut self, index: u64) -> u64 {
         let file = self.file.0;
         if let Some(p) = self
@@ -604,7 +611,7 @@ impl<'s> Dispatcher<'s> {
             return p.window;
         }
         if self.pinned_bytes >= self.max_pinned() {
-            self.flush_all();
+            self.make_room();
         }
         let size = self.window_size;
         // A mapping of the file, else memory (also when the mapping fails: the bytes are then
@@ -642,42 +649,69 @@ impl<'s> Dispatcher<'s> {
         }
     }
 
-    /// Lists session `id` in table slot `t` (once: its `listed` flag) as holding bytes for
-    /// `flush_all`. Entries of ended sessions are dropped when the list grows past twice the
-    /// session table (its peak of open sessions), so the list stays bounded.
+    /// Lists the pending part of session `id` in table slot `t` (once: its `listed` flag,
+    /// cleared when the part goes) in `holding`. Entries of parts gone are dropped when the
+    /// list grows past twice the session table (its peak of open sessions), so the list stays
+    /// bounded.
     fn hold(&mut self, t: usize, id: u64) {
-        self.holding.push((t, id));
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        if let Some(state) = self.state(t) {
+            state.listed = true;
+            state.part.seq = seq;
+        }
+        self.holding.push_back((t, id, seq));
         if self.holding.len() > 2 * self.sessions.len() + 1024 {
             let sessions = &self.sessions;
-            self.holding.retain(|&(t, id)| {
+            self.holding.retain(|&(t, id, seq)| {
                 sessions
                     .get(t)
                     .and_then(|s| s.as_ref())
-                    .is_some_and(|s| s.id == id)
+                    .is_some_and(|s| s.id == id && s.listed && s.part.seq == seq)
             });
         }
     }
 
-    /// Sends every pending part early (all continue), releasing every pinned block: run when
-    /// the input has moved `max_monologue_buffer` past the oldest byte still held.
-    fn flush_all(&mut self) {
-        // Only the sessions that took bytes since the last time (some of whose parts went out
-        // since, or which ended: skipped), in the order they first did.
-        let mut holding = std::mem::take(&mut self.holding);
-        for &(t, id) in &holding {
-            let Some(state) = self.state(t).filter(|s| s.id == id) else {
-                continue;
+    /// The session in table slot `t` if `holding`'s entry (`id`, `seq`) is still its pending
+    /// part, now unlisted.
+    fn unlist(&mut self, t: usize, id: u64, seq: u64) -> bool {
+        match self.state(t) {
+            Some(state) if state.id == id && state.listed && state.part.seq == seq => {
+                state.listed = false;
+                state.part.len > 0
+            }
+            _ => false,
+        }
+    }
+
+    /// Sends early the pending parts that refer to the oldest window, oldest part first, until
+    /// no part refers to it: run when the windows pinned reach `max_monologue_buffer` and one
+    /// more is needed. Parts that started later keep gathering, so parts sent early span
+    /// about the whole budget of input rather than half of it on average.
+    fn make_room(&mut self) {
+        let Some(oldest) = self.pinned.front().map(|p| p.window) else {
+            return;
+        };
+        while self.pinned.front().is_some_and(|p| p.window == oldest) {
+            let Some((t, id, seq)) = self.holding.pop_front() else {
+                break;
             };
-            state.listed = false;
-            if state.part.len > 0 {
+            if self.unlist(t, id, seq) {
                 self.stats.early_parts += 1;
                 self.flush_part(t, true);
             }
         }
-        // Keep the allocation; flush_part lists nothing (every listed part is empty now).
-        holding.clear();
-        holding.append(&mut self.holding);
-        self.holding = holding;
+    }
+
+    /// Sends every pending part early (all continue), releasing every pinned window: run when
+    /// the bytes copied into pending parts reach their bound.
+    fn flush_all(&mut self) {
+        while let Some((t, id, seq)) = self.holding.pop_front() {
+            if self.unlist(t, id, seq) {
+                self.stats.early_parts += 1;
+                self.flush_part(t, true);
+            }
+        }
     }
 
     /// Delivers queued named events until the queue is empty.
@@ -781,6 +815,7 @@ impl<'s> Dispatcher<'s> {
         self.release_chunks(&mut chunks);
         if let Some(state) = self.state(t) {
             state.session = session;
+            state.listed = false;
             // The chunk list's memory is kept for the session's next part.
             state.part = if more {
                 Part {
@@ -1038,7 +1073,6 @@ impl TcpObserver for Dispatcher<'_> {
             part.len += now.len();
             let full = part.len >= part_size;
             if !state.listed {
-                state.listed = true;
                 let id = state.id;
                 self.hold(t, id);
             }

@@ -499,7 +499,7 @@ fn parts_sent_early_under_a_small_buffer_carry_exactly_the_monologues() {
     let cap = cap.to_string_lossy().into_owned();
     let p = pipeline(
         dir.path(),
-        "[tcp]\nmax_monologue_buffer = 2097152\n\n[[plugin]]\npath = \"@events\"\nany = true\n\n[plugin.config]\nhash = true\n",
+        "[tcp]\nmax_monologue_buffer = 1048576\n\n[[plugin]]\npath = \"@events\"\nany = true\n\n[plugin.config]\nhash = true\n",
     );
     let out = run(&["run", "-p", &p, &cap]);
     assert!(out.status.success());
