@@ -99,19 +99,21 @@ struct Slot {
     failed: bool,
 }
 
-/// Bytes of a part: a range of a window of the capture (the frame's payload), or bytes the
-/// dispatcher had to copy (data the TCP listener held out of order, reassembled IP
-/// fragments: anything that is not the frame's own bytes).
-enum Chunk {
-    /// `len` bytes at `start` of the window numbered `window` (kept alive in
-    /// [`Dispatcher::pinned`]).
-    Shared {
-        window: u64,
-        start: usize,
-        len: usize,
-    },
-    Owned(Vec<u8>),
+/// One chunk of a pending part: `len` bytes at `start` of the window numbered `window` (the
+/// frame's own bytes, kept alive in [`Dispatcher::pinned`]), or, with `window` = [`OWNED`],
+/// bytes the dispatcher had to copy (data the TCP listener held out of order, reassembled IP
+/// fragments: anything that is not the frame's own bytes), in the session's `owned[start]`.
+#[derive(Clone, Copy)]
+struct Entry {
+    window: u64,
+    start: u32,
+    len: u32,
+    /// Frame the bytes came from (parts count the packets they hold).
+    packet: u64,
 }
+
+/// `Entry::window` of copied bytes.
+const OWNED: u64 = u64::MAX;
 
 /// A window held for pending parts, with the number of chunks that refer to it.
 struct Pinned {
@@ -124,35 +126,50 @@ struct Pinned {
     chunks: usize,
 }
 
-/// The monologue part being gathered for one session.
-#[derive(Default)]
-struct Part {
-    direction: Option<Direction>,
-    index: u64,
-    part: u32,
-    offset: u64,
-    /// The part's bytes, mostly borrowed from input blocks (no copy).
-    chunks: Vec<Chunk>,
-    /// Total length of `chunks`.
-    len: usize,
+/// What `data` touches for every segment of a session, kept in a dense array apart from the
+/// rest of the session's state ([`SessionState`], touched once per part and per session): one
+/// cache line per session. The part's chunks are in another dense array, written in order
+/// (a store, which does not wait for its cache line) and read once, when the part goes.
+#[derive(Clone, Copy, Default)]
+#[repr(align(64))]
+struct Hot {
+    /// Entries whose filter matches and that have not released the session.
+    slots: SlotSet,
+    /// The session's id.
+    id: u64,
     /// Numbers the part in the dispatcher's `holding` list, once listed.
     seq: u64,
-    gaps: Vec<ApiGap>,
+    /// Bytes in the pending part.
+    len: u64,
     t_start: u64,
     t_end: u64,
-    packets: u64,
-    recent_packets: crate::tcp::RecentPackets,
+    direction: Option<Direction>,
+    /// The part has bytes or gaps, so its times are set.
+    opened: bool,
+    /// The part is listed in the dispatcher's `holding` list.
+    listed: bool,
 }
 
-impl Part {
+impl Hot {
     /// Times a part that has neither bytes nor gaps yet by what opens it (its first bytes, a
     /// gap found at a packet, or the listener's monologue for an empty one).
     fn open_at(&mut self, t_start: u64, t_end: u64) {
-        if self.len == 0 && self.gaps.is_empty() {
+        if !self.opened {
             self.t_start = t_start;
             self.t_end = t_end;
         }
     }
+}
+
+/// The rest of the monologue part being gathered for one session.
+#[derive(Default)]
+struct Part {
+    index: u64,
+    part: u32,
+    offset: u64,
+    gaps: Vec<ApiGap>,
+    /// Bytes of the part's [`OWNED`] chunks.
+    owned: Vec<Vec<u8>>,
 }
 
 struct SessionState {
@@ -160,10 +177,6 @@ struct SessionState {
     /// Moved out for the duration of a call (see [`placeholder_session`]): neither copied nor
     /// reference-counted per part, which would touch a cold cache line for every part.
     session: ApiSession,
-    /// Slots whose filter matches and that have not released the session.
-    slots: SlotSet,
-    /// Listed in the dispatcher's `holding` list.
-    listed: bool,
     part: Part,
 }
 
@@ -313,6 +326,12 @@ pub struct Dispatcher<'s> {
     slots: Vec<Slot>,
     /// Open sessions, indexed by the listener's table slot.
     sessions: Vec<Option<SessionState>>,
+    /// What a segment touches of each open session, by the same index (default for a slot
+    /// with no session: no entry matches).
+    hot: Vec<Hot>,
+    /// The pending part's chunks of each open session, by the same index (the allocation is
+    /// kept from part to part).
+    chunks: Vec<Vec<Entry>>,
     /// Session id → table slot, for events that name a session.
     by_id: FxHashMap<u64, usize>,
     /// The bytes of the frame being analysed (address range only, never read through) and
@@ -342,7 +361,7 @@ pub struct Dispatcher<'s> {
     /// The slice list of the last part delivered, kept for its allocation.
     slices: Vec<RSlice<'static, u8>>,
     /// Bytes in owned chunks of pending parts.
-    owned: usize,
+    owned_bytes: usize,
     queue: VecDeque<Event>,
     sink: &'s mut dyn Sink,
     part_size: usize,
@@ -442,6 +461,8 @@ impl<'s> Dispatcher<'s> {
             takes_monologues,
             slots,
             sessions: Vec::new(),
+            hot: Vec::new(),
+            chunks: Vec::new(),
             by_id: FxHashMap::default(),
             frame: (0, 0, 0),
             file: (0, None),
@@ -453,7 +474,7 @@ impl<'s> Dispatcher<'s> {
             slices: Vec::new(),
             holding: VecDeque::new(),
             next_seq: 0,
-            owned: 0,
+            owned_bytes: 0,
             queue: VecDeque::new(),
             sink,
             part_size: pipeline.monologue_part_size.max(1),
@@ -544,8 +565,8 @@ impl<'s> Dispatcher<'s> {
         let Some(&t) = self.by_id.get(&id) else {
             return;
         };
-        if let Some(state) = self.state(t) {
-            state.slots.remove(slot);
+        if let Some(hot) = self.hot.get_mut(t) {
+            hot.slots.remove(slot);
         }
         self.stats.released += 1;
     }
@@ -564,25 +585,64 @@ impl<'s> Dispatcher<'s> {
         self.max_buffered / 4
     }
 
-    /// Drops a delivered part's chunks, unpinning their blocks.
-    fn release_chunks(&mut self, chunks: &mut Vec<Chunk>) {
-        for chunk in chunks.drain(..) {
-            match chunk {
-                Chunk::Shared { window, .. } => {
-                    if let Some(i) = self.pinned.iter().rposition(|p| p.window == window) {
-                        if let Some(p) = self.pinned.get_mut(i) {
-                            p.chunks -= 1;
-                            if p.chunks == 0 {
-                                if let Some(gone) = self.pinned.remove(i) {
-                                    self.unpin(gone);
-                                }
-                            }
-                        }
+    /// Drops the chunks of a part (delivered or abandoned): unpins their windows and frees
+    /// their copied bytes. `chunks` is left empty, with its allocation.
+    fn release_chunks(&mut self, chunks: &mut Vec<Entry>, owned: &mut Vec<Vec<u8>>) {
+        let mut run: Option<(u64, usize)> = None;
+        for entry in chunks.drain(..) {
+            if entry.window == OWNED {
+                continue;
+            }
+            // Consecutive chunks mostly lie in one window: unpinned together.
+            match &mut run {
+                Some((window, n)) if *window == entry.window => *n += 1,
+                _ => {
+                    if let Some((window, n)) = run.take() {
+                        self.unpin_chunks(window, n);
                     }
+                    run = Some((entry.window, 1));
                 }
-                Chunk::Owned(v) => self.owned -= v.len(),
             }
         }
+        if let Some((window, n)) = run {
+            self.unpin_chunks(window, n);
+        }
+        self.owned_bytes -= owned.iter().map(Vec::len).sum::<usize>();
+        owned.clear();
+    }
+
+    /// `n` chunks of window `window` are gone.
+    fn unpin_chunks(&mut self, window: u64, n: usize) {
+        if let Some(i) = self.pinned.iter().rposition(|p| p.window == window) {
+            if let Some(p) = self.pinned.get_mut(i) {
+                p.chunks = p.chunks.saturating_sub(n);
+                if p.chunks == 0 {
+                    if let Some(gone) = self.pinned.remove(i) {
+                        self.unpin(gone);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The bytes of a chunk, found in the pinned windows or among the part's copied bytes.
+    fn chunk_bytes<'a>(
+        entry: &Entry,
+        pinned: &'a VecDeque<Pinned>,
+        owned: &'a [Vec<u8>],
+    ) -> &'a [u8] {
+        if entry.window == OWNED {
+            return owned
+                .get(entry.start as usize)
+                .map_or(&[], |v| v.as_slice());
+        }
+        let (start, len) = (entry.start as usize, entry.len as usize);
+        pinned
+            .iter()
+            .rev()
+            .find(|p| p.window == entry.window)
+            .and_then(|p| p.bytes.get(start..start + len))
+            .unwrap_or(&[])
     }
 
     /// A window no part refers to any more: a mapping goes, memory is kept for reuse.
@@ -636,52 +696,44 @@ impl<'s> Dispatcher<'s> {
         window
     }
 
-    /// The bytes of a chunk, found in the pinned windows.
-    fn chunk_bytes<'a>(chunk: &'a Chunk, pinned: &'a VecDeque<Pinned>) -> &'a [u8] {
-        match chunk {
-            Chunk::Shared { window, start, len } => pinned
-                .iter()
-                .rev()
-                .find(|p| p.window == *window)
-                .and_then(|p| p.bytes.get(*start..start + len))
-                .unwrap_or(&[]),
-            Chunk::Owned(v) => v,
-        }
-    }
-
-    /// Lists the pending part of session `id` in table slot `t` (once: its `listed` flag,
+    /// Lists the pending part of the session in table slot `t` (once: its `listed` flag,
     /// cleared when the part goes) in `holding`. Entries of parts gone are dropped when the
     /// list grows past twice the session table (its peak of open sessions), so the list stays
     /// bounded.
-    fn hold(&mut self, t: usize, id: u64) {
+    fn hold(&mut self, t: usize) {
         let seq = self.next_seq;
         self.next_seq += 1;
-        if let Some(state) = self.state(t) {
-            state.listed = true;
-            state.part.seq = seq;
-        }
-        self.holding.push_back((t, id, seq));
+        let Some(hot) = self.hot.get_mut(t) else {
+            return;
+        };
+        hot.listed = true;
+        hot.seq = seq;
+        self.holding.push_back((t, hot.id, seq));
         if self.holding.len() > 2 * self.sessions.len() + 1024 {
-            let sessions = &self.sessions;
-            self.holding.retain(|&(t, id, seq)| {
-                sessions
-                    .get(t)
-                    .and_then(|s| s.as_ref())
-                    .is_some_and(|s| s.id == id && s.listed && s.part.seq == seq)
-            });
+            let mut holding = std::mem::take(&mut self.holding);
+            holding.retain(|&(t, id, seq)| self.is_listed(t, id, seq));
+            self.holding = holding;
         }
     }
 
-    /// The session in table slot `t` if `holding`'s entry (`id`, `seq`) is still its pending
-    /// part, now unlisted.
+    /// Whether `holding`'s entry (`t`, `id`, `seq`) is still the pending part of the session
+    /// in table slot `t`.
+    fn is_listed(&self, t: usize, id: u64, seq: u64) -> bool {
+        self.hot
+            .get(t)
+            .is_some_and(|h| h.listed && h.id == id && h.seq == seq)
+    }
+
+    /// Unlists `holding`'s entry (`t`, `id`, `seq`) if it is still a pending part; returns
+    /// whether that part has bytes to send.
     fn unlist(&mut self, t: usize, id: u64, seq: u64) -> bool {
-        match self.state(t) {
-            Some(state) if state.id == id && state.listed && state.part.seq == seq => {
-                state.listed = false;
-                state.part.len > 0
-            }
-            _ => false,
+        if !self.is_listed(t, id, seq) {
+            return false;
         }
+        self.hot.get_mut(t).is_some_and(|hot| {
+            hot.listed = false;
+            hot.len > 0
+        })
     }
 
     /// Sends early the pending parts that refer to the oldest window, oldest part first, until
@@ -736,13 +788,9 @@ impl<'s> Dispatcher<'s> {
                 }
                 if let Some(id) = session {
                     // Events about a session reach consumers whose filter matches it.
-                    let state = self
-                        .by_id
-                        .get(&id)
-                        .and_then(|&t| self.sessions.get(t))
-                        .and_then(|s| s.as_ref());
-                    if let Some(state) = state {
-                        if !state.slots.contains(slot) {
+                    let slots = self.by_id.get(&id).and_then(|&t| self.hot.get(t));
+                    if let Some(hot) = slots {
+                        if !hot.slots.contains(slot) {
                             continue;
                         }
                     }
@@ -760,23 +808,37 @@ impl<'s> Dispatcher<'s> {
     /// Sends the part gathered for the session in table slot `t` to the analysers that want
     /// monologues; `more` when the monologue goes on.
     fn flush_part(&mut self, t: usize, more: bool) {
-        let Some(state) = self.state(t) else { return };
-        if state.part.direction.is_none() {
+        let Some(hot) = self.hot.get_mut(t).map(|h| *h) else {
             return;
-        }
+        };
+        let Some(direction) = hot.direction else {
+            return;
+        };
+        let Some(state) = self.state(t) else { return };
         let mut part = std::mem::take(&mut state.part);
-        let (id, slots) = (state.id, state.slots);
+        let id = state.id;
         let session = std::mem::replace(&mut state.session, placeholder_session());
-        let direction = part.direction.unwrap_or(Direction::ClientToServer);
+        let mut chunks = self
+            .chunks
+            .get_mut(t)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        // Packets are counted as the listener counts a monologue's: each once, however many
+        // of its chunks the part holds.
+        let mut recent = crate::tcp::RecentPackets::default();
+        let packets = chunks
+            .iter()
+            .filter(|e| recent.first_time(e.packet))
+            .count() as u64;
         // The pinned windows are lent to the call (no plugin callback touches them), and the
         // list of slices reuses the last part's allocation.
         let pinned = std::mem::take(&mut self.pinned);
         {
             let mut slices: Vec<RSlice<'_, u8>> = std::mem::take(&mut self.slices);
             slices.extend(
-                part.chunks
+                chunks
                     .iter()
-                    .map(|c| RSlice::from_slice(Self::chunk_bytes(c, &pinned))),
+                    .map(|e| RSlice::from_slice(Self::chunk_bytes(e, &pinned, &part.owned))),
             );
             let event = ApiMonologue {
                 session: &session,
@@ -786,14 +848,14 @@ impl<'s> Dispatcher<'s> {
                 more,
                 offset: part.offset,
                 chunks: slices.as_slice().into(),
-                len: part.len as u64,
+                len: hot.len,
                 gaps: part.gaps.as_slice().into(),
-                t_start: part.t_start,
-                t_end: part.t_end,
-                packets: part.packets,
+                t_start: hot.t_start,
+                t_end: hot.t_end,
+                packets,
             };
             self.stats.parts += 1;
-            for slot in slots.and(self.takes_monologues).iter() {
+            for slot in hot.slots.and(self.takes_monologues).iter() {
                 self.call(
                     slot,
                     id,
@@ -811,25 +873,34 @@ impl<'s> Dispatcher<'s> {
                 .collect();
         }
         self.pinned = pinned;
-        let mut chunks = std::mem::take(&mut part.chunks);
-        self.release_chunks(&mut chunks);
+        self.release_chunks(&mut chunks, &mut part.owned);
+        if let Some(c) = self.chunks.get_mut(t) {
+            *c = chunks;
+        }
+        if let Some(h) = self.hot.get_mut(t) {
+            // Slots as they are now (a plugin may have released the session in the call).
+            *h = Hot {
+                slots: h.slots,
+                id: h.id,
+                direction: if more { hot.direction } else { None },
+                ..Hot::default()
+            };
+        }
         if let Some(state) = self.state(t) {
             state.session = session;
-            state.listed = false;
-            // The chunk list's memory is kept for the session's next part.
+            // The copied bytes' list is kept (empty) for the session's next part.
             state.part = if more {
                 Part {
-                    direction: part.direction,
                     index: part.index,
                     part: part.part + 1,
-                    offset: part.offset + part.len as u64,
-                    chunks,
+                    offset: part.offset + hot.len,
+                    owned: part.owned,
                     ..Part::default()
                 }
             } else {
                 Part {
                     index: part.index + 1,
-                    chunks,
+                    owned: part.owned,
                     ..Part::default()
                 }
             };
@@ -962,15 +1033,22 @@ impl TcpObserver for Dispatcher<'_> {
         let state = SessionState {
             id: s.ordinal,
             session: session.clone(),
-            slots,
-            listed: false,
             part: Part::default(),
         };
         if self.sessions.len() <= s.slot {
             self.sessions.resize_with(s.slot + 1, || None);
+            self.hot.resize(s.slot + 1, Hot::default());
+            self.chunks.resize_with(s.slot + 1, Vec::new);
         }
         if let Some(entry) = self.sessions.get_mut(s.slot) {
             *entry = Some(state);
+        }
+        if let Some(hot) = self.hot.get_mut(s.slot) {
+            *hot = Hot {
+                slots,
+                id: s.ordinal,
+                ..Hot::default()
+            };
         }
         self.by_id.insert(s.ordinal, s.slot);
         let event = ApiSessionStart {
@@ -1013,9 +1091,12 @@ impl TcpObserver for Dispatcher<'_> {
         let window_size = self.window_size;
         let mut rest = data;
         while !rest.is_empty() {
-            let room = match self.state(t) {
-                Some(state) if state.slots.meets(takes) => {
-                    part_size.saturating_sub(state.part.len).max(1)
+            let room = match self.hot.get(t) {
+                Some(hot) if hot.slots.meets(takes) => {
+                    // At most u32::MAX bytes per chunk (the log's lengths).
+                    (part_size as u64)
+                        .saturating_sub(hot.len)
+                        .clamp(1, u32::MAX as u64) as usize
                 }
                 _ => return,
             };
@@ -1033,76 +1114,84 @@ impl TcpObserver for Dispatcher<'_> {
             };
             let (now, later) = rest.split_at(take.min(rest.len()));
             rest = later;
-            let shared = place.map(|(index, start)| {
-                let window = self.pin(index);
-                // A window in memory (gzip, a pipe): the bytes go to their place in it.
-                if let Some(dst) = self
-                    .pinned
-                    .back_mut()
-                    .and_then(|p| p.bytes.heap_mut())
-                    .and_then(|b| b.get_mut(start..start + now.len()))
-                {
-                    dst.copy_from_slice(now);
+            let len = now.len() as u32;
+            let entry = match place {
+                Some((index, start)) => {
+                    let window = self.pin(index);
+                    // A window in memory (gzip, a pipe): the bytes go to their place in it.
+                    if let Some(dst) = self
+                        .pinned
+                        .back_mut()
+                        .and_then(|p| p.bytes.heap_mut())
+                        .and_then(|b| b.get_mut(start..start + now.len()))
+                    {
+                        dst.copy_from_slice(now);
+                    }
+                    Entry {
+                        window,
+                        start: start as u32,
+                        len,
+                        packet,
+                    }
                 }
-                (window, start)
-            });
-            let copied = if shared.is_none() { now.len() } else { 0 };
-            let Some(state) = self.sessions.get_mut(t).and_then(|s| s.as_mut()) else {
+                None => {
+                    let Some(owned) = self.state(t).map(|s| &mut s.part.owned) else {
+                        return;
+                    };
+                    let at = owned.len() as u32;
+                    owned.push(now.to_vec());
+                    self.owned_bytes += now.len();
+                    Entry {
+                        window: OWNED,
+                        start: at,
+                        len,
+                        packet,
+                    }
+                }
+            };
+            if let Some(chunks) = self.chunks.get_mut(t) {
+                chunks.push(entry);
+            }
+            let Some(hot) = self.hot.get_mut(t) else {
                 return;
             };
-            let part = &mut state.part;
-            if part.direction.is_none() {
-                part.direction = Some(direction);
+            if hot.direction.is_none() {
+                hot.direction = Some(direction);
             }
-            part.open_at(ts, ts);
-            part.t_end = part.t_end.max(ts);
-            if part.recent_packets.first_time(packet) {
-                part.packets += 1;
+            hot.open_at(ts, ts);
+            hot.opened = true;
+            hot.t_end = hot.t_end.max(ts);
+            hot.len += u64::from(len);
+            let full = hot.len >= part_size as u64;
+            if !hot.listed {
+                self.hold(t);
             }
-            match shared {
-                Some((window, start)) => part.chunks.push(Chunk::Shared {
-                    window,
-                    start,
-                    len: now.len(),
-                }),
-                None => match part.chunks.last_mut() {
-                    Some(Chunk::Owned(v)) => v.extend_from_slice(now),
-                    _ => part.chunks.push(Chunk::Owned(now.to_vec())),
-                },
-            }
-            part.len += now.len();
-            let full = part.len >= part_size;
-            if !state.listed {
-                let id = state.id;
-                self.hold(t, id);
-            }
-            self.owned += copied;
             if full {
                 self.flush_part(t, true);
             }
         }
         self.stats.peak_pinned_bytes = self.stats.peak_pinned_bytes.max(self.pinned_bytes as u64);
-        if self.owned > self.max_owned() {
+        if self.owned_bytes > self.max_owned() {
             self.flush_all();
         }
     }
 
     fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64, ts: u64) {
         let takes = self.takes_monologues;
-        let Some(state) = self.state(s.slot).filter(|st| st.slots.meets(takes)) else {
+        let Some(hot) = self.hot.get_mut(s.slot).filter(|h| h.slots.meets(takes)) else {
             return;
         };
-        let part = &mut state.part;
-        if part.direction.is_none() {
-            part.direction = Some(direction);
+        if hot.direction.is_none() {
+            hot.direction = Some(direction);
         }
         // A part that opens with a gap starts when the gap was found, as the listener's
         // monologue does (not at time 0).
-        part.open_at(ts, ts);
-        part.gaps.push(ApiGap {
-            offset: part.len as u64,
-            len,
-        });
+        hot.open_at(ts, ts);
+        hot.opened = true;
+        let offset = hot.len;
+        if let Some(state) = self.state(s.slot) {
+            state.part.gaps.push(ApiGap { offset, len });
+        }
     }
 
     fn monologue_end(&mut self, s: &SessionInfo, m: &Monologue) {
@@ -1119,13 +1208,14 @@ impl TcpObserver for Dispatcher<'_> {
             );
         }
         let takes = self.takes_monologues;
-        let Some(state) = self.state(s.slot).filter(|st| st.slots.meets(takes)) else {
+        let Some(hot) = self.hot.get_mut(s.slot).filter(|h| h.slots.meets(takes)) else {
             return;
         };
-        let part = &mut state.part;
-        part.direction = Some(m.direction);
-        part.index = m.index;
-        part.open_at(m.t_start, m.t_end);
+        hot.direction = Some(m.direction);
+        hot.open_at(m.t_start, m.t_end);
+        if let Some(state) = self.state(s.slot) {
+            state.part.index = m.index;
+        }
         // flush_part leaves the session's next monologue ready, with its buffer.
         self.flush_part(s.slot, false);
     }
@@ -1135,11 +1225,20 @@ impl TcpObserver for Dispatcher<'_> {
         let Some(state) = self.state(s.slot) else {
             return;
         };
-        let mut chunks = std::mem::take(&mut state.part.chunks);
-        let slots = state.slots;
         // The state goes below; until then (events drained) it keeps a placeholder.
         let session = std::mem::replace(&mut state.session, placeholder_session());
-        self.release_chunks(&mut chunks);
+        // A part still pending (bytes after the last monologue ended) is dropped.
+        let mut owned = std::mem::take(&mut state.part.owned);
+        let mut chunks = self
+            .chunks
+            .get_mut(s.slot)
+            .map(std::mem::take)
+            .unwrap_or_default();
+        self.release_chunks(&mut chunks, &mut owned);
+        if let Some(c) = self.chunks.get_mut(s.slot) {
+            *c = chunks;
+        }
+        let slots = self.hot.get(s.slot).map(|h| h.slots).unwrap_or_default();
         let [c2s, s2c] = &end.streams;
         let event = ApiSessionEnd {
             session: &session,
@@ -1166,6 +1265,9 @@ impl TcpObserver for Dispatcher<'_> {
         self.drain();
         if let Some(entry) = self.sessions.get_mut(s.slot) {
             *entry = None;
+        }
+        if let Some(hot) = self.hot.get_mut(s.slot) {
+            *hot = Hot::default();
         }
         self.by_id.remove(&s.ordinal);
     }
