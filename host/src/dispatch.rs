@@ -103,22 +103,27 @@ struct Slot {
 /// frame's own bytes, kept alive in [`Dispatcher::pinned`]), or, with `window` = [`OWNED`],
 /// bytes the dispatcher had to copy (data the TCP listener held out of order, reassembled IP
 /// fragments: anything that is not the frame's own bytes), in the session's `owned[start]`.
+///
+/// 16 bytes: window numbers and frame numbers are kept modulo 2^32. Windows are only ever
+/// compared with the few pinned at the same time (within `max_monologue_buffer` of each other
+/// in the input); frame numbers only within one part, to count its packets.
 #[derive(Clone, Copy)]
 struct Entry {
-    window: u64,
+    window: u32,
     start: u32,
     len: u32,
-    /// Frame the bytes came from (parts count the packets they hold).
-    packet: u64,
+    /// Frame the bytes came from, modulo 2^32 (parts count the packets they hold).
+    packet: u32,
 }
 
-/// `Entry::window` of copied bytes.
-const OWNED: u64 = u64::MAX;
+/// `Entry::window` of copied bytes (never a window's number).
+const OWNED: u32 = u32::MAX;
 
 /// A window held for pending parts, with the number of chunks that refer to it.
 struct Pinned {
-    /// Numbers the windows of the run in the order they were taken (never twice the same).
-    window: u64,
+    /// Numbers the windows of the run in the order they were taken, modulo 2^32 (never
+    /// [`OWNED`]).
+    window: u32,
     /// The capture file (counted over the run) and the window's place in it.
     file: u64,
     index: u64,
@@ -128,21 +133,24 @@ struct Pinned {
 
 /// What `data` touches for every segment of a session, kept in a dense array apart from the
 /// rest of the session's state ([`SessionState`], touched once per part and per session): one
-/// cache line per session. The part's chunks are in another dense array, written in order
-/// (a store, which does not wait for its cache line) and read once, when the part goes.
-#[derive(Clone, Copy, Default)]
+/// cache line per session, the list of the part's chunks included (its entries are written
+/// in order, a store that does not wait for its cache line, and read once, when the part
+/// goes).
+#[derive(Default)]
 #[repr(align(64))]
 struct Hot {
-    /// Entries whose filter matches and that have not released the session.
-    slots: SlotSet,
-    /// The session's id.
-    id: u64,
-    /// Numbers the part in the dispatcher's `holding` list, once listed.
-    seq: u64,
+    /// The pending part's chunks (the allocation is kept from part to part).
+    chunks: Vec<Entry>,
     /// Bytes in the pending part.
     len: u64,
     t_start: u64,
     t_end: u64,
+    /// Numbers the pending part in the dispatcher's `holding` list, once listed (modulo
+    /// 2^32: an entry of a part gone that meets a new part of the same number, 2^32 parts
+    /// later, only sends that part early).
+    seq: u32,
+    /// The session's parts are gathered (its entries meet those that take monologues).
+    gather: bool,
     direction: Option<Direction>,
     /// The part has bytes or gaps, so its times are set.
     opened: bool,
@@ -177,6 +185,8 @@ struct SessionState {
     /// Moved out for the duration of a call (see [`placeholder_session`]): neither copied nor
     /// reference-counted per part, which would touch a cold cache line for every part.
     session: ApiSession,
+    /// Entries whose filter matches and that have not released the session.
+    slots: SlotSet,
     part: Part,
 }
 
@@ -327,11 +337,8 @@ pub struct Dispatcher<'s> {
     /// Open sessions, indexed by the listener's table slot.
     sessions: Vec<Option<SessionState>>,
     /// What a segment touches of each open session, by the same index (default for a slot
-    /// with no session: no entry matches).
+    /// with no session: nothing gathered).
     hot: Vec<Hot>,
-    /// The pending part's chunks of each open session, by the same index (the allocation is
-    /// kept from part to part).
-    chunks: Vec<Vec<Entry>>,
     /// Session id → table slot, for events that name a session.
     by_id: FxHashMap<u64, usize>,
     /// The bytes of the frame being analysed (address range only, never read through) and
@@ -346,7 +353,7 @@ pub struct Dispatcher<'s> {
     /// `max_monologue_buffer`).
     pinned: VecDeque<Pinned>,
     /// Number of the next window taken.
-    next_window: u64,
+    next_window: u32,
     /// Windows in memory no part refers to any more, kept to be reused.
     spare: Vec<Window>,
     /// Size of the windows in `pinned`, however much of them pending parts use.
@@ -355,9 +362,9 @@ pub struct Dispatcher<'s> {
     /// they took their first bytes: the oldest first, to send early when the windows are
     /// full, and what `flush_all` visits instead of every open session. Entries of parts sent
     /// since (or of ended sessions) are skipped.
-    holding: VecDeque<(usize, u64, u64)>,
+    holding: VecDeque<(usize, u32)>,
     /// `seq` of the next part listed.
-    next_seq: u64,
+    next_seq: u32,
     /// The slice list of the last part delivered, kept for its allocation.
     slices: Vec<RSlice<'static, u8>>,
     /// Bytes in owned chunks of pending parts.
@@ -462,7 +469,6 @@ impl<'s> Dispatcher<'s> {
             slots,
             sessions: Vec::new(),
             hot: Vec::new(),
-            chunks: Vec::new(),
             by_id: FxHashMap::default(),
             frame: (0, 0, 0),
             file: (0, None),
@@ -554,9 +560,15 @@ impl<'s> Dispatcher<'s> {
         if released {
             self.release(slot, id);
         }
-        if failed {
+        if failed && self.takes_monologues.contains(slot) {
             // Nothing more is gathered for it.
             self.takes_monologues.remove(slot);
+            let takes = self.takes_monologues;
+            for (state, hot) in self.sessions.iter().zip(self.hot.iter_mut()) {
+                if let Some(state) = state {
+                    hot.gather = state.slots.meets(takes);
+                }
+            }
         }
     }
 
@@ -565,8 +577,10 @@ impl<'s> Dispatcher<'s> {
         let Some(&t) = self.by_id.get(&id) else {
             return;
         };
-        if let Some(hot) = self.hot.get_mut(t) {
-            hot.slots.remove(slot);
+        let takes = self.takes_monologues;
+        if let (Some(Some(state)), Some(hot)) = (self.sessions.get_mut(t), self.hot.get_mut(t)) {
+            state.slots.remove(slot);
+            hot.gather = state.slots.meets(takes);
         }
         self.stats.released += 1;
     }
@@ -588,7 +602,7 @@ impl<'s> Dispatcher<'s> {
     /// Drops the chunks of a part (delivered or abandoned): unpins their windows and frees
     /// their copied bytes. `chunks` is left empty, with its allocation.
     fn release_chunks(&mut self, chunks: &mut Vec<Entry>, owned: &mut Vec<Vec<u8>>) {
-        let mut run: Option<(u64, usize)> = None;
+        let mut run: Option<(u32, usize)> = None;
         for entry in chunks.drain(..) {
             if entry.window == OWNED {
                 continue;
@@ -612,7 +626,7 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// `n` chunks of window `window` are gone.
-    fn unpin_chunks(&mut self, window: u64, n: usize) {
+    fn unpin_chunks(&mut self, window: u32, n: usize) {
         if let Some(i) = self.pinned.iter().rposition(|p| p.window == window) {
             if let Some(p) = self.pinned.get_mut(i) {
                 p.chunks = p.chunks.saturating_sub(n);
@@ -660,7 +674,7 @@ impl<'s> Dispatcher<'s> {
     /// The window holding bytes at `index * window_size` of the current file, pinned for one
     /// more chunk (taken first if no pending part refers to it; making room first if the
     /// windows pinned reach `max_monologue_buffer`). Returns its number.
-    fn pin(&mut self, index: u64) -> u64 {
+    fn pin(&mut self, index: u64) -> u32 {
         let file = self.file.0;
         if let Some(p) = self
             .pinned
@@ -684,7 +698,10 @@ impl<'s> Dispatcher<'s> {
             .or_else(|| self.spare.pop())
             .unwrap_or_else(|| Window::heap(size));
         let window = self.next_window;
-        self.next_window += 1;
+        self.next_window = match window.wrapping_add(1) {
+            OWNED => 0,
+            next => next,
+        };
         self.pinned_bytes += size;
         self.pinned.push_back(Pinned {
             window,
@@ -702,38 +719,36 @@ impl<'s> Dispatcher<'s> {
     /// bounded.
     fn hold(&mut self, t: usize) {
         let seq = self.next_seq;
-        self.next_seq += 1;
+        self.next_seq = seq.wrapping_add(1);
         let Some(hot) = self.hot.get_mut(t) else {
             return;
         };
         hot.listed = true;
         hot.seq = seq;
-        self.holding.push_back((t, hot.id, seq));
+        self.holding.push_back((t, seq));
         if self.holding.len() > 2 * self.sessions.len() + 1024 {
             let mut holding = std::mem::take(&mut self.holding);
-            holding.retain(|&(t, id, seq)| self.is_listed(t, id, seq));
+            holding.retain(|&(t, seq)| self.is_listed(t, seq));
             self.holding = holding;
         }
     }
 
-    /// Whether `holding`'s entry (`t`, `id`, `seq`) is still the pending part of the session
-    /// in table slot `t`.
-    fn is_listed(&self, t: usize, id: u64, seq: u64) -> bool {
-        self.hot
-            .get(t)
-            .is_some_and(|h| h.listed && h.id == id && h.seq == seq)
+    /// Whether `holding`'s entry (`t`, `seq`) is still the pending part of the session in
+    /// table slot `t`.
+    fn is_listed(&self, t: usize, seq: u32) -> bool {
+        self.hot.get(t).is_some_and(|h| h.listed && h.seq == seq)
     }
 
-    /// Unlists `holding`'s entry (`t`, `id`, `seq`) if it is still a pending part; returns
-    /// whether that part has bytes to send.
-    fn unlist(&mut self, t: usize, id: u64, seq: u64) -> bool {
-        if !self.is_listed(t, id, seq) {
-            return false;
+    /// Unlists `holding`'s entry (`t`, `seq`) if it is still a pending part; returns whether
+    /// that part has bytes to send.
+    fn unlist(&mut self, t: usize, seq: u32) -> bool {
+        match self.hot.get_mut(t) {
+            Some(hot) if hot.listed && hot.seq == seq => {
+                hot.listed = false;
+                hot.len > 0
+            }
+            _ => false,
         }
-        self.hot.get_mut(t).is_some_and(|hot| {
-            hot.listed = false;
-            hot.len > 0
-        })
     }
 
     /// Sends early the pending parts that refer to the oldest window, oldest part first, until
@@ -745,10 +760,10 @@ impl<'s> Dispatcher<'s> {
             return;
         };
         while self.pinned.front().is_some_and(|p| p.window == oldest) {
-            let Some((t, id, seq)) = self.holding.pop_front() else {
+            let Some((t, seq)) = self.holding.pop_front() else {
                 break;
             };
-            if self.unlist(t, id, seq) {
+            if self.unlist(t, seq) {
                 self.stats.early_parts += 1;
                 self.flush_part(t, true);
             }
@@ -758,8 +773,8 @@ impl<'s> Dispatcher<'s> {
     /// Sends every pending part early (all continue), releasing every pinned window: run when
     /// the bytes copied into pending parts reach their bound.
     fn flush_all(&mut self) {
-        while let Some((t, id, seq)) = self.holding.pop_front() {
-            if self.unlist(t, id, seq) {
+        while let Some((t, seq)) = self.holding.pop_front() {
+            if self.unlist(t, seq) {
                 self.stats.early_parts += 1;
                 self.flush_part(t, true);
             }
@@ -788,9 +803,13 @@ impl<'s> Dispatcher<'s> {
                 }
                 if let Some(id) = session {
                     // Events about a session reach consumers whose filter matches it.
-                    let slots = self.by_id.get(&id).and_then(|&t| self.hot.get(t));
-                    if let Some(hot) = slots {
-                        if !hot.slots.contains(slot) {
+                    let state = self
+                        .by_id
+                        .get(&id)
+                        .and_then(|&t| self.sessions.get(t))
+                        .and_then(|s| s.as_ref());
+                    if let Some(state) = state {
+                        if !state.slots.contains(slot) {
                             continue;
                         }
                     }
@@ -808,27 +827,24 @@ impl<'s> Dispatcher<'s> {
     /// Sends the part gathered for the session in table slot `t` to the analysers that want
     /// monologues; `more` when the monologue goes on.
     fn flush_part(&mut self, t: usize, more: bool) {
-        let Some(hot) = self.hot.get_mut(t).map(|h| *h) else {
+        let Some(hot) = self.hot.get_mut(t) else {
             return;
         };
         let Some(direction) = hot.direction else {
             return;
         };
+        let (len, t_start, t_end) = (hot.len, hot.t_start, hot.t_end);
+        let mut chunks = std::mem::take(&mut hot.chunks);
         let Some(state) = self.state(t) else { return };
         let mut part = std::mem::take(&mut state.part);
-        let id = state.id;
+        let (id, slots) = (state.id, state.slots);
         let session = std::mem::replace(&mut state.session, placeholder_session());
-        let mut chunks = self
-            .chunks
-            .get_mut(t)
-            .map(std::mem::take)
-            .unwrap_or_default();
         // Packets are counted as the listener counts a monologue's: each once, however many
         // of its chunks the part holds.
         let mut recent = crate::tcp::RecentPackets::default();
         let packets = chunks
             .iter()
-            .filter(|e| recent.first_time(e.packet))
+            .filter(|e| recent.first_time(u64::from(e.packet)))
             .count() as u64;
         // The pinned windows are lent to the call (no plugin callback touches them), and the
         // list of slices reuses the last part's allocation.
@@ -848,14 +864,14 @@ impl<'s> Dispatcher<'s> {
                 more,
                 offset: part.offset,
                 chunks: slices.as_slice().into(),
-                len: hot.len,
+                len,
                 gaps: part.gaps.as_slice().into(),
-                t_start: hot.t_start,
-                t_end: hot.t_end,
+                t_start,
+                t_end,
                 packets,
             };
             self.stats.parts += 1;
-            for slot in hot.slots.and(self.takes_monologues).iter() {
+            for slot in slots.and(self.takes_monologues).iter() {
                 self.call(
                     slot,
                     id,
@@ -874,15 +890,13 @@ impl<'s> Dispatcher<'s> {
         }
         self.pinned = pinned;
         self.release_chunks(&mut chunks, &mut part.owned);
-        if let Some(c) = self.chunks.get_mut(t) {
-            *c = chunks;
-        }
         if let Some(h) = self.hot.get_mut(t) {
-            // Slots as they are now (a plugin may have released the session in the call).
+            // `gather` as it is now (a plugin may have released the session in the call);
+            // the chunk list's allocation is kept for the next part.
             *h = Hot {
-                slots: h.slots,
-                id: h.id,
-                direction: if more { hot.direction } else { None },
+                chunks,
+                gather: h.gather,
+                direction: if more { Some(direction) } else { None },
                 ..Hot::default()
             };
         }
@@ -893,7 +907,7 @@ impl<'s> Dispatcher<'s> {
                 Part {
                     index: part.index,
                     part: part.part + 1,
-                    offset: part.offset + hot.len,
+                    offset: part.offset + len,
                     owned: part.owned,
                     ..Part::default()
                 }
@@ -1033,20 +1047,21 @@ impl TcpObserver for Dispatcher<'_> {
         let state = SessionState {
             id: s.ordinal,
             session: session.clone(),
+            slots,
             part: Part::default(),
         };
         if self.sessions.len() <= s.slot {
             self.sessions.resize_with(s.slot + 1, || None);
-            self.hot.resize(s.slot + 1, Hot::default());
-            self.chunks.resize_with(s.slot + 1, Vec::new);
+            self.hot.resize_with(s.slot + 1, Hot::default);
         }
         if let Some(entry) = self.sessions.get_mut(s.slot) {
             *entry = Some(state);
         }
         if let Some(hot) = self.hot.get_mut(s.slot) {
+            // A new session in the slot: the last one's chunk list (empty) is kept.
             *hot = Hot {
-                slots,
-                id: s.ordinal,
+                chunks: std::mem::take(&mut hot.chunks),
+                gather: slots.meets(self.takes_monologues),
                 ..Hot::default()
             };
         }
@@ -1086,13 +1101,12 @@ impl TcpObserver for Dispatcher<'_> {
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
         let t = s.slot;
         let part_size = self.part_size;
-        let takes = self.takes_monologues;
         let (frame_at, frame_len, frame_offset) = self.frame;
         let window_size = self.window_size;
         let mut rest = data;
         while !rest.is_empty() {
             let room = match self.hot.get(t) {
-                Some(hot) if hot.slots.meets(takes) => {
+                Some(hot) if hot.gather => {
                     // At most u32::MAX bytes per chunk (the log's lengths).
                     (part_size as u64)
                         .saturating_sub(hot.len)
@@ -1131,7 +1145,8 @@ impl TcpObserver for Dispatcher<'_> {
                         window,
                         start: start as u32,
                         len,
-                        packet,
+                        // Modulo 2^32 (see `Entry`).
+                        packet: packet as u32,
                     }
                 }
                 None => {
@@ -1145,16 +1160,15 @@ impl TcpObserver for Dispatcher<'_> {
                         window: OWNED,
                         start: at,
                         len,
-                        packet,
+                        // Modulo 2^32 (see `Entry`).
+                        packet: packet as u32,
                     }
                 }
             };
-            if let Some(chunks) = self.chunks.get_mut(t) {
-                chunks.push(entry);
-            }
             let Some(hot) = self.hot.get_mut(t) else {
                 return;
             };
+            hot.chunks.push(entry);
             if hot.direction.is_none() {
                 hot.direction = Some(direction);
             }
@@ -1177,8 +1191,7 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64, ts: u64) {
-        let takes = self.takes_monologues;
-        let Some(hot) = self.hot.get_mut(s.slot).filter(|h| h.slots.meets(takes)) else {
+        let Some(hot) = self.hot.get_mut(s.slot).filter(|h| h.gather) else {
             return;
         };
         if hot.direction.is_none() {
@@ -1207,8 +1220,7 @@ impl TcpObserver for Dispatcher<'_> {
                 m.bytes
             );
         }
-        let takes = self.takes_monologues;
-        let Some(hot) = self.hot.get_mut(s.slot).filter(|h| h.slots.meets(takes)) else {
+        let Some(hot) = self.hot.get_mut(s.slot).filter(|h| h.gather) else {
             return;
         };
         hot.direction = Some(m.direction);
@@ -1229,16 +1241,16 @@ impl TcpObserver for Dispatcher<'_> {
         let session = std::mem::replace(&mut state.session, placeholder_session());
         // A part still pending (bytes after the last monologue ended) is dropped.
         let mut owned = std::mem::take(&mut state.part.owned);
+        let slots = state.slots;
         let mut chunks = self
-            .chunks
+            .hot
             .get_mut(s.slot)
-            .map(std::mem::take)
+            .map(|h| std::mem::take(&mut h.chunks))
             .unwrap_or_default();
         self.release_chunks(&mut chunks, &mut owned);
-        if let Some(c) = self.chunks.get_mut(s.slot) {
-            *c = chunks;
+        if let Some(hot) = self.hot.get_mut(s.slot) {
+            hot.chunks = chunks;
         }
-        let slots = self.hot.get(s.slot).map(|h| h.slots).unwrap_or_default();
         let [c2s, s2c] = &end.streams;
         let event = ApiSessionEnd {
             session: &session,
@@ -1267,7 +1279,10 @@ impl TcpObserver for Dispatcher<'_> {
             *entry = None;
         }
         if let Some(hot) = self.hot.get_mut(s.slot) {
-            *hot = Hot::default();
+            *hot = Hot {
+                chunks: std::mem::take(&mut hot.chunks),
+                ..Hot::default()
+            };
         }
         self.by_id.remove(&s.ordinal);
     }
