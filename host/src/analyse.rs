@@ -148,6 +148,10 @@ pub fn analyse(
                 }
             }
         }
+        if keeps_input {
+            // The file's block goes with it: no later bytes are taken for its frames' bytes.
+            obs.input_frame(&[], 0);
+        }
         report.bytes = file.position();
         let stopping = obs.stop_requested();
         report.truncated = file.truncation().map(|t| t.to_string());

@@ -102,11 +102,13 @@ struct Slot {
 /// One chunk of a pending part: `len` bytes at `start` of the window numbered `window` (the
 /// frame's own bytes, kept alive in [`Dispatcher::pinned`]), or, with `window` = [`OWNED`],
 /// bytes the dispatcher had to copy (data the TCP listener held out of order, reassembled IP
-/// fragments: anything that is not the frame's own bytes), in the session's `owned[start]`.
+/// fragments: anything that is not the frame's own bytes), at byte `start` of the part's
+/// `owned` bytes.
 ///
-/// 16 bytes: window numbers and frame numbers are kept modulo 2^32. Windows are only ever
-/// compared with the few pinned at the same time (within `max_monologue_buffer` of each other
-/// in the input); frame numbers only within one part, to count its packets.
+/// 16 bytes: window numbers are kept modulo 2^32 (a window only ever meets the few pinned at
+/// the same time, and a new number skips those: [`Dispatcher::pin`]), frame numbers too (they
+/// are only compared within one part, to count its packets), and a part holds at most
+/// u32::MAX bytes.
 #[derive(Clone, Copy)]
 struct Entry {
     window: u32,
@@ -118,6 +120,12 @@ struct Entry {
 
 /// `Entry::window` of copied bytes (never a window's number).
 const OWNED: u32 = u32::MAX;
+
+/// What a copied chunk costs beyond its bytes, counted with them against their bound.
+const ENTRY_SIZE: usize = std::mem::size_of::<Entry>();
+
+/// Chunk lists longer than this are not kept for the next session in their slot.
+const KEEP_CHUNKS: usize = 256;
 
 /// A window held for pending parts, with the number of chunks that refer to it.
 struct Pinned {
@@ -176,8 +184,8 @@ struct Part {
     part: u32,
     offset: u64,
     gaps: Vec<ApiGap>,
-    /// Bytes of the part's [`OWNED`] chunks.
-    owned: Vec<Vec<u8>>,
+    /// Bytes of the part's [`OWNED`] chunks, one after another.
+    owned: Vec<u8>,
 }
 
 struct SessionState {
@@ -483,7 +491,8 @@ impl<'s> Dispatcher<'s> {
             owned_bytes: 0,
             queue: VecDeque::new(),
             sink,
-            part_size: pipeline.monologue_part_size.max(1),
+            // At most u32::MAX: chunk entries count a part's bytes in 32 bits.
+            part_size: pipeline.monologue_part_size.clamp(1, u32::MAX as usize),
             max_buffered: pipeline.max_monologue_buffer,
 
             on_error: pipeline.on_error,
@@ -601,10 +610,12 @@ impl<'s> Dispatcher<'s> {
 
     /// Drops the chunks of a part (delivered or abandoned): unpins their windows and frees
     /// their copied bytes. `chunks` is left empty, with its allocation.
-    fn release_chunks(&mut self, chunks: &mut Vec<Entry>, owned: &mut Vec<Vec<u8>>) {
+    fn release_chunks(&mut self, chunks: &mut Vec<Entry>, owned: &mut Vec<u8>) {
         let mut run: Option<(u32, usize)> = None;
+        let mut copied = 0;
         for entry in chunks.drain(..) {
             if entry.window == OWNED {
+                copied += 1;
                 continue;
             }
             // Consecutive chunks mostly lie in one window: unpinned together.
@@ -621,16 +632,21 @@ impl<'s> Dispatcher<'s> {
         if let Some((window, n)) = run {
             self.unpin_chunks(window, n);
         }
-        self.owned_bytes -= owned.iter().map(Vec::len).sum::<usize>();
+        self.owned_bytes = self
+            .owned_bytes
+            .saturating_sub(owned.len() + copied * ENTRY_SIZE);
         owned.clear();
     }
 
-    /// `n` chunks of window `window` are gone.
+    /// `n` chunks of window `window` are gone. A window no chunk refers to any more goes,
+    /// but for the newest, which the input is likely still in: it stays (mapped) until a
+    /// newer window is taken, so that small parts do not map and unmap it over and over.
     fn unpin_chunks(&mut self, window: u32, n: usize) {
+        let newest = self.pinned.len().saturating_sub(1);
         if let Some(i) = self.pinned.iter().rposition(|p| p.window == window) {
             if let Some(p) = self.pinned.get_mut(i) {
                 p.chunks = p.chunks.saturating_sub(n);
-                if p.chunks == 0 {
+                if p.chunks == 0 && i != newest {
                     if let Some(gone) = self.pinned.remove(i) {
                         self.unpin(gone);
                     }
@@ -640,23 +656,20 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// The bytes of a chunk, found in the pinned windows or among the part's copied bytes.
-    fn chunk_bytes<'a>(
-        entry: &Entry,
-        pinned: &'a VecDeque<Pinned>,
-        owned: &'a [Vec<u8>],
-    ) -> &'a [u8] {
-        if entry.window == OWNED {
-            return owned
-                .get(entry.start as usize)
-                .map_or(&[], |v| v.as_slice());
-        }
+    fn chunk_bytes<'a>(entry: &Entry, pinned: &'a VecDeque<Pinned>, owned: &'a [u8]) -> &'a [u8] {
         let (start, len) = (entry.start as usize, entry.len as usize);
-        pinned
-            .iter()
-            .rev()
-            .find(|p| p.window == entry.window)
-            .and_then(|p| p.bytes.get(start..start + len))
-            .unwrap_or(&[])
+        let bytes = if entry.window == OWNED {
+            owned.get(start..start + len)
+        } else {
+            pinned
+                .iter()
+                .rev()
+                .find(|p| p.window == entry.window)
+                .and_then(|p| p.bytes.get(start..start + len))
+        };
+        // A chunk always finds its bytes (its window is pinned while it exists).
+        debug_assert!(bytes.is_some(), "chunk bytes not found");
+        bytes.unwrap_or(&[])
     }
 
     /// A window no part refers to any more: a mapping goes, memory is kept for reuse.
@@ -684,6 +697,12 @@ impl<'s> Dispatcher<'s> {
             p.chunks += 1;
             return p.window;
         }
+        // The newest window, kept with no chunk, is left behind.
+        if self.pinned.back().is_some_and(|p| p.chunks == 0) {
+            if let Some(gone) = self.pinned.pop_back() {
+                self.unpin(gone);
+            }
+        }
         if self.pinned_bytes >= self.max_pinned() {
             self.make_room();
         }
@@ -697,12 +716,15 @@ impl<'s> Dispatcher<'s> {
             .and_then(|view| view.map(index * size as u64, size).ok())
             .or_else(|| self.spare.pop())
             .unwrap_or_else(|| Window::heap(size));
-        let window = self.next_window;
-        self.next_window = match window.wrapping_add(1) {
-            OWNED => 0,
-            next => next,
-        };
+        // The next number no pinned window has (numbers wrap at 2^32; a window can stay pinned
+        // long, by a quiet session's pending part).
+        let mut window = self.next_window;
+        while window == OWNED || self.pinned.iter().any(|p| p.window == window) {
+            window = window.wrapping_add(1);
+        }
+        self.next_window = window.wrapping_add(1);
         self.pinned_bytes += size;
+        self.stats.peak_pinned_bytes = self.stats.peak_pinned_bytes.max(self.pinned_bytes as u64);
         self.pinned.push_back(Pinned {
             window,
             file,
@@ -759,13 +781,16 @@ impl<'s> Dispatcher<'s> {
         let Some(oldest) = self.pinned.front().map(|p| p.window) else {
             return;
         };
-        while self.pinned.front().is_some_and(|p| p.window == oldest) {
+        while self
+            .pinned
+            .front()
+            .is_some_and(|p| p.window == oldest && p.chunks > 0)
+        {
             let Some((t, seq)) = self.holding.pop_front() else {
                 break;
             };
-            if self.unlist(t, seq) {
+            if self.unlist(t, seq) && self.flush_part(t, true) {
                 self.stats.early_parts += 1;
-                self.flush_part(t, true);
             }
         }
     }
@@ -774,9 +799,8 @@ impl<'s> Dispatcher<'s> {
     /// the bytes copied into pending parts reach their bound.
     fn flush_all(&mut self) {
         while let Some((t, seq)) = self.holding.pop_front() {
-            if self.unlist(t, seq) {
+            if self.unlist(t, seq) && self.flush_part(t, true) {
                 self.stats.early_parts += 1;
-                self.flush_part(t, true);
             }
         }
     }
@@ -825,17 +849,17 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// Sends the part gathered for the session in table slot `t` to the analysers that want
-    /// monologues; `more` when the monologue goes on.
-    fn flush_part(&mut self, t: usize, more: bool) {
-        let Some(hot) = self.hot.get_mut(t) else {
-            return;
+    /// monologues; `more` when the monologue goes on. Returns whether any analyser got it (a
+    /// part of a session every analyser released goes to nobody and is not counted).
+    fn flush_part(&mut self, t: usize, more: bool) -> bool {
+        let (Some(Some(state)), Some(hot)) = (self.sessions.get_mut(t), self.hot.get_mut(t)) else {
+            return false;
         };
         let Some(direction) = hot.direction else {
-            return;
+            return false;
         };
         let (len, t_start, t_end) = (hot.len, hot.t_start, hot.t_end);
         let mut chunks = std::mem::take(&mut hot.chunks);
-        let Some(state) = self.state(t) else { return };
         let mut part = std::mem::take(&mut state.part);
         let (id, slots) = (state.id, state.slots);
         let session = std::mem::replace(&mut state.session, placeholder_session());
@@ -849,6 +873,7 @@ impl<'s> Dispatcher<'s> {
         // The pinned windows are lent to the call (no plugin callback touches them), and the
         // list of slices reuses the last part's allocation.
         let pinned = std::mem::take(&mut self.pinned);
+        let delivered;
         {
             let mut slices: Vec<RSlice<'_, u8>> = std::mem::take(&mut self.slices);
             slices.extend(
@@ -870,7 +895,10 @@ impl<'s> Dispatcher<'s> {
                 t_end,
                 packets,
             };
-            self.stats.parts += 1;
+            delivered = !slots.and(self.takes_monologues).is_empty();
+            if delivered {
+                self.stats.parts += 1;
+            }
             for slot in slots.and(self.takes_monologues).iter() {
                 self.call(
                     slot,
@@ -920,6 +948,7 @@ impl<'s> Dispatcher<'s> {
             };
         }
         self.drain();
+        delivered
     }
 
     /// Ends the run: the partial-state protocol, then `finish` on every analyser, in order.
@@ -1153,9 +1182,10 @@ impl TcpObserver for Dispatcher<'_> {
                     let Some(owned) = self.state(t).map(|s| &mut s.part.owned) else {
                         return;
                     };
+                    // Below u32::MAX: the part's bytes are (`part_size` is at most that).
                     let at = owned.len() as u32;
-                    owned.push(now.to_vec());
-                    self.owned_bytes += now.len();
+                    owned.extend_from_slice(now);
+                    self.owned_bytes += now.len() + ENTRY_SIZE;
                     Entry {
                         window: OWNED,
                         start: at,
@@ -1184,7 +1214,6 @@ impl TcpObserver for Dispatcher<'_> {
                 self.flush_part(t, true);
             }
         }
-        self.stats.peak_pinned_bytes = self.stats.peak_pinned_bytes.max(self.pinned_bytes as u64);
         if self.owned_bytes > self.max_owned() {
             self.flush_all();
         }
@@ -1249,7 +1278,10 @@ impl TcpObserver for Dispatcher<'_> {
             .unwrap_or_default();
         self.release_chunks(&mut chunks, &mut owned);
         if let Some(hot) = self.hot.get_mut(s.slot) {
-            hot.chunks = chunks;
+            // Kept for the slot's next session, unless a long part made it large.
+            if chunks.capacity() <= KEEP_CHUNKS {
+                hot.chunks = chunks;
+            }
         }
         let [c2s, s2c] = &end.streams;
         let event = ApiSessionEnd {
