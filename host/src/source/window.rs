@@ -112,12 +112,14 @@ impl FileView {
                 "a window starts on a 64 KiB boundary and is not empty",
             ));
         }
-        // SAFETY: the mapping is read-only (a shared mapping of the file: another process
-        // writing the file in place changes the bytes under the slices, which are only ever
-        // read with bounds checks, so that gives other bytes, never undefined behaviour).
-        // What it cannot guard against is the file shrinking while mapped, which makes
-        // reading the lost pages raise SIGBUS: `sigbus` turns that into an error message
-        // naming the file and exit status 1 instead of a crash.
+        // SAFETY: the mapping is read-only (shared with the page cache). Another process
+        // writing the file in place would change bytes under the slices handed out: Rust's
+        // model counts that as undefined behaviour, in practice plugins read other bytes than
+        // the parser saw (slices are only ever read, with bounds checks). Like every tool
+        // that maps its input, netan assumes a capture is not rewritten in place while it is
+        // read (the sigbus message says so). A file shrinking while mapped makes reading the
+        // lost pages raise SIGBUS: `sigbus` turns that into an error message naming the file
+        // and exit status 1 instead of a crash.
         #[allow(unsafe_code)]
         let map = unsafe {
             memmap2::MmapOptions::new()
