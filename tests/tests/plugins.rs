@@ -516,32 +516,35 @@ fn parts_sent_early_under_a_small_buffer_carry_exactly_the_monologues() {
         zipped.stdout == out.stdout,
         "a gzip'd capture gives other parts"
     );
-    let mut child = Command::new(netan())
-        .args(["run", "-p", &p, "/dev/stdin"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stdin = child.stdin.take().unwrap();
-    let bytes = std::fs::read(&cap).unwrap();
-    let writer = std::thread::spawn(move || {
-        // Small writes: the reader gets the bytes a few KiB at a time.
-        for piece in bytes.chunks(3000) {
-            std::io::Write::write_all(&mut stdin, piece).unwrap();
-        }
-    });
-    let piped = child.wait_with_output().unwrap();
-    writer.join().unwrap();
-    assert!(
-        piped.status.success(),
-        "{}",
-        String::from_utf8_lossy(&piped.stderr)
-    );
-    assert!(
-        piped.stdout == out.stdout,
-        "a capture through a pipe gives other parts"
-    );
+    // Through a pipe, plain and gzip'd (the decompressor then gets its bytes as they come).
+    for (input, what) in [(&cap, "a capture"), (&gz, "a gzip'd capture")] {
+        let mut child = Command::new(netan())
+            .args(["run", "-p", &p, "/dev/stdin"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        let bytes = std::fs::read(input).unwrap();
+        let writer = std::thread::spawn(move || {
+            // Small writes: the reader gets the bytes a few KiB at a time.
+            for piece in bytes.chunks(3000) {
+                std::io::Write::write_all(&mut stdin, piece).unwrap();
+            }
+        });
+        let piped = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        assert!(
+            piped.status.success(),
+            "{}",
+            String::from_utf8_lossy(&piped.stderr)
+        );
+        assert!(
+            piped.stdout == out.stdout,
+            "{what} through a pipe gives other parts"
+        );
+    }
     let stderr = String::from_utf8_lossy(&out.stderr);
     let early: u64 = stderr
         .split(" sent early")
