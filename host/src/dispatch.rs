@@ -97,7 +97,13 @@ struct Slot {
     end: bool,
     named: Vec<String>,
     failed: bool,
+    /// With several instances: the messages printed so far (at most [`MAX_WARNED`]) and by
+    /// which instance, so that one printed by an instance is not printed again by another.
+    warned: Vec<(usize, String)>,
 }
+
+/// Messages remembered per entry to print each once over its instances.
+const MAX_WARNED: usize = 64;
 
 /// One chunk of a pending part: `len` bytes at `start` of the window numbered `window` (the
 /// frame's own bytes, kept alive in [`Dispatcher::pinned`]), or, with `window` = [`OWNED`],
@@ -268,6 +274,10 @@ struct HostImpl<'a> {
     /// Print informational messages (off with `--quiet`).
     verbose: bool,
     session: Option<(u64, &'a str)>,
+    /// The instance called, out of how many, and the messages the entry's instances printed.
+    instance: usize,
+    instances: usize,
+    warned: &'a mut Vec<(usize, String)>,
     sink: &'a mut dyn Sink,
     queue: &'a mut VecDeque<Event>,
     artifacts: Option<&'a mut Artifacts>,
@@ -299,6 +309,21 @@ impl Host for HostImpl<'_> {
             _ => "debug",
         };
         if level <= LogLevel::WARN || (level <= LogLevel::INFO && self.verbose) {
+            // Several instances of an entry each say what they are set up with (`extract`
+            // without an extraction directory, say): once is enough.
+            if self.instances > 1 {
+                let message = message.as_str();
+                if self
+                    .warned
+                    .iter()
+                    .any(|(i, m)| *i != self.instance && m == message)
+                {
+                    return;
+                }
+                if self.warned.len() < MAX_WARNED {
+                    self.warned.push((self.instance, message.to_string()));
+                }
+            }
             eprintln!("netan: {what}: plugin `{}`: {message}", self.label);
         }
     }
@@ -470,6 +495,7 @@ impl<'s> Dispatcher<'s> {
                     .cloned()
                     .collect(),
                 failed: false,
+                warned: Vec::new(),
             });
         }
         Ok(Dispatcher {
@@ -526,13 +552,17 @@ impl<'s> Dispatcher<'s> {
             return;
         }
         let n = s.instances.len().max(1) as u64;
-        let Some(instance) = s.instances.get_mut((id % n) as usize) else {
+        let which = (id % n) as usize;
+        let Some(instance) = s.instances.get_mut(which) else {
             return;
         };
         let mut host = HostImpl {
             label: &s.label,
             verbose: !self.quiet,
             session,
+            instance: which,
+            instances: n as usize,
+            warned: &mut s.warned,
             sink: &mut *self.sink,
             queue: &mut self.queue,
             artifacts: self.artifacts.as_mut(),

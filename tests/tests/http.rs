@@ -231,6 +231,22 @@ fn extraction_without_an_extract_dir_is_said_once_and_keeps_no_bodies() {
     let recs = json_lines(&String::from_utf8_lossy(&out.stdout));
     assert_eq!(recs.len(), 10);
     assert!(recs.iter().all(|r| r.get("response_body_file").is_none()));
+    // With three instances sharing the sessions, each instance warns at its first session:
+    // the host prints the warning once.
+    let out = run(&[
+        "run",
+        "-q",
+        "--instances",
+        "3",
+        "-l",
+        "http,extract",
+        capture("zeek-http-cooper-grill-dvwa.pcapng")
+            .to_str()
+            .unwrap(),
+    ]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(err.matches("this run saves no files").count(), 1, "{err}");
 }
 
 /// HTTP inside SOCKS tunnels (SOCKS5 to a host name on port 8124; SOCKS4 on the BSD loopback
