@@ -167,11 +167,11 @@ impl Plugin for HttpPerf {
     }
 
     fn event(&mut self, _ctx: &mut Context<'_, '_>, e: &Event) -> Result<(), PluginError> {
-        let name = e
-            .get("host")
-            .and_then(Value::as_str)
-            .filter(|h| !h.is_empty())
-            .or_else(|| e.get("server").and_then(Value::as_str))
+        // The server the client meant: its Host header, else the destination it asked a SOCKS
+        // proxy for, else the address it talked to.
+        let name = ["host", "socks", "server"]
+            .iter()
+            .find_map(|k| e.get(k).and_then(Value::as_str).filter(|v| !v.is_empty()))
             .unwrap_or("?");
         match self.servers.get_mut(name) {
             Some(server) => server.count(e),
@@ -372,6 +372,47 @@ mod tests {
         assert!((p95 / 95e6 - 1.0).abs() < 0.02, "{p95}");
         // A server without answered transactions has no latency.
         assert_eq!(field(&records[1], "latency_median_ns"), Value::Null);
+    }
+
+    /// Without a Host header, a transaction in a SOCKS tunnel counts for the destination the
+    /// client asked the proxy for, not for the proxy.
+    #[test]
+    fn a_tunnelled_transaction_without_host_counts_for_the_socks_destination() {
+        let mut p = HttpPerf::new(Config {
+            text: "table = false",
+        })
+        .unwrap();
+        fn event(fields: &[(&'static str, &str)]) -> Event {
+            Event {
+                fields: fields
+                    .iter()
+                    .map(|&(name, v)| Field {
+                        name: name.into(),
+                        value: Value::Str(v.into()),
+                    })
+                    .collect::<Vec<_>>()
+                    .into(),
+                ..transaction("", None, 0)
+            }
+        }
+        let mut rec = Recorder::default();
+        rec.with_context(|ctx| {
+            let proxy = ("server", "10.0.0.1:1080");
+            p.event(ctx, &event(&[("socks", "www.example:80"), proxy]))
+                .unwrap();
+            p.event(
+                ctx,
+                &event(&[("host", "a.example"), ("socks", "www.example:80"), proxy]),
+            )
+            .unwrap();
+            p.event(ctx, &event(&[proxy])).unwrap();
+        });
+        let mut names: Vec<String> = finish(&mut p)
+            .iter()
+            .filter_map(|r| field(r, "server").as_str().map(str::to_string))
+            .collect();
+        names.sort();
+        assert_eq!(names, ["10.0.0.1:1080", "a.example", "www.example:80"]);
     }
 
     #[test]

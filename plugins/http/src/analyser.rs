@@ -485,7 +485,7 @@ fn body_fields(f: Fields, response: bool, b: &Body) -> Fields {
 const RECORD_FIELDS: usize = 50;
 /// The fields of an `http_transaction` event (`Fields::new` reserves more: a larger
 /// allocation, which the allocator serves on a slower path).
-const EVENT_FIELDS: usize = 10;
+const EVENT_FIELDS: usize = 11;
 
 /// Turns finished transactions into records (and events): their strings move into the
 /// records, except those the event or the extraction still needs.
@@ -514,6 +514,7 @@ fn report(
             Fields::with_capacity(EVENT_FIELDS)
                 .opt_str("host", req.and_then(|r| r.host.as_deref()))
                 .str("server", server)
+                .opt_str("socks", socks)
                 .opt_str("method", req.map(|r| r.method.as_str()))
                 .opt_str("uri", req.map(|r| r.uri.as_str()))
                 .opt_uint("status", resp.map(|r| u64::from(r.status)))
