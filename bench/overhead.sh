@@ -7,15 +7,16 @@
 # after flows 0.455 s; medians of 6 rounds), which strict alternation (A B A B) charges to one
 # side. Prints the median CPU time (user+sys) and wall time of each, the median peak RSS, the
 # monologue parts delivered, and the overhead as the median of the per-round ratios (the
-# round's two runs over its two flows: robust to drift between rounds) and as the ratio of
-# the medians.
+# round's two runs over its two flows: robust to drift between rounds), as the ratio of the
+# medians, and as the ratio of the minimums.
 #
 #   bench/overhead.sh [CAPTURE]        (default bench/out/bulk-1g.pcap)
 #   RUNS=8 BUFFER=4194304 bench/overhead.sh    (RUNS rounds, 2 runs of each per round;
 #                                               BUFFER sets [tcp] max_monologue_buffer)
 #
-# Needs /usr/bin/time (apt-get install -y time) and a release build of the workspace (built
-# here if missing: the minimal plugin is a workspace member).
+# Needs python3 (CPU time and peak RSS of each run from wait4, to the microsecond) and a
+# release build of the workspace (built here if missing: the minimal plugin is a workspace
+# member).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 capture=${1:-bench/out/bulk-1g.pcap}
@@ -25,36 +26,45 @@ cargo build --release --workspace --quiet
 netan=target/release/netan
 pin=""
 command -v taskset >/dev/null && pin="taskset -c 0"
-out=$(mktemp)
 pipeline=$(mktemp --suffix=.toml)
-trap 'rm -f "$out" "$pipeline"' EXIT
+trap 'rm -f "$pipeline"' EXIT
 {
   [ -n "${BUFFER:-}" ] && printf '[tcp]\nmax_monologue_buffer = %s\n' "$BUFFER"
   printf '[[plugin]]\nname = "minimal"\n'
 } >"$pipeline"
 $netan run -p "$pipeline" "$capture" 2>&1 >/dev/null | grep -o '[0-9]* monologue parts ([^;]*' | sed 's/^/parts: /' || true
-flows() { /usr/bin/time -f "flows %e %U %S %M" $pin $netan flows -q "$capture" >/dev/null 2>>"$out"; }
-run() { /usr/bin/time -f "run %e %U %S %M" $pin $netan run -q -p "$pipeline" "$capture" >/dev/null 2>>"$out"; }
-for _ in $(seq "$runs"); do
-  flows; run; run; flows
-done
-python3 - "$out" "$capture" <<'PY'
-import os, statistics, sys
-rows = {}
-for line in open(sys.argv[1]):
-    parts = line.split()
-    if len(parts) == 5 and parts[0] in ("run", "flows"):
-        k, wall, user, sys_, rss = parts
-        rows.setdefault(k, []).append((float(wall), float(user) + float(sys_), int(rss)))
-size = os.path.getsize(sys.argv[2])
+python3 - "$capture" "$runs" "$pipeline" "$netan" $pin <<'PY'
+import os, statistics, subprocess, sys, time
+capture, runs, pipeline, netan, *pin = sys.argv[1:]
+cmds = {
+    "flows": pin + [netan, "flows", "-q", capture],
+    "run": pin + [netan, "run", "-q", "-p", pipeline, capture],
+}
+rows = {"flows": [], "run": []}
+
+def measure(k):
+    # wait4 gives the child's own CPU time (microseconds) and peak RSS.
+    t0 = time.monotonic()
+    p = subprocess.Popen(cmds[k], stdout=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    if status != 0:
+        sys.exit("%s failed: %s" % (k, cmds[k]))
+    rows[k].append((time.monotonic() - t0, ru.ru_utime + ru.ru_stime, ru.ru_maxrss))
+
+for _ in range(int(runs)):
+    for k in ("flows", "run", "run", "flows"):
+        measure(k)
+size = os.path.getsize(capture)
 med = lambda v, i: statistics.median(x[i] for x in v)
 for k in ("flows", "run"):
     v = rows[k]
-    print("%-5s runs=%d cpu_median=%.3fs wall_median=%.3fs throughput=%.0fMB/s rss_median=%.0fMB" % (
-        k, len(v), med(v, 1), med(v, 0), size / med(v, 0) / 1e6, med(v, 2) / 1024))
+    print("%-5s runs=%d cpu_median=%.3fs cpu_min=%.3fs wall_median=%.3fs throughput=%.0fMB/s rss_median=%.0fMB" % (
+        k, len(v), med(v, 1), min(x[1] for x in v), med(v, 0), size / med(v, 0) / 1e6, med(v, 2) / 1024))
 f, r_ = rows["flows"], rows["run"]
 rounds = [(r_[i][1] + r_[i + 1][1]) / (f[i][1] + f[i + 1][1]) for i in range(0, min(len(f), len(r_)) - 1, 2)]
-r = med(rows["run"], 1) / med(rows["flows"], 1)
+r = med(r_, 1) / med(f, 1)
+m = min(x[1] for x in r_) / min(x[1] for x in f)
 print("overhead_cpu_rounds=%.1f%%  (median of per-round CPU-time ratios, run with the no-op plugin / flows)" % ((statistics.median(rounds) - 1) * 100))
 print("overhead_cpu_medians=%.1f%%  (ratio of the median CPU times)" % ((r - 1) * 100))
+print("overhead_cpu_minimums=%.1f%%  (ratio of the least disturbed runs: on a noisy machine the steadiest figure)" % ((m - 1) * 100))
 PY
