@@ -83,7 +83,9 @@ pub struct DispatchStats {
     pub events: u64,
     /// Named events dropped because a drain exceeded its bound.
     pub events_dropped: u64,
-    /// Peak size of the capture windows held for pending parts, bytes.
+    /// Peak of the capture held for pending parts: in each window held, up to the last byte
+    /// a part refers to (the memory it can take; windows are counted whole against
+    /// `max_monologue_buffer`).
     pub peak_pinned_bytes: u64,
     /// Sessions analysers released (not their protocol).
     pub released: u64,
@@ -143,6 +145,8 @@ struct Pinned {
     index: u64,
     bytes: Window,
     chunks: usize,
+    /// End of the last byte a chunk referred to (the part of the window in use).
+    used: usize,
 }
 
 /// What `data` touches for every segment of a session, kept in a dense array apart from the
@@ -391,6 +395,8 @@ pub struct Dispatcher<'s> {
     spare: Vec<Window>,
     /// Size of the windows in `pinned`, however much of them pending parts use.
     pinned_bytes: usize,
+    /// The capture the pinned windows hold up to the last byte a chunk referred to.
+    held_bytes: usize,
     /// Pending parts that hold bytes, as (table slot, session id, part `seq`), in the order
     /// they took their first bytes: the oldest first, to send early when the windows are
     /// full, and what `flush_all` visits instead of every open session. Entries of parts sent
@@ -511,6 +517,7 @@ impl<'s> Dispatcher<'s> {
             next_window: 0,
             spare: Vec::new(),
             pinned_bytes: 0,
+            held_bytes: 0,
             slices: Vec::new(),
             holding: VecDeque::new(),
             next_seq: 0,
@@ -705,6 +712,7 @@ impl<'s> Dispatcher<'s> {
     /// A window no part refers to any more: a mapping goes, memory is kept for reuse.
     fn unpin(&mut self, gone: Pinned) {
         self.pinned_bytes -= self.window_size;
+        self.held_bytes -= gone.used;
         let mut bytes = gone.bytes;
         if bytes.heap_mut().is_some()
             && bytes.len() == self.window_size
@@ -754,13 +762,13 @@ impl<'s> Dispatcher<'s> {
         }
         self.next_window = window.wrapping_add(1);
         self.pinned_bytes += size;
-        self.stats.peak_pinned_bytes = self.stats.peak_pinned_bytes.max(self.pinned_bytes as u64);
         self.pinned.push_back(Pinned {
             window,
             file,
             index,
             bytes,
             chunks: 1,
+            used: 0,
         });
         window
     }
@@ -1191,14 +1199,22 @@ impl TcpObserver for Dispatcher<'_> {
             let entry = match place {
                 Some((index, start)) => {
                     let window = self.pin(index);
-                    // A window in memory (gzip, a pipe): the bytes go to their place in it.
-                    if let Some(dst) = self
-                        .pinned
-                        .back_mut()
-                        .and_then(|p| p.bytes.heap_mut())
-                        .and_then(|b| b.get_mut(start..start + now.len()))
-                    {
-                        dst.copy_from_slice(now);
+                    if let Some(p) = self.pinned.back_mut() {
+                        // A window in memory (gzip, a pipe): the bytes go to their place in it.
+                        if let Some(dst) = p
+                            .bytes
+                            .heap_mut()
+                            .and_then(|b| b.get_mut(start..start + now.len()))
+                        {
+                            dst.copy_from_slice(now);
+                        }
+                        let end = start + now.len();
+                        if end > p.used {
+                            self.held_bytes += end - p.used;
+                            p.used = end;
+                            self.stats.peak_pinned_bytes =
+                                self.stats.peak_pinned_bytes.max(self.held_bytes as u64);
+                        }
                     }
                     Entry {
                         window,
