@@ -11,9 +11,12 @@
 //!   order, reassembled IP fragments) are copied into the chunk. A part goes out when its
 //!   monologue ends or reaches `monologue_part_size` (flagged `more`), or early (counted)
 //!   when the windows pending parts refer to reach `max_monologue_buffer` and one more is
-//!   needed: the parts that refer to the oldest window go, oldest first. Windows depend only on file offsets, so a capture gives the same parts
-//!   however it is read (a file, gzip'd, a pipe). Plugin calls are per session and per
-//!   monologue part, never per packet.
+//!   needed: the parts that refer to the oldest window go, oldest first. Windows depend only
+//!   on file offsets, so a capture gives the same parts however it is read (a file, gzip'd, a
+//!   pipe). Plugin calls are per session and per monologue part, never per packet.
+//! * What a data segment touches of its session is one cache line in a dense array (`Hot`);
+//!   the rest of the session's state is touched once per part (docs/performance.md: with
+//!   thousands of sessions in flight, these cache misses are the plugin path's cost).
 //! * A named event a plugin emits is queued; the queue is drained after the TCP event that
 //!   caused it has reached every analyser, so the order is the same on every run and no call
 //!   is re-entrant.
