@@ -205,7 +205,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
     let mut sink = JsonlSink::new(target);
     let (run, failures, stats, stopped, extracted) = {
         let mut dispatcher = Dispatcher::new(&pipeline, args.instances, &mut sink)?;
-        dispatcher.quiet = args.capture.quiet;
+        dispatcher.set_quiet(args.capture.quiet);
         let run = analyse(&args.capture.captures, &options, &mut dispatcher)?;
         // Not after a failure that stops the run, nor once the output failed (`| head`, a
         // full disk): the analysers' final records would go nowhere.
@@ -213,12 +213,11 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             dispatcher.finish();
         }
         let extracted = dispatcher
-            .artifacts
-            .as_ref()
+            .artifacts()
             .map(|a| (a.files, a.bytes, a.refused));
         (
             run,
-            dispatcher.failures.clone(),
+            dispatcher.failures().to_vec(),
             dispatcher.stats.clone(),
             dispatcher.stopped(),
             extracted,

@@ -203,8 +203,8 @@ struct Part {
 
 struct SessionState {
     id: u64,
-    /// Moved out for the duration of a call (see [`placeholder_session`]): neither copied nor
-    /// reference-counted per part, which would touch a cold cache line for every part.
+    /// Lent to the calls in place (`Analysers` lives apart from the sessions), neither
+    /// copied nor reference-counted per part.
     session: ApiSession,
     /// Entries whose filter matches and that have not released the session.
     slots: SlotSet,
@@ -259,19 +259,6 @@ impl SlotSet {
                 slot
             })
         })
-    }
-}
-
-/// What a session's state holds while its `session` is lent to a call: no allocation.
-fn placeholder_session() -> ApiSession {
-    let nowhere = netan_plugin_api::Endpoint::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0);
-    ApiSession {
-        id: u64::MAX,
-        key: RString::new(),
-        client: nowhere,
-        server: nowhere,
-        t_first: 0,
-        handshake: netan_plugin_api::Handshake(0),
     }
 }
 
@@ -373,7 +360,8 @@ fn window_size(max_buffered: usize) -> usize {
 
 /// Drives the analysers of a pipeline.
 pub struct Dispatcher<'s> {
-    slots: Vec<Slot>,
+    /// The analysers and what calling them needs.
+    an: Analysers<'s>,
     /// Open sessions, indexed by the listener's table slot.
     sessions: Vec<Option<SessionState>>,
     /// What a segment touches of each open session, by the same index (default for a slot
@@ -411,27 +399,109 @@ pub struct Dispatcher<'s> {
     slices: Vec<RSlice<'static, u8>>,
     /// Bytes in owned chunks of pending parts.
     owned_bytes: usize,
-    queue: VecDeque<Event>,
-    sink: &'s mut dyn Sink,
     part_size: usize,
     max_buffered: usize,
-    on_error: OnError,
     verbosity: u8,
-    stop: bool,
     /// Entries that take monologues and have not failed: a session's parts are gathered while
     /// its `slots` meet these.
     takes_monologues: SlotSet,
+    /// Counters.
+    pub stats: DispatchStats,
+}
+
+/// The pipeline's analysers and what a call needs besides them, apart from the sessions'
+/// state, so that a call can borrow a session's API view in place.
+struct Analysers<'s> {
+    slots: Vec<Slot>,
+    queue: VecDeque<Event>,
+    sink: &'s mut dyn Sink,
+    on_error: OnError,
+    stop: bool,
     /// The output failed (stdout closed by `| head`, a full disk): noted after each call that
     /// wrote, so that the per-frame check is a flag, not a call into the sink.
     output_failed: bool,
     /// Where extracted content goes, if anywhere.
-    pub artifacts: Option<Artifacts>,
+    artifacts: Option<Artifacts>,
     /// Suppress plugins' informational messages (`--quiet`).
-    pub quiet: bool,
+    quiet: bool,
     /// Failures, in order.
-    pub failures: Vec<Failure>,
-    /// Counters.
-    pub stats: DispatchStats,
+    failures: Vec<Failure>,
+}
+
+/// What a call left for the dispatcher to do.
+#[derive(Clone, Copy, Default)]
+struct Outcome {
+    /// The analyser released the session.
+    released: bool,
+    /// The analyser failed (it gets no more events).
+    failed: bool,
+}
+
+impl Analysers<'_> {
+    /// Calls `f` on the analyser instance of `slot` that handles session `id` (`session`: its
+    /// id and key, for records and messages), with a host handle; records a failure if it
+    /// fails.
+    fn call(
+        &mut self,
+        slot: usize,
+        id: u64,
+        session: Option<(u64, &str)>,
+        call: &'static str,
+        f: impl FnOnce(&mut AnalyserBox, HostMut<'_>) -> RResult<(), PluginError>,
+    ) -> Outcome {
+        let Some(s) = self.slots.get_mut(slot) else {
+            return Outcome::default();
+        };
+        if s.failed || self.stop {
+            return Outcome::default();
+        }
+        let n = s.instances.len().max(1) as u64;
+        let which = (id % n) as usize;
+        let Some(instance) = s.instances.get_mut(which) else {
+            return Outcome::default();
+        };
+        let mut host = HostImpl {
+            label: &s.label,
+            verbose: !self.quiet,
+            session,
+            instance: which,
+            instances: n as usize,
+            warned: &mut s.warned,
+            sink: &mut *self.sink,
+            queue: &mut self.queue,
+            artifacts: self.artifacts.as_mut(),
+            released: false,
+            wrote: false,
+        };
+        let result = f(instance, Host_TO::from_ptr(&mut host, TD_Opaque));
+        let released = host.released;
+        if host.wrote {
+            self.output_failed = self.sink.failed();
+        }
+        let failed = result.is_err();
+        if let Err(error) = result.into_result() {
+            s.failed = true;
+            let failure = Failure {
+                label: s.label.clone(),
+                call,
+                session: session.map(|(_, k)| k.to_string()),
+                error,
+            };
+            eprintln!(
+                "netan: error: {failure}; it gets no more events{}",
+                if self.on_error == OnError::Stop {
+                    " and the run stops"
+                } else {
+                    ""
+                }
+            );
+            self.failures.push(failure);
+            if self.on_error == OnError::Stop {
+                self.stop = true;
+            }
+        }
+        Outcome { released, failed }
+    }
 }
 
 /// Why a pipeline could not start.
@@ -509,7 +579,20 @@ impl<'s> Dispatcher<'s> {
         }
         Ok(Dispatcher {
             takes_monologues,
-            slots,
+            an: Analysers {
+                slots,
+                queue: VecDeque::new(),
+                sink,
+                on_error: pipeline.on_error,
+                stop: false,
+                output_failed: false,
+                artifacts: pipeline
+                    .extract_dir
+                    .clone()
+                    .map(|dir| Artifacts::new(dir, pipeline.extract_max_total)),
+                quiet: false,
+                failures: Vec::new(),
+            },
             sessions: Vec::new(),
             hot: Vec::new(),
             by_id: FxHashMap::default(),
@@ -525,28 +608,31 @@ impl<'s> Dispatcher<'s> {
             holding: VecDeque::new(),
             next_seq: 0,
             owned_bytes: 0,
-            queue: VecDeque::new(),
-            sink,
             // At most u32::MAX: chunk entries count a part's bytes in 32 bits.
             part_size: pipeline.monologue_part_size.clamp(1, u32::MAX as usize),
             max_buffered: pipeline.max_monologue_buffer,
-
-            on_error: pipeline.on_error,
             verbosity: pipeline.verbosity,
-            stop: false,
-            output_failed: false,
-            artifacts: pipeline
-                .extract_dir
-                .clone()
-                .map(|dir| Artifacts::new(dir, pipeline.extract_max_total)),
-            quiet: false,
-            failures: Vec::new(),
             stats: DispatchStats::default(),
         })
     }
 
-    /// Calls `f` on the analyser instance of `slot` that handles session `id`, with a host
-    /// handle; records a failure if it fails.
+    /// Suppresses plugins' informational messages (`--quiet`).
+    pub fn set_quiet(&mut self, quiet: bool) {
+        self.an.quiet = quiet;
+    }
+
+    /// Where extracted content went, if anywhere.
+    pub fn artifacts(&self) -> Option<&Artifacts> {
+        self.an.artifacts.as_ref()
+    }
+
+    /// The analysers' failures, in order.
+    pub fn failures(&self) -> &[Failure] {
+        &self.an.failures
+    }
+
+    /// Calls `f` on the analyser instance of `slot` that handles session `id`, and settles
+    /// what the call left (a release, a failure).
     fn call(
         &mut self,
         slot: usize,
@@ -555,62 +641,67 @@ impl<'s> Dispatcher<'s> {
         call: &'static str,
         f: impl FnOnce(&mut AnalyserBox, HostMut<'_>) -> RResult<(), PluginError>,
     ) {
-        let Some(s) = self.slots.get_mut(slot) else {
-            return;
-        };
-        if s.failed || self.stop {
-            return;
-        }
-        let n = s.instances.len().max(1) as u64;
-        let which = (id % n) as usize;
-        let Some(instance) = s.instances.get_mut(which) else {
-            return;
-        };
-        let mut host = HostImpl {
-            label: &s.label,
-            verbose: !self.quiet,
-            session,
-            instance: which,
-            instances: n as usize,
-            warned: &mut s.warned,
-            sink: &mut *self.sink,
-            queue: &mut self.queue,
-            artifacts: self.artifacts.as_mut(),
-            released: false,
-            wrote: false,
-        };
-        let result = f(instance, Host_TO::from_ptr(&mut host, TD_Opaque));
-        let released = host.released;
-        if host.wrote {
-            self.output_failed = self.sink.failed();
-        }
-        let failed = result.is_err();
-        if let Err(error) = result.into_result() {
-            s.failed = true;
-            let failure = Failure {
-                label: s.label.clone(),
-                call,
-                session: session.map(|(_, k)| k.to_string()),
-                error,
-            };
-            eprintln!(
-                "netan: error: {failure}; it gets no more events{}",
-                if self.on_error == OnError::Stop {
-                    " and the run stops"
-                } else {
-                    ""
+        let outcome = self.an.call(slot, id, session, call, f);
+        self.settle(slot, id, outcome);
+    }
+
+    /// Calls `f` for each entry of `slots` (in pipeline order) with the API view of the
+    /// session in table slot `t` (id `id`), lent in place; settles releases and failures
+    /// after the calls.
+    fn call_each(
+        &mut self,
+        t: usize,
+        id: u64,
+        slots: SlotSet,
+        call: &'static str,
+        f: impl Fn(&mut AnalyserBox, HostMut<'_>, &ApiSession) -> RResult<(), PluginError>,
+    ) {
+        let (mut released, mut failed) = (SlotSet::default(), SlotSet::default());
+        if let Some(Some(state)) = self.sessions.get(t) {
+            let session = &state.session;
+            for slot in slots.iter() {
+                let outcome = self.an.call(
+                    slot,
+                    id,
+                    Some((id, session.key.as_str())),
+                    call,
+                    |a, host| f(a, host, session),
+                );
+                if outcome.released {
+                    released.insert(slot);
                 }
-            );
-            self.failures.push(failure);
-            if self.on_error == OnError::Stop {
-                self.stop = true;
+                if outcome.failed {
+                    failed.insert(slot);
+                }
             }
         }
-        if released {
+        for slot in slots.iter() {
+            let outcome = Outcome {
+                released: released.contains(slot),
+                failed: failed.contains(slot),
+            };
+            self.settle(slot, id, outcome);
+        }
+    }
+
+    /// The entries of `slots` whose analysers take `wants` (session start or end).
+    fn wanting(&self, slots: SlotSet, wants: impl Fn(&Slot) -> bool) -> SlotSet {
+        let mut out = SlotSet::default();
+        for slot in slots.iter() {
+            if self.an.slots.get(slot).is_some_and(&wants) {
+                out.insert(slot);
+            }
+        }
+        out
+    }
+
+    /// Applies a call's outcome: the session released by the analyser, or the analyser
+    /// failed (nothing more is gathered for it).
+    fn settle(&mut self, slot: usize, id: u64, outcome: Outcome) {
+        if outcome.released {
             self.release(slot, id);
         }
-        if failed && self.takes_monologues.contains(slot) {
-            // Nothing more is gathered for it.
+        if outcome.failed && self.takes_monologues.contains(slot) {
             self.takes_monologues.remove(slot);
             let takes = self.takes_monologues;
             for (state, hot) in self.sessions.iter().zip(self.hot.iter_mut()) {
@@ -849,17 +940,18 @@ impl<'s> Dispatcher<'s> {
     /// Delivers queued named events until the queue is empty.
     fn drain(&mut self) {
         let mut handled = 0;
-        while let Some(event) = self.queue.pop_front() {
+        while let Some(event) = self.an.queue.pop_front() {
             handled += 1;
             if handled > MAX_EVENTS_PER_DRAIN {
-                self.stats.events_dropped += 1 + self.queue.len() as u64;
-                self.queue.clear();
+                self.stats.events_dropped += 1 + self.an.queue.len() as u64;
+                self.an.queue.clear();
                 eprintln!("netan: warning: plugins emitted more than {MAX_EVENTS_PER_DRAIN} events in a row; the rest were dropped");
                 break;
             }
             let session = (event.session_id != u64::MAX).then_some(event.session_id);
-            for slot in 0..self.slots.len() {
+            for slot in 0..self.an.slots.len() {
                 let consumes = self
+                    .an
                     .slots
                     .get(slot)
                     .is_some_and(|s| s.named.iter().any(|n| n.as_str() == event.name.as_str()));
@@ -903,7 +995,6 @@ impl<'s> Dispatcher<'s> {
         let mut chunks = std::mem::take(&mut hot.chunks);
         let mut part = std::mem::take(&mut state.part);
         let (id, slots) = (state.id, state.slots);
-        let session = std::mem::replace(&mut state.session, placeholder_session());
         // Packets are counted as the listener counts a monologue's: each once, however many
         // of its chunks the part holds.
         let mut recent = crate::tcp::RecentPackets::default();
@@ -911,19 +1002,22 @@ impl<'s> Dispatcher<'s> {
             .iter()
             .filter(|e| recent.first_time(u64::from(e.packet)))
             .count() as u64;
-        // The pinned windows are lent to the call (no plugin callback touches them), and the
-        // list of slices reuses the last part's allocation.
-        let pinned = std::mem::take(&mut self.pinned);
-        let delivered;
-        {
+        // The session's API view and the pinned windows are lent to the calls in place (no
+        // plugin callback touches the dispatcher's state), and the list of slices reuses the
+        // last part's allocation. Releases and failures are settled after the calls.
+        let takers = slots.and(self.takes_monologues);
+        let delivered = !takers.is_empty();
+        let (mut released, mut failed) = (SlotSet::default(), SlotSet::default());
+        if let Some(Some(state)) = self.sessions.get(t) {
+            let session = &state.session;
             let mut slices: Vec<RSlice<'_, u8>> = std::mem::take(&mut self.slices);
             slices.extend(
                 chunks
                     .iter()
-                    .map(|e| RSlice::from_slice(Self::chunk_bytes(e, &pinned, &part.owned))),
+                    .map(|e| RSlice::from_slice(Self::chunk_bytes(e, &self.pinned, &part.owned))),
             );
             let event = ApiMonologue {
-                session: &session,
+                session,
                 direction,
                 index: part.index,
                 part: part.part,
@@ -936,18 +1030,23 @@ impl<'s> Dispatcher<'s> {
                 t_end,
                 packets,
             };
-            delivered = !slots.and(self.takes_monologues).is_empty();
             if delivered {
                 self.stats.parts += 1;
             }
-            for slot in slots.and(self.takes_monologues).iter() {
-                self.call(
+            for slot in takers.iter() {
+                let outcome = self.an.call(
                     slot,
                     id,
                     Some((id, session.key.as_str())),
                     events::TCP_MONOLOGUE,
                     |a, host| a.tcp_monologue(host, &event),
                 );
+                if outcome.released {
+                    released.insert(slot);
+                }
+                if outcome.failed {
+                    failed.insert(slot);
+                }
             }
             slices.clear();
             // Empty, so this only changes the element lifetime; collecting in place keeps
@@ -957,7 +1056,13 @@ impl<'s> Dispatcher<'s> {
                 .map(|_| RSlice::from_slice(&[]))
                 .collect();
         }
-        self.pinned = pinned;
+        for slot in takers.iter() {
+            let outcome = Outcome {
+                released: released.contains(slot),
+                failed: failed.contains(slot),
+            };
+            self.settle(slot, id, outcome);
+        }
         self.release_chunks(&mut chunks, &mut part.owned);
         if let Some(h) = self.hot.get_mut(t) {
             // `gather` as it is now (a plugin may have released the session in the call);
@@ -970,7 +1075,6 @@ impl<'s> Dispatcher<'s> {
             };
         }
         if let Some(state) = self.state(t) {
-            state.session = session;
             // The copied bytes' list is kept (empty) for the session's next part.
             state.part = if more {
                 Part {
@@ -994,11 +1098,11 @@ impl<'s> Dispatcher<'s> {
 
     /// Ends the run: the partial-state protocol, then `finish` on every analyser, in order.
     pub fn finish(&mut self) {
-        for slot in 0..self.slots.len() {
-            let Some(s) = self.slots.get_mut(slot) else {
+        for slot in 0..self.an.slots.len() {
+            let Some(s) = self.an.slots.get_mut(slot) else {
                 continue;
             };
-            if s.failed || self.stop {
+            if s.failed || self.an.stop {
                 continue;
             }
             // Fold the other instances' partial state into the first.
@@ -1031,7 +1135,7 @@ impl<'s> Dispatcher<'s> {
                     error,
                 };
                 eprintln!("netan: error: {f}");
-                self.failures.push(f);
+                self.an.failures.push(f);
                 continue;
             }
             self.call(slot, 0, None, "finish", |a, host| a.finish(host));
@@ -1041,7 +1145,7 @@ impl<'s> Dispatcher<'s> {
 
     /// Whether the run must stop (an analyser failed and the pipeline says stop).
     pub fn stopped(&self) -> bool {
-        self.stop
+        self.an.stop
     }
 
     fn trace_session(&self, what: &str, s: &SessionInfo, ts: u64) {
@@ -1099,7 +1203,7 @@ fn api_reason(r: EndReason) -> ApiEndReason {
 impl TcpObserver for Dispatcher<'_> {
     fn session_start(&mut self, s: &SessionInfo, ts: u64) {
         let mut slots = SlotSet::default();
-        for (i, slot) in self.slots.iter().enumerate() {
+        for (i, slot) in self.an.slots.iter().enumerate() {
             // A failed analyser gets nothing more: new sessions gather nothing for it.
             if !slot.failed
                 && slot
@@ -1113,10 +1217,9 @@ impl TcpObserver for Dispatcher<'_> {
             return;
         }
         self.trace_session("start", s, ts);
-        let session = api_session(s);
         let state = SessionState {
             id: s.ordinal,
-            session: session.clone(),
+            session: api_session(s),
             slots,
             part: Part::default(),
         };
@@ -1136,21 +1239,14 @@ impl TcpObserver for Dispatcher<'_> {
             };
         }
         self.by_id.insert(s.ordinal, s.slot);
-        let event = ApiSessionStart {
-            session: &session,
-            ts,
-        };
-        for slot in slots.iter() {
-            if self.slots.get(slot).is_some_and(|x| x.start) {
-                self.call(
-                    slot,
-                    s.ordinal,
-                    Some((s.ordinal, session.key.as_str())),
-                    events::TCP_SESSION_START,
-                    |a, host| a.tcp_session_start(host, &event),
-                );
-            }
-        }
+        let starts = self.wanting(slots, |x| x.start);
+        self.call_each(
+            s.slot,
+            s.ordinal,
+            starts,
+            events::TCP_SESSION_START,
+            |a, host, session| a.tcp_session_start(host, &ApiSessionStart { session, ts }),
+        );
         self.drain();
     }
 
@@ -1315,8 +1411,6 @@ impl TcpObserver for Dispatcher<'_> {
         let Some(state) = self.state(s.slot) else {
             return;
         };
-        // The state goes below; until then (events drained) it keeps a placeholder.
-        let session = std::mem::replace(&mut state.session, placeholder_session());
         // A part still pending (bytes after the last monologue ended) is dropped.
         let mut owned = std::mem::take(&mut state.part.owned);
         let slots = state.slots;
@@ -1333,27 +1427,26 @@ impl TcpObserver for Dispatcher<'_> {
             }
         }
         let [c2s, s2c] = &end.streams;
-        let event = ApiSessionEnd {
-            session: &session,
-            reason: api_reason(end.reason),
-            t_end: end.t_end,
-            packets: s.packets,
-            bytes_c2s: c2s.bytes,
-            bytes_s2c: s2c.bytes,
-            gaps: c2s.gaps + s2c.gaps,
-            monologues: end.monologues,
-        };
-        for slot in slots.iter() {
-            if self.slots.get(slot).is_some_and(|x| x.end) {
-                self.call(
-                    slot,
-                    s.ordinal,
-                    Some((s.ordinal, session.key.as_str())),
-                    events::TCP_SESSION_END,
-                    |a, host| a.tcp_session_end(host, &event),
-                );
-            }
-        }
+        let ends = self.wanting(slots, |x| x.end);
+        self.call_each(
+            s.slot,
+            s.ordinal,
+            ends,
+            events::TCP_SESSION_END,
+            |a, host, session| {
+                let event = ApiSessionEnd {
+                    session,
+                    reason: api_reason(end.reason),
+                    t_end: end.t_end,
+                    packets: s.packets,
+                    bytes_c2s: c2s.bytes,
+                    bytes_s2c: s2c.bytes,
+                    gaps: c2s.gaps + s2c.gaps,
+                    monologues: end.monologues,
+                };
+                a.tcp_session_end(host, &event)
+            },
+        );
         // Events about this session emitted just now still see its filter matches.
         self.drain();
         if let Some(entry) = self.sessions.get_mut(s.slot) {
@@ -1371,7 +1464,7 @@ impl TcpObserver for Dispatcher<'_> {
     fn stop_requested(&self) -> bool {
         // A failed output (stdout closed by `| head`, a full disk) ends the run too: nothing
         // more could be written.
-        self.stop || self.output_failed
+        self.an.stop || self.an.output_failed
     }
 }
 
