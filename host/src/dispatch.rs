@@ -437,6 +437,31 @@ struct Outcome {
     failed: bool,
 }
 
+/// The outcomes of a round of calls about one session, by entry.
+#[derive(Clone, Copy, Default)]
+struct Outcomes {
+    released: SlotSet,
+    failed: SlotSet,
+}
+
+impl Outcomes {
+    fn add(&mut self, slot: usize, outcome: Outcome) {
+        if outcome.released {
+            self.released.insert(slot);
+        }
+        if outcome.failed {
+            self.failed.insert(slot);
+        }
+    }
+
+    fn of(&self, slot: usize) -> Outcome {
+        Outcome {
+            released: self.released.contains(slot),
+            failed: self.failed.contains(slot),
+        }
+    }
+}
+
 impl Analysers<'_> {
     /// Calls `f` on the analyser instance of `slot` that handles session `id` (`session`: its
     /// id and key, for records and messages), with a host handle; records a failure if it
@@ -656,31 +681,24 @@ impl<'s> Dispatcher<'s> {
         call: &'static str,
         f: impl Fn(&mut AnalyserBox, HostMut<'_>, &ApiSession) -> RResult<(), PluginError>,
     ) {
-        let (mut released, mut failed) = (SlotSet::default(), SlotSet::default());
+        let mut outcomes = Outcomes::default();
         if let Some(Some(state)) = self.sessions.get(t) {
             let session = &state.session;
             for slot in slots.iter() {
-                let outcome = self.an.call(
-                    slot,
-                    id,
-                    Some((id, session.key.as_str())),
-                    call,
-                    |a, host| f(a, host, session),
-                );
-                if outcome.released {
-                    released.insert(slot);
-                }
-                if outcome.failed {
-                    failed.insert(slot);
-                }
+                let key = Some((id, session.key.as_str()));
+                let outcome = self
+                    .an
+                    .call(slot, id, key, call, |a, host| f(a, host, session));
+                outcomes.add(slot, outcome);
             }
         }
+        self.settle_all(slots, id, outcomes);
+    }
+
+    /// Settles the outcomes of a round of calls to `slots` about session `id`.
+    fn settle_all(&mut self, slots: SlotSet, id: u64, outcomes: Outcomes) {
         for slot in slots.iter() {
-            let outcome = Outcome {
-                released: released.contains(slot),
-                failed: failed.contains(slot),
-            };
-            self.settle(slot, id, outcome);
+            self.settle(slot, id, outcomes.of(slot));
         }
     }
 
@@ -1007,7 +1025,7 @@ impl<'s> Dispatcher<'s> {
         // last part's allocation. Releases and failures are settled after the calls.
         let takers = slots.and(self.takes_monologues);
         let delivered = !takers.is_empty();
-        let (mut released, mut failed) = (SlotSet::default(), SlotSet::default());
+        let mut outcomes = Outcomes::default();
         if let Some(Some(state)) = self.sessions.get(t) {
             let session = &state.session;
             let mut slices: Vec<RSlice<'_, u8>> = std::mem::take(&mut self.slices);
@@ -1041,12 +1059,7 @@ impl<'s> Dispatcher<'s> {
                     events::TCP_MONOLOGUE,
                     |a, host| a.tcp_monologue(host, &event),
                 );
-                if outcome.released {
-                    released.insert(slot);
-                }
-                if outcome.failed {
-                    failed.insert(slot);
-                }
+                outcomes.add(slot, outcome);
             }
             slices.clear();
             // Empty, so this only changes the element lifetime; collecting in place keeps
@@ -1056,13 +1069,7 @@ impl<'s> Dispatcher<'s> {
                 .map(|_| RSlice::from_slice(&[]))
                 .collect();
         }
-        for slot in takers.iter() {
-            let outcome = Outcome {
-                released: released.contains(slot),
-                failed: failed.contains(slot),
-            };
-            self.settle(slot, id, outcome);
-        }
+        self.settle_all(takers, id, outcomes);
         self.release_chunks(&mut chunks, &mut part.owned);
         if let Some(h) = self.hot.get_mut(t) {
             // `gather` as it is now (a plugin may have released the session in the call);
