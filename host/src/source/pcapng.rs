@@ -45,31 +45,25 @@ struct BlockFields<'a> {
 }
 
 impl BlockFields<'_> {
+    /// `N` bytes at `at`, in little-endian order whatever the section's.
+    fn le<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
+        let mut b: [u8; N] = self.block.get(at..at.checked_add(N)?)?.try_into().ok()?;
+        if !self.little {
+            b.reverse();
+        }
+        Some(b)
+    }
+
     fn u16(&self, at: usize) -> Option<u16> {
-        let b: [u8; 2] = self.block.get(at..at + 2)?.try_into().ok()?;
-        Some(if self.little {
-            u16::from_le_bytes(b)
-        } else {
-            u16::from_be_bytes(b)
-        })
+        self.le(at).map(u16::from_le_bytes)
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
-        let b: [u8; 4] = self.block.get(at..at + 4)?.try_into().ok()?;
-        Some(if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        })
+        self.le(at).map(u32::from_le_bytes)
     }
 
     fn i64(&self, at: usize) -> Option<i64> {
-        let b: [u8; 8] = self.block.get(at..at + 8)?.try_into().ok()?;
-        Some(if self.little {
-            i64::from_le_bytes(b)
-        } else {
-            i64::from_be_bytes(b)
-        })
+        self.le(at).map(i64::from_le_bytes)
     }
 
     /// The options from `at` to the block's trailing length: (code, value) until
