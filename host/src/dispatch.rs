@@ -656,20 +656,6 @@ impl<'s> Dispatcher<'s> {
         &self.an.failures
     }
 
-    /// Calls `f` on the analyser instance of `slot` that handles session `id`, and settles
-    /// what the call left (a release, a failure).
-    fn call(
-        &mut self,
-        slot: usize,
-        id: u64,
-        session: Option<(u64, &str)>,
-        call: &'static str,
-        f: impl FnOnce(&mut AnalyserBox, HostMut<'_>) -> RResult<(), PluginError>,
-    ) {
-        let outcome = self.an.call(slot, id, session, call, f);
-        self.settle(slot, id, outcome);
-    }
-
     /// Calls `f` for each entry of `slots` (in pipeline order) with the API view of the
     /// session in table slot `t` (id `id`), lent in place; settles releases and failures
     /// after the calls.
@@ -990,11 +976,12 @@ impl<'s> Dispatcher<'s> {
                     }
                 }
                 self.stats.events += 1;
-                let key = event.session_key.to_string();
-                let ctx = session.map(|id| (id, key.as_str()));
-                self.call(slot, session.unwrap_or(0), ctx, "event", |a, host| {
-                    a.event(host, &event)
-                });
+                let id = session.unwrap_or(0);
+                let ctx = session.map(|id| (id, event.session_key.as_str()));
+                let outcome = self
+                    .an
+                    .call(slot, id, ctx, "event", |a, host| a.event(host, &event));
+                self.settle(slot, id, outcome);
             }
         }
     }
@@ -1145,7 +1132,10 @@ impl<'s> Dispatcher<'s> {
                 self.an.failures.push(f);
                 continue;
             }
-            self.call(slot, 0, None, "finish", |a, host| a.finish(host));
+            let outcome = self
+                .an
+                .call(slot, 0, None, "finish", |a, host| a.finish(host));
+            self.settle(slot, 0, outcome);
             self.drain();
         }
     }
