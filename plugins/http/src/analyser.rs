@@ -209,8 +209,12 @@ impl Plugin for Http {
         let id = m.session.id;
         let first = !self.sessions.contains_key(&id);
         let mut socks_start = false;
+        // A keep-alive probe byte before the first request is dropped (a part's first byte gets
+        // the part's start time: see below).
+        let mut skip = 0;
         if first {
             let head = m.head(24);
+            skip = probe_len(&head);
             // A SOCKS handshake is followed, on any port, to the HTTP it may tunnel.
             socks_start = m.direction == Direction::ClientToServer
                 && !m.starts_with_gap()
@@ -246,7 +250,7 @@ impl Plugin for Http {
         // The first byte of a part gets the part's start time, its last byte the end time: a
         // message that starts or ends there is timed exactly; inside a part, times are known
         // to the part's granularity only.
-        let mut skip = if first { probe_len(&m.head(8)) } else { 0 };
+
         match tracked.opening.as_deref_mut() {
             None => feed_part(&mut tracked.parser, m, &mut skip),
             Some(opening) => {
@@ -375,13 +379,13 @@ fn settle(tracked: &mut Tracked, ports: &[u16], session: &Session, at_end: bool)
     let Some(opening) = tracked.opening.as_deref() else {
         return Settled::Parsing;
     };
-    let events = match opening.status() {
+    let tunnel = match opening.status() {
         Status::Pending if !at_end => return Settled::Wait,
         Status::Pending | Status::NoTunnel(_) => {
             if !session.uses_port(ports) {
                 return Settled::Drop;
             }
-            tracked.opening.take().map(|o| o.into_events())
+            false
         }
         Status::Tunnel => {
             let target = opening.handshake().target();
@@ -397,14 +401,16 @@ fn settle(tracked: &mut Tracked, ports: &[u16], session: &Session, at_end: bool)
                 }
             }
             tracked.socks = target.map(ToString::to_string);
-            let events = opening.tunnel_events();
-            tracked.opening = None;
-            Some(events)
+            true
         }
     };
-    for ev in events.unwrap_or_default() {
-        match ev {
-            Event::Data { dir, bytes, ts } => tracked.parser.data(dir, &bytes, ts),
+    // What was held goes to the parser, in place: all of it, or the tunnel's bytes.
+    let Some(opening) = tracked.opening.take() else {
+        return Settled::Parsing;
+    };
+    for (ev, bytes) in opening.replay(tunnel) {
+        match *ev {
+            Event::Data { dir, ts, .. } => tracked.parser.data(dir, bytes, ts),
             Event::Gap { dir, len, ts } => tracked.parser.gap(dir, len, ts),
         }
     }

@@ -643,8 +643,22 @@ impl Opening {
     }
 
     /// Everything fed, as it came (for a session where no tunnel opened).
+    #[cfg(test)]
     pub fn into_events(self) -> Vec<Event> {
         self.log
+    }
+
+    /// What was fed, borrowed, as `(event, bytes of it)`: everything as it came, or, with
+    /// `tunnel`, what came after the handshake's bytes (empty unless the tunnel opened).
+    pub fn replay(&self, tunnel: bool) -> impl Iterator<Item = (&Event, &[u8])> + '_ {
+        let all = (!tunnel).then(|| {
+            self.log.iter().map(|ev| match ev {
+                Event::Data { bytes, .. } => (ev, bytes.as_slice()),
+                Event::Gap { .. } => (ev, &[][..]),
+            })
+        });
+        let after = tunnel.then(|| self.tunnel());
+        all.into_iter().flatten().chain(after.into_iter().flatten())
     }
 
     /// What was fed after the handshake's bytes, borrowed: `(event, bytes of it)` with the
@@ -677,8 +691,9 @@ impl Opening {
 
     /// What was fed after the handshake's bytes: the tunnel, as it came. Empty unless the
     /// tunnel opened.
+    #[cfg(test)]
     pub fn tunnel_events(&self) -> Vec<Event> {
-        self.tunnel()
+        self.replay(true)
             .map(|(ev, rest)| match ev {
                 Event::Data { dir, ts, .. } => Event::Data {
                     dir: *dir,
