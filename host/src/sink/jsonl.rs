@@ -115,57 +115,12 @@ pub fn value_json(buf: &mut String, value: &Value) {
     }
 }
 
-/// Whether `text` is one JSON value as far as its structure goes: strings closed and free of
-/// raw control characters, brackets balanced and matched (at most 128 deep), no `,` or `:`
-/// outside them, nothing after the value but spaces. (Numbers and literals are not checked:
-/// they cannot break a line.) Allocates nothing: it runs on every pre-serialised field.
+/// Whether `text` is one JSON value that keeps the record on one line: valid JSON (serde_json
+/// parses it into nothing: no allocation) without a raw line break (JSON allows one between
+/// tokens).
 fn well_formed(text: &str) -> bool {
-    // Open brackets as a bit stack, 1 for an object.
-    let (mut kinds, mut depth) = (0u128, 0u32);
-    let (mut in_string, mut escaped) = (false, false);
-    // A top-level value has begun; `done`: and ended.
-    let (mut seen, mut done) = (false, false);
-    for &b in text.as_bytes() {
-        if in_string {
-            if b < 0x20 {
-                return false;
-            }
-            if escaped {
-                escaped = false;
-            } else if b == b'\\' {
-                escaped = true;
-            } else if b == b'"' {
-                in_string = false;
-                done = depth == 0;
-            }
-            continue;
-        }
-        match b {
-            b' ' | b'\t' => done |= seen && depth == 0,
-            b'\n' | b'\r' => return false,
-            _ if done || b < 0x20 => return false,
-            b'"' => (in_string, seen) = (true, true),
-            b'{' | b'[' => {
-                if depth == u128::BITS {
-                    return false;
-                }
-                kinds = kinds << 1 | u128::from(b == b'{');
-                depth += 1;
-                seen = true;
-            }
-            b'}' | b']' => {
-                if depth == 0 || (kinds & 1 == 1) != (b == b'}') {
-                    return false;
-                }
-                kinds >>= 1;
-                depth -= 1;
-                done = depth == 0;
-            }
-            b',' | b':' if depth == 0 => return false,
-            _ => seen = true,
-        }
-    }
-    seen && !in_string && depth == 0
+    !text.contains(['\n', '\r'])
+        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 impl Sink for JsonlSink {
@@ -248,6 +203,12 @@ mod tests {
             "true false",
             "1,\"b\"",
             "\"a\":1",
+            // Balanced but not JSON (they passed the structure-only check this replaced).
+            "[1 2]",
+            "{\"a\" \"b\"}",
+            "tru",
+            // Valid JSON, but over two lines.
+            "[1,\n2]",
         ] {
             let mut buf = String::new();
             value_json(&mut buf, &Value::Json(bad.into()));
