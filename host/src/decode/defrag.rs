@@ -220,13 +220,11 @@ impl Defrag {
             return false;
         };
         self.bytes -= p.data.len();
-        // The datagram's buffer becomes the result (no copy).
+        self.prune_order();
+        // The datagram's buffer becomes the result (no copy); complete, it holds at least
+        // `total` bytes.
         self.done = p.data;
-        if self.done.len() >= total {
-            self.done.truncate(total);
-        } else {
-            self.done.clear();
-        }
+        self.done.truncate(total);
         self.counters.reassembled += 1;
         true
     }
@@ -235,6 +233,18 @@ impl Defrag {
     fn drop_datagram(&mut self, key: &FragmentKey) {
         if let Some(p) = self.pending.remove(key) {
             self.bytes -= p.data.len();
+            self.prune_order();
+        }
+    }
+
+    /// Drops the `order` entries of datagrams gone once they are more than the live ones:
+    /// otherwise, behind one old incomplete datagram at the front (kept until its timeout),
+    /// every datagram completed meanwhile would leave an entry, outside the memory bound.
+    fn prune_order(&mut self) {
+        if self.order.len() > 2 * self.pending.len() + 64 {
+            let pending = &self.pending;
+            self.order
+                .retain(|(_, serial, key)| pending.get(key).is_some_and(|p| p.serial == *serial));
         }
     }
 
@@ -375,5 +385,23 @@ mod tests {
         // One datagram alone over the limit is dropped, counted.
         d.add(key(8), 80, true, &[2; 40], 3);
         assert_eq!((d.incomplete(), d.counters.evicted, d.bytes), (0, 2, 0));
+    }
+
+    /// Behind one datagram that never completes (it waits for its timeout at the front of
+    /// the queue), many datagrams that do complete leave no trace.
+    #[test]
+    fn completed_datagrams_behind_a_stuck_one_hold_nothing() {
+        let mut d = Defrag::new(DefragLimits::default());
+        d.add(key(1), 0, true, b"lost", 0);
+        for id in 2..100_000u32 {
+            d.add(key(id), 8, false, b"b", 1);
+            assert!(d.add(key(id), 0, true, b"aaaaaaaa", 1));
+        }
+        assert_eq!(d.incomplete(), 1);
+        assert!(
+            d.order.len() <= 2 * d.pending.len() + 65,
+            "{}",
+            d.order.len()
+        );
     }
 }

@@ -119,8 +119,7 @@ pub fn value_json(buf: &mut String, value: &Value) {
 /// parses it into nothing: no allocation) without a raw line break (JSON allows one between
 /// tokens).
 fn well_formed(text: &str) -> bool {
-    !text.contains(['\n', '\r'])
-        && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
+    !text.contains(['\n', '\r']) && serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok()
 }
 
 impl Sink for JsonlSink {
