@@ -99,7 +99,7 @@ pub fn analyse(
             .then(|| progress_bar(total_size));
     let mut frame_index: u64 = 0;
     let mut done_bytes: u64 = 0;
-    let keeps_input = obs.input_window().is_some();
+    let keeps_input = obs.keeps_input();
 
     for path in &list.files {
         let mut report = FileReport {
@@ -149,8 +149,7 @@ pub fn analyse(
             }
         }
         if keeps_input {
-            // The file's block goes with it: no later bytes are taken for its frames' bytes.
-            obs.input_frame(&[], 0);
+            obs.input_end();
         }
         report.bytes = file.position();
         let stopping = obs.stop_requested();

@@ -1247,8 +1247,8 @@ impl TcpObserver for Dispatcher<'_> {
         self.drain();
     }
 
-    fn input_window(&self) -> Option<usize> {
-        (!self.takes_monologues.is_empty()).then_some(self.window_size)
+    fn keeps_input(&self) -> bool {
+        !self.takes_monologues.is_empty()
     }
 
     fn input_file(&mut self, view: Option<FileView>) {
@@ -1259,6 +1259,10 @@ impl TcpObserver for Dispatcher<'_> {
 
     fn input_frame(&mut self, data: &[u8], offset: u64) {
         self.frame = (data.as_ptr() as usize, data.len(), offset);
+    }
+
+    fn input_end(&mut self) {
+        self.frame = (0, 0, 0);
     }
 
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {

@@ -125,12 +125,12 @@ pub trait TcpObserver {
     fn monologue_end(&mut self, session: &SessionInfo, monologue: &Monologue);
     /// The session ended.
     fn session_end(&mut self, session: &SessionInfo, end: &SessionEnd);
-    /// Observers that keep frame bytes beyond the frame (the plugin dispatcher) say how large
-    /// the windows they keep them in are ([`crate::source::Window`]); `None` (the default):
-    /// nothing is kept, and [`TcpObserver::input_file`] and [`TcpObserver::input_frame`] are
-    /// not called.
-    fn input_window(&self) -> Option<usize> {
-        None
+    /// Whether the observer keeps frame bytes beyond the frame (the plugin dispatcher, in
+    /// windows of the capture: [`crate::source::Window`]). When not (the default),
+    /// [`TcpObserver::input_file`], [`TcpObserver::input_frame`] and
+    /// [`TcpObserver::input_end`] are not called.
+    fn keeps_input(&self) -> bool {
+        false
     }
     /// A new capture file starts (its frames' offsets count from 0 again), with a view to map
     /// windows of it from if it is a regular uncompressed file (else kept bytes are copied).
@@ -138,6 +138,8 @@ pub trait TcpObserver {
     /// The next frame's bytes and their offset in the (decompressed) file: `data` bytes from
     /// the listener that lie inside them are at the matching offsets.
     fn input_frame(&mut self, _data: &[u8], _offset: u64) {}
+    /// The capture file's frames are over (its read buffer goes: no later bytes are its).
+    fn input_end(&mut self) {}
     /// Whether the run must stop now (checked after every frame).
     fn stop_requested(&self) -> bool {
         false
