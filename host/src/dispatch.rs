@@ -384,11 +384,9 @@ pub struct Dispatcher<'s> {
     next_window: u32,
     /// Windows in memory no part refers to any more, kept to be reused.
     spare: Vec<Window>,
-    /// Size of the windows in `pinned`, however much of them pending parts use.
-    pinned_bytes: usize,
     /// The capture the pinned windows hold up to the last byte a chunk referred to.
     held_bytes: usize,
-    /// Pending parts that hold bytes, as (table slot, session id, part `seq`), in the order
+    /// Pending parts that hold bytes, as (table slot, part `seq`), in the order
     /// they took their first bytes: the oldest first, to send early when the windows are
     /// full, and what `flush_all` visits instead of every open session. Entries of parts sent
     /// since (or of ended sessions) are skipped.
@@ -463,13 +461,12 @@ impl Outcomes {
 }
 
 impl Analysers<'_> {
-    /// Calls `f` on the analyser instance of `slot` that handles session `id` (`session`: its
-    /// id and key, for records and messages), with a host handle; records a failure if it
-    /// fails.
+    /// Calls `f` on the analyser instance of `slot` that handles `session` (its id and key,
+    /// for records and messages; `None`: a call about no session, by the first instance),
+    /// with a host handle; records a failure if it fails.
     fn call(
         &mut self,
         slot: usize,
-        id: u64,
         session: Option<(u64, &str)>,
         call: &'static str,
         f: impl FnOnce(&mut AnalyserBox, HostMut<'_>) -> RResult<(), PluginError>,
@@ -481,6 +478,7 @@ impl Analysers<'_> {
             return Outcome::default();
         }
         let n = s.instances.len().max(1) as u64;
+        let id = session.map_or(0, |(id, _)| id);
         let which = (id % n) as usize;
         let Some(instance) = s.instances.get_mut(which) else {
             return Outcome::default();
@@ -627,7 +625,6 @@ impl<'s> Dispatcher<'s> {
             pinned: VecDeque::new(),
             next_window: 0,
             spare: Vec::new(),
-            pinned_bytes: 0,
             held_bytes: 0,
             slices: Vec::new(),
             holding: VecDeque::new(),
@@ -672,9 +669,7 @@ impl<'s> Dispatcher<'s> {
             let session = &state.session;
             for slot in slots.iter() {
                 let key = Some((id, session.key.as_str()));
-                let outcome = self
-                    .an
-                    .call(slot, id, key, call, |a, host| f(a, host, session));
+                let outcome = self.an.call(slot, key, call, |a, host| f(a, host, session));
                 outcomes.add(slot, outcome);
             }
         }
@@ -809,7 +804,6 @@ impl<'s> Dispatcher<'s> {
 
     /// A window no part refers to any more: a mapping goes, memory is kept for reuse.
     fn unpin(&mut self, gone: Pinned) {
-        self.pinned_bytes -= self.window_size;
         self.held_bytes -= gone.used;
         let mut bytes = gone.bytes;
         if bytes.heap_mut().is_some()
@@ -839,7 +833,7 @@ impl<'s> Dispatcher<'s> {
                 self.unpin(gone);
             }
         }
-        if self.pinned_bytes >= self.max_pinned() {
+        if self.pinned.len() * self.window_size >= self.max_pinned() {
             self.make_room();
         }
         let size = self.window_size;
@@ -859,7 +853,6 @@ impl<'s> Dispatcher<'s> {
             window = window.wrapping_add(1);
         }
         self.next_window = window.wrapping_add(1);
-        self.pinned_bytes += size;
         self.pinned.push_back(Pinned {
             window,
             file,
@@ -980,7 +973,7 @@ impl<'s> Dispatcher<'s> {
                 let ctx = session.map(|id| (id, event.session_key.as_str()));
                 let outcome = self
                     .an
-                    .call(slot, id, ctx, "event", |a, host| a.event(host, &event));
+                    .call(slot, ctx, "event", |a, host| a.event(host, &event));
                 self.settle(slot, id, outcome);
             }
         }
@@ -1041,7 +1034,6 @@ impl<'s> Dispatcher<'s> {
             for slot in takers.iter() {
                 let outcome = self.an.call(
                     slot,
-                    id,
                     Some((id, session.key.as_str())),
                     events::TCP_MONOLOGUE,
                     |a, host| a.tcp_monologue(host, &event),
@@ -1132,9 +1124,7 @@ impl<'s> Dispatcher<'s> {
                 self.an.failures.push(f);
                 continue;
             }
-            let outcome = self
-                .an
-                .call(slot, 0, None, "finish", |a, host| a.finish(host));
+            let outcome = self.an.call(slot, None, "finish", |a, host| a.finish(host));
             self.settle(slot, 0, outcome);
             self.drain();
         }

@@ -887,7 +887,7 @@ impl Pipeline {
                 .extract_max_total
                 .unwrap_or(crate::sink::artifacts::DEFAULT_MAX_TOTAL),
             on_error: file.plugins.on_error.unwrap_or_default(),
-            plugin_dirs: file_dirs.clone(),
+            plugin_dirs: file_dirs,
         })
     }
 

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use abi_stable::abi_stability::abi_checking::{
-    check_layout_compatibility, check_layout_compatibility_with_globals, CheckingGlobals,
+    check_layout_compatibility_with_globals, CheckingGlobals,
 };
 use abi_stable::library::{lib_header_from_path, LibHeader, LibraryError, RootModule};
 use abi_stable::sabi_types::VersionNumber;
@@ -181,30 +181,31 @@ fn check_root_module(header: &LibHeader) -> Result<PluginMod_Ref, String> {
                 .to_string(),
         );
     };
-    let own = <PluginMod_Ref as StableAbi>::LAYOUT;
     // Within the line, a plugin this netan is not "compatible" with in abi_stable's sense is
     // one built against an older API.
-    let older = !ours.is_compatible(theirs);
-    let checked = if older {
-        // With checking state of its own: abi_stable's process-wide state merges every prefix
-        // type it has seen into one widest view and holds later libraries against it in the
-        // forward direction only, so an older plugin checked there would make every
-        // current plugin loaded after it fail. The older plugin's types are not shared
-        // with other libraries (the host creates every `Host` object; analysers stay with
-        // their own library), so a check of the pair alone is the whole check.
-        check_layout_compatibility_with_globals(layout, own, &CheckingGlobals::new())
-    } else {
-        check_layout_compatibility(own, layout)
-    };
-    checked.map_err(|e| {
+    if ours.is_compatible(theirs) {
+        // The same or a newer API: abi_stable's own check, against its process-wide view.
+        return header.check_layout::<PluginMod_Ref>().map_err(|e| {
+            format!(
+                "its types do not match this netan's plugin API {ours} (abi_stable layout check, plugin built against {theirs}; \"expected\" is this netan's): {}",
+                first_lines(&e.to_string())
+            )
+        });
+    }
+    // An older API, checked the other way round with checking state of its own: abi_stable's
+    // process-wide state merges every prefix type it has seen into one widest view and holds
+    // later libraries against it in the forward direction only, so an older plugin checked
+    // there would make every current plugin loaded after it fail. The older plugin's types
+    // are not shared with other libraries (the host creates every `Host` object; analysers
+    // stay with their own library), so a check of the pair alone is the whole check.
+    let own = <PluginMod_Ref as StableAbi>::LAYOUT;
+    check_layout_compatibility_with_globals(layout, own, &CheckingGlobals::new()).map_err(|e| {
         format!(
-            "its types do not match this netan's plugin API {ours} (abi_stable layout check, plugin built against {theirs}; \"expected\" is {}): {}",
-            if older { "the plugin's" } else { "this netan's" },
+            "its types do not match this netan's plugin API {ours} (abi_stable layout check, plugin built against {theirs}; \"expected\" is the plugin's): {}",
             first_lines(&e.to_string())
         )
     })?;
-    // SAFETY: the layouts were just checked compatible, in the direction that holds for the
-    // two versions (see above).
+    // SAFETY: the plugin's layout was just checked to be a prefix of ours (see above).
     #[allow(unsafe_code)]
     let module = unsafe { header.unchecked_layout::<PluginMod_Ref>() };
     module.map_err(|e| {
