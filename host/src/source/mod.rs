@@ -162,7 +162,7 @@ pub struct CaptureFile {
     format: Format,
     compressed: bool,
     /// The file again, when it is regular and uncompressed: windows of it can be mapped.
-    plain: Option<File>,
+    plain: Option<FileView>,
     /// Compressed bytes the decoder has read (gzip files only).
     disk_read: Arc<AtomicU64>,
     truncation: Option<Truncation>,
@@ -202,10 +202,9 @@ impl CaptureFile {
         // A regular file is read a whole block at a time; a pipe as its bytes come.
         let regular = kind.is_some_and(|k| k.is_file());
         let plain = regular.then(|| file.try_clone().ok()).flatten();
-        let gzip = |b: &ByteBuffer<_>| b.available().starts_with(&[0x1f, 0x8b]);
         let mut raw = ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>);
         raw.fill(4).map_err(io_err)?;
-        let compressed = gzip(&raw);
+        let compressed = raw.available().starts_with(&[0x1f, 0x8b]);
         let disk_read = Arc::new(AtomicU64::new(0));
         let mut buf = if compressed {
             let inner = Counted {
@@ -254,7 +253,9 @@ impl CaptureFile {
             parser,
             format,
             compressed,
-            plain: if compressed { None } else { plain },
+            plain: plain
+                .filter(|_| !compressed)
+                .map(|file| FileView::new(file, path)),
             disk_read,
             truncation: None,
             counters: SourceCounters::default(),
@@ -278,9 +279,9 @@ impl CaptureFile {
     }
 
     /// A view to map windows of the file from, for a regular uncompressed file (`None` for
-    /// gzip and pipes: a consumer that keeps frame bytes copies them).
-    pub fn view(&self) -> Option<FileView> {
-        FileView::new(self.plain.as_ref()?, &self.path)
+    /// gzip and pipes: a consumer that keeps frame bytes copies them), handed over once.
+    pub fn view(&mut self) -> Option<FileView> {
+        self.plain.take()
     }
 
     /// Bytes of the (decompressed) file consumed so far.

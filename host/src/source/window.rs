@@ -90,16 +90,11 @@ pub struct FileView {
 }
 
 impl FileView {
-    pub(super) fn new(file: &File, path: &Path) -> Option<FileView> {
-        Some(FileView {
-            file: file.try_clone().ok()?,
+    pub(super) fn new(file: File, path: &Path) -> FileView {
+        FileView {
+            file,
             path: path.to_path_buf(),
-        })
-    }
-
-    /// The file's path.
-    pub fn path(&self) -> &Path {
-        &self.path
+        }
     }
 
     /// Maps `len` bytes of the file from `offset` (a multiple of [`WINDOW_ALIGN`]), without
@@ -148,7 +143,7 @@ mod tests {
     fn a_window_holds_the_bytes_of_the_file_at_its_offset() {
         let data: Vec<u8> = (0..1_000_000u32).map(|i| (i % 241) as u8).collect();
         let f = temp_file(&data);
-        let view = FileView::new(f.as_file(), f.path()).unwrap();
+        let view = FileView::new(f.reopen().unwrap(), f.path());
         let w = view.map(3 * WINDOW_ALIGN as u64, WINDOW_ALIGN).unwrap();
         assert!(w.is_mapped());
         assert_eq!(&w[..], &data[3 * WINDOW_ALIGN..4 * WINDOW_ALIGN]);
@@ -159,8 +154,7 @@ mod tests {
         // Kept after the view is gone.
         drop(view);
         assert_eq!(w[0], data[last]);
-        assert!(FileView::new(f.as_file(), f.path())
-            .unwrap()
+        assert!(FileView::new(f.reopen().unwrap(), f.path())
             .map(100, WINDOW_ALIGN)
             .is_err());
         let mut h = Window::heap(10);
@@ -187,8 +181,7 @@ mod tests {
     fn touch_truncated(through_window: bool) -> ! {
         let path = std::path::PathBuf::from(std::env::var_os("NETAN_TEST_FILE").unwrap());
         let file = File::open(&path).unwrap();
-        let w = FileView::new(&file, &path)
-            .unwrap()
+        let w = FileView::new(file.try_clone().unwrap(), &path)
             .map(0, 1 << 20)
             .unwrap();
         // SAFETY (test): a mapping netan does not know about, to be faulted on purpose.
