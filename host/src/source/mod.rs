@@ -29,6 +29,16 @@ use std::sync::Arc;
 
 use buffer::ByteBuffer;
 
+/// `N` bytes of `bytes` at `at`, stored little-endian (`little`) or not, in little-endian
+/// order: what `from_le_bytes` reads, whatever the file's byte order.
+fn little_endian<const N: usize>(bytes: &[u8], at: usize, little: bool) -> Option<[u8; N]> {
+    let mut b: [u8; N] = crate::decode::link::array(bytes, at)?;
+    if !little {
+        b.reverse();
+    }
+    Some(b)
+}
+
 /// Largest record or block accepted, in bytes. Anything larger is treated as corruption
 /// rather than read into memory (libpcap's own bound for pcapng blocks is 16 MiB).
 pub const MAX_RECORD_LEN: usize = 64 << 20;

@@ -147,14 +147,6 @@ impl PcapState {
     }
 
     fn read_u32(&self, bytes: &[u8], at: usize) -> u32 {
-        let b: [u8; 4] = bytes
-            .get(at..at + 4)
-            .and_then(|s| s.try_into().ok())
-            .unwrap_or([0; 4]);
-        if self.little {
-            u32::from_le_bytes(b)
-        } else {
-            u32::from_be_bytes(b)
-        }
+        super::little_endian(bytes, at, self.little).map_or(0, u32::from_le_bytes)
     }
 }

@@ -47,11 +47,7 @@ struct BlockFields<'a> {
 impl BlockFields<'_> {
     /// `N` bytes at `at`, in little-endian order whatever the section's.
     fn le<const N: usize>(&self, at: usize) -> Option<[u8; N]> {
-        let mut b: [u8; N] = self.block.get(at..at.checked_add(N)?)?.try_into().ok()?;
-        if !self.little {
-            b.reverse();
-        }
-        Some(b)
+        super::little_endian(self.block, at, self.little)
     }
 
     fn u16(&self, at: usize) -> Option<u16> {
