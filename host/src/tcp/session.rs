@@ -424,9 +424,9 @@ impl Session {
         } else {
             // A keep-alive probe without its byte: an empty ACK one below the next offset.
             let st = self.streams_get(d);
-            if flags.0 & !(TcpFlags::ACK | TcpFlags::PSH) == 0
-                && st.next > 0
-                && st.offset(data_seq) == Some(st.next - 1)
+            if st
+                .offset(data_seq)
+                .is_some_and(|off| st.is_keepalive(off, 0, flags))
             {
                 self.stream_mut(d).stats.keepalives += 1;
             }
@@ -490,10 +490,7 @@ impl Session {
                 }
             }
             if !payload.is_empty() {
-                let next = self.streams_get(d).next;
-                let keepalive = payload.len() <= 1
-                    && off + 1 == next
-                    && flags.0 & !(TcpFlags::ACK | TcpFlags::PSH) == 0;
+                let keepalive = self.streams_get(d).is_keepalive(off, payload.len(), flags);
                 if delivers || self.streams_get(d).first_buffered().is_some() {
                     self.ensure_started(ts, obs);
                 }

@@ -209,6 +209,18 @@ impl Stream {
         }
     }
 
+    /// Whether a segment at `off` carrying `len` bytes with `flags` is a keep-alive probe: at
+    /// most one byte, the last one already delivered, and no flag but ACK and PSH.
+    pub(crate) fn is_keepalive(
+        &self,
+        off: u64,
+        len: usize,
+        flags: crate::decode::TcpFlags,
+    ) -> bool {
+        use crate::decode::TcpFlags;
+        len <= 1 && off + 1 == self.next && flags.0 & !(TcpFlags::ACK | TcpFlags::PSH) == 0
+    }
+
     /// Whether a segment at `off` carrying `len` bytes would deliver bytes right away.
     pub(crate) fn would_deliver(&self, off: u64, len: usize) -> bool {
         len > 0
