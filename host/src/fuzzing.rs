@@ -181,11 +181,7 @@ mod tests {
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("../fuzz/corpus")
             .join(target);
-        let inputs = netan_plugin_api::testing::corpus(&dir);
-        for input in &inputs {
-            run(input);
-        }
-        inputs.len()
+        netan_plugin_api::testing::replay_corpus(&dir, run)
     }
 
     #[test]

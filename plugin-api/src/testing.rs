@@ -103,17 +103,18 @@ impl XorShift {
     }
 }
 
-/// The contents of every file in `dir` (a fuzz corpus), in name order. Panics when the
-/// directory cannot be read: for tests.
-pub fn corpus(dir: &std::path::Path) -> Vec<Vec<u8>> {
+/// Runs `run` on the contents of every file in `dir` (a fuzz corpus: the seeds, and any input
+/// a fuzzer kept), in name order; returns how many. Panics when the directory or a file
+/// cannot be read: for tests.
+pub fn replay_corpus(dir: &std::path::Path, mut run: impl FnMut(&[u8])) -> usize {
     let mut paths: Vec<std::path::PathBuf> = std::fs::read_dir(dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .filter(|p| p.is_file())
         .collect();
     paths.sort();
-    paths
-        .iter()
-        .map(|p| std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())))
-        .collect()
+    for p in &paths {
+        run(&std::fs::read(p).unwrap_or_else(|e| panic!("{}: {e}", p.display())));
+    }
+    paths.len()
 }

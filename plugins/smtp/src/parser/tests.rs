@@ -174,14 +174,6 @@ fn simple_session() -> Vec<Step<'static>> {
 #[test]
 fn the_fuzz_corpus_replays_cleanly() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/smtp");
-    let inputs = netan_plugin_api::testing::corpus(&dir);
-    for input in &inputs {
-        super::fuzz_parse(input);
-    }
-    assert!(
-        inputs.len() >= 5,
-        "{} inputs in {}",
-        inputs.len(),
-        dir.display()
-    );
+    let inputs = netan_plugin_api::testing::replay_corpus(&dir, super::fuzz_parse);
+    assert!(inputs >= 5, "{inputs} inputs in {}", dir.display());
 }
