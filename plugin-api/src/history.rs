@@ -155,14 +155,12 @@ mod tests {
         let mut next = Vec::new();
         let fields = layout.get_fields().into_iter().flat_map(|f| f.iter());
         for f in fields.chain(layout.phantom_fields().iter()) {
-            {
-                let _ = writeln!(text, "  {}: {}", f.name(), f.full_type());
-                next.push(f.layout());
-                for func in f.function_range().iter() {
-                    let _ = writeln!(text, "    {func}");
-                    next.extend(func.param_type_layouts.iter().map(|l| l()));
-                    next.extend(func.return_type_layout().map(|l| l()));
-                }
+            let _ = writeln!(text, "  {}: {}", f.name(), f.full_type());
+            next.push(f.layout());
+            for func in f.function_range().iter() {
+                let _ = writeln!(text, "    {func}");
+                next.extend(func.param_type_layouts.iter().map(|l| l()));
+                next.extend(func.return_type_layout().map(|l| l()));
             }
         }
         types.push((key, text));

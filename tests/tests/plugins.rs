@@ -132,13 +132,7 @@ fn a_plugin_built_against_an_older_api_runs_beside_current_plugins() {
         "[[plugin]]\nname = \"smtp\"\n\n[[plugin]]\npath = \"@api_0_1_0\"\n",
     ] {
         let p = pipeline(dir.path(), text);
-        let out = run(&["run", "-q", "-p", &p, capture]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        let recs = records(&out.stdout);
+        let recs = json_lines(&run_ok(&["run", "-q", "-p", &p, capture]));
         assert_eq!(recs.iter().filter(|r| r["type"] == "smtp").count(), 2);
         let old: Vec<_> = recs.iter().filter(|r| r["type"] == "old_api").collect();
         assert_eq!(old.len(), flows.len());
@@ -160,13 +154,7 @@ fn a_plugin_built_against_an_older_api_runs_beside_current_plugins() {
     }
     // `netan check` lists it with the API version it was built against.
     let p = pipeline(dir.path(), "[[plugin]]\npath = \"@api_0_1_0\"\n");
-    let out = run(&["check", &p]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = run_ok(&["check", &p]);
     assert!(text.contains("fixture-api-0-1-0"), "{text}");
 }
 
@@ -962,14 +950,9 @@ fn the_short_form_merges_into_an_entry_given_by_path() {
     let p = pipeline(dir.path(), &text);
     let smtp = capture("zeek-smtp.pcap").to_string_lossy().into_owned();
     let all = records(&run(&["run", "-q", "-p", &p, &smtp]).stdout);
-    let out = run(&["run", "-q", "-p", &p, "-l", "portcount,top=1", &smtp]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = run_ok(&["run", "-q", "-p", &p, "-l", "portcount,top=1", &smtp]);
     assert!(all.len() > 1);
-    assert_eq!(records(&out.stdout).len(), 1);
+    assert_eq!(json_lines(&out).len(), 1);
 }
 
 /// A plugin that panics in its destructor (after its last call) loses no record of the run:

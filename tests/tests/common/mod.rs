@@ -127,7 +127,6 @@ pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
 
 /// A classic pcap file's global header and records (either byte order), or `None` if it is
 /// not one.
-#[allow(dead_code)] // not every test binary splits captures
 pub fn pcap_records(bytes: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
     let header = bytes.get(..24)?;
     let big_endian = match header.get(..4)? {
@@ -151,7 +150,6 @@ pub fn pcap_records(bytes: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
 }
 
 /// Capture time in ns as `netan` writes it: seconds with nine decimals.
-#[allow(dead_code)] // not every test binary compares times
 pub fn secs(ns: u64) -> String {
     format!("{}.{:09}", ns / 1_000_000_000, ns % 1_000_000_000)
 }

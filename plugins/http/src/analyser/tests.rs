@@ -407,6 +407,16 @@ fn converse(
     });
 }
 
+/// Plays `script` on a fresh plugin for a session on `port` (not ended) and checks that the
+/// plugin released the session, keeping nothing and writing nothing.
+fn assert_released(port: u16, script: &[(Direction, &[u8])]) {
+    let (mut h, mut rec) = (http(""), Recorder::default());
+    converse(&mut h, &mut rec, &session(port), script, false);
+    assert_eq!(rec.releases, 1);
+    assert!(h.sessions.is_empty());
+    assert!(rec.records.is_empty());
+}
+
 const C2S: Direction = Direction::ClientToServer;
 const S2C: Direction = Direction::ServerToClient;
 const V5_HELLO: &[u8] = b"\x05\x01\x00";
@@ -469,19 +479,7 @@ fn a_request_sent_with_the_socks4_request_waits_for_the_reply() {
 
 #[test]
 fn a_refused_socks_request_off_the_http_ports_is_released_without_records() {
-    let s = session(1080);
-    let mut h = http("");
-    let mut rec = Recorder::default();
-    converse(
-        &mut h,
-        &mut rec,
-        &s,
-        &[(C2S, V4_TO_443), (S2C, V4_REFUSED)],
-        false,
-    );
-    assert_eq!(rec.releases, 1);
-    assert!(h.sessions.is_empty());
-    assert!(rec.records.is_empty());
+    assert_released(1080, &[(C2S, V4_TO_443), (S2C, V4_REFUSED)]);
 }
 
 #[test]
@@ -509,20 +507,8 @@ fn a_refused_socks_request_on_an_http_port_is_flagged_not_http_as_before() {
 
 #[test]
 fn tls_in_a_socks_tunnel_is_released_without_records() {
-    let s = session(1080);
-    let mut h = http("");
-    let mut rec = Recorder::default();
     let hello: &[u8] = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
-    converse(
-        &mut h,
-        &mut rec,
-        &s,
-        &[(C2S, V4_TO_443), (S2C, V4_OK), (C2S, hello)],
-        false,
-    );
-    assert_eq!(rec.releases, 1);
-    assert!(h.sessions.is_empty());
-    assert!(rec.records.is_empty());
+    assert_released(1080, &[(C2S, V4_TO_443), (S2C, V4_OK), (C2S, hello)]);
 }
 
 #[test]
