@@ -18,7 +18,7 @@ use std::sync::{Once, OnceLock};
 /// of a leaked copy; start 0 = free. Atomics only: the handler reads them, and nothing in a
 /// signal handler may lock or allocate. More windows than this are mapped only with a
 /// held-input budget of gigabytes: those beyond are not covered (a fault in one is a plain
-/// "Bus error").
+/// "Bus error"; the first one uncovered is warned about).
 const SLOTS: usize = 256;
 static STARTS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
 static ENDS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
@@ -69,6 +69,13 @@ pub(super) fn register(start: usize, len: usize, path: &Path) -> Option<usize> {
             return Some(i);
         }
     }
+    static FULL: Once = Once::new();
+    FULL.call_once(|| {
+        eprintln!(
+            "netan: warning: more than {SLOTS} capture windows mapped at once (max_monologue_buffer of gigabytes): if {} shrinks while they are, netan ends with a plain \"Bus error\"",
+            path.display()
+        );
+    });
     None
 }
 
