@@ -23,10 +23,7 @@ fn client() -> Endpoint {
     }
 }
 fn server() -> Endpoint {
-    Endpoint {
-        ip: "10.0.0.2".parse().unwrap(),
-        port: 80,
-    }
+    server_at(80)
 }
 
 /// A segment: who sends, relative seq (0 = first byte after the SYN), relative ack, flags,
