@@ -135,6 +135,9 @@ const OWNED: u32 = u32::MAX;
 /// What a copied chunk costs beyond its bytes, counted with them against their bound.
 const ENTRY_SIZE: usize = std::mem::size_of::<Entry>();
 
+/// How far down `holding` early parts' state is loaded ahead of sending them.
+const PREFETCH_AHEAD: usize = 8;
+
 /// Chunk lists longer than this are not kept for the next session in their slot.
 const KEEP_CHUNKS: usize = 256;
 
@@ -194,21 +197,111 @@ impl Hot {
 #[derive(Default)]
 struct Part {
     index: u64,
-    part: u32,
     offset: u64,
+    part: u32,
+    /// Gaps and copied bytes, which most parts have none of: allocated by the session's first
+    /// part that has some (and kept for its next parts), so that a part without them reads
+    /// one pointer, in the line its delivery reads anyway.
+    extra: Option<Box<PartExtra>>,
+}
+
+/// What few parts have.
+#[derive(Default)]
+struct PartExtra {
     gaps: Vec<ApiGap>,
     /// Bytes of the part's [`OWNED`] chunks, one after another.
     owned: Vec<u8>,
 }
 
+impl Part {
+    fn gaps(&self) -> &[ApiGap] {
+        self.extra.as_ref().map_or(&[], |x| x.gaps.as_slice())
+    }
+
+    fn owned(&self) -> &[u8] {
+        self.extra.as_ref().map_or(&[], |x| x.owned.as_slice())
+    }
+
+    fn extra(&mut self) -> &mut PartExtra {
+        self.extra.get_or_insert_with(Box::default)
+    }
+}
+
+/// Everything but the per-segment state of a session. What a part's delivery reads (whether
+/// the slot holds a session, its id, the entries it goes to, the part's numbering) is its
+/// first cache line; the API view follows, read only by a plugin that looks at the session
+/// (a call gets its address). An `Option` would keep its tag in the API view's address.
+#[repr(C, align(64))]
 struct SessionState {
+    /// Entries whose filter matches and that have not released the session.
+    slots: SlotSet,
     id: u64,
+    part: Part,
+    /// The table slot holds an open session (else the rest is left from the last one).
+    open: bool,
     /// Lent to the calls in place (`Analysers` lives apart from the sessions), neither
     /// copied nor reference-counted per part.
     session: ApiSession,
-    /// Entries whose filter matches and that have not released the session.
-    slots: SlotSet,
-    part: Part,
+}
+
+/// The state of open sessions by the listener's table slot.
+#[derive(Default)]
+struct SessionTable(Vec<SessionState>);
+
+impl SessionTable {
+    fn get(&self, t: usize) -> Option<&SessionState> {
+        self.0.get(t).filter(|s| s.open)
+    }
+
+    fn get_mut(&mut self, t: usize) -> Option<&mut SessionState> {
+        self.0.get_mut(t).filter(|s| s.open)
+    }
+
+    /// Slots the table has room for (the listener's peak of open sessions).
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Option<&SessionState>> {
+        self.0.iter().map(|s| s.open.then_some(s))
+    }
+
+    /// Opens `state` in slot `t`.
+    fn open(&mut self, t: usize, state: SessionState) {
+        if self.0.len() <= t {
+            self.0.resize_with(t + 1, SessionState::closed);
+        }
+        if let Some(entry) = self.0.get_mut(t) {
+            *entry = state;
+        }
+    }
+
+    /// Slot `t` holds no session any more.
+    fn close(&mut self, t: usize) {
+        if let Some(entry) = self.0.get_mut(t) {
+            *entry = SessionState::closed();
+        }
+    }
+}
+
+impl SessionState {
+    /// What a slot holds before its first session and after each.
+    fn closed() -> SessionState {
+        SessionState {
+            slots: SlotSet::default(),
+            id: 0,
+            part: Part::default(),
+            open: false,
+            session: ApiSession {
+                id: 0,
+                key: RString::new(),
+                client: ApiEndpoint::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0),
+                server: ApiEndpoint::new(std::net::Ipv4Addr::UNSPECIFIED.into(), 0),
+                t_first: 0,
+                handshake: ApiHandshake::NONE,
+            },
+        }
+    }
 }
 
 /// A set of pipeline entries (slot numbers below [`SlotSet::MAX`]), iterated in pipeline order.
@@ -267,7 +360,8 @@ struct HostImpl<'a> {
     label: &'a str,
     /// Print informational messages (off with `--quiet`).
     verbose: bool,
-    session: Option<(u64, &'a str)>,
+    /// The session the call is about: its id and key (read only if the plugin writes or logs).
+    session: Option<(u64, &'a RString)>,
     /// The instance called, out of how many, and the messages the entry's instances printed.
     instance: usize,
     instances: usize,
@@ -282,7 +376,10 @@ struct HostImpl<'a> {
 
 impl Host for HostImpl<'_> {
     fn emit_record(&mut self, record: Record) {
-        let session = self.session.map(|(id, key)| SessionRef { id, key });
+        let session = self.session.map(|(id, key)| SessionRef {
+            id,
+            key: key.as_str(),
+        });
         self.sink.record(self.label, session, &record);
         self.wrote = true;
     }
@@ -290,7 +387,7 @@ impl Host for HostImpl<'_> {
     fn emit_event(&mut self, mut event: Event) {
         if let Some((id, key)) = self.session {
             event.session_id = id;
-            event.session_key = key.into();
+            event.session_key = key.clone();
         }
         event.source = self.label.into();
         self.queue.push_back(event);
@@ -353,6 +450,21 @@ const MAX_WINDOW: usize = 8 << 20;
 /// The window size for a held-input budget of `max_buffered` bytes: a quarter of it (the
 /// budget counts whole windows), a multiple of [`crate::source::WINDOW_ALIGN`], at most
 /// [`MAX_WINDOW`].
+/// A hint to start loading the cache line of `p` (it never faults and changes nothing).
+#[inline(always)]
+fn prefetch<T>(p: &T) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint to the cache: it reads nothing the program sees and
+    // cannot fault, whatever the address; SSE is part of the x86_64 baseline.
+    #[allow(unsafe_code)]
+    unsafe {
+        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
+        _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast());
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
 fn window_size(max_buffered: usize) -> usize {
     let align = crate::source::WINDOW_ALIGN;
     (max_buffered / 4).clamp(align, MAX_WINDOW) / align * align
@@ -363,7 +475,7 @@ pub struct Dispatcher<'s> {
     /// The analysers and what calling them needs.
     an: Analysers<'s>,
     /// Open sessions, indexed by the listener's table slot.
-    sessions: Vec<Option<SessionState>>,
+    sessions: SessionTable,
     /// What a segment touches of each open session, by the same index (default for a slot
     /// with no session: nothing gathered).
     hot: Vec<Hot>,
@@ -467,7 +579,7 @@ impl Analysers<'_> {
     fn call(
         &mut self,
         slot: usize,
-        session: Option<(u64, &str)>,
+        session: Option<(u64, &RString)>,
         call: &'static str,
         f: impl FnOnce(&mut AnalyserBox, HostMut<'_>) -> RResult<(), PluginError>,
     ) -> Outcome {
@@ -616,7 +728,7 @@ impl<'s> Dispatcher<'s> {
                 quiet: false,
                 failures: Vec::new(),
             },
-            sessions: Vec::new(),
+            sessions: SessionTable::default(),
             hot: Vec::new(),
             by_id: FxHashMap::default(),
             frame: (0, 0, 0),
@@ -665,10 +777,10 @@ impl<'s> Dispatcher<'s> {
         f: impl Fn(&mut AnalyserBox, HostMut<'_>, &ApiSession) -> RResult<(), PluginError>,
     ) {
         let mut outcomes = Outcomes::default();
-        if let Some(Some(state)) = self.sessions.get(t) {
+        if let Some(state) = self.sessions.get(t) {
             let session = &state.session;
             for slot in slots.iter() {
-                let key = Some((id, session.key.as_str()));
+                let key = Some((id, &session.key));
                 let outcome = self.an.call(slot, key, call, |a, host| f(a, host, session));
                 outcomes.add(slot, outcome);
             }
@@ -717,7 +829,7 @@ impl<'s> Dispatcher<'s> {
             return;
         };
         let takes = self.takes_monologues;
-        if let (Some(Some(state)), Some(hot)) = (self.sessions.get_mut(t), self.hot.get_mut(t)) {
+        if let (Some(state), Some(hot)) = (self.sessions.get_mut(t), self.hot.get_mut(t)) {
             state.slots.remove(slot);
             hot.gather = state.slots.meets(takes);
         }
@@ -725,7 +837,7 @@ impl<'s> Dispatcher<'s> {
     }
 
     fn state(&mut self, slot: usize) -> Option<&mut SessionState> {
-        self.sessions.get_mut(slot).and_then(|s| s.as_mut())
+        self.sessions.get_mut(slot)
     }
 
     /// Windows pending parts may pin: `max_monologue_buffer`, and at least one window.
@@ -740,7 +852,7 @@ impl<'s> Dispatcher<'s> {
 
     /// Drops the chunks of a part (delivered or abandoned): unpins their windows and frees
     /// their copied bytes. `chunks` is left empty, with its allocation.
-    fn release_chunks(&mut self, chunks: &mut Vec<Entry>, owned: &mut Vec<u8>) {
+    fn release_chunks(&mut self, chunks: &mut Vec<Entry>, extra: Option<&mut PartExtra>) {
         let mut run: Option<(u32, usize)> = None;
         let mut copied = 0;
         for entry in chunks.drain(..) {
@@ -762,10 +874,13 @@ impl<'s> Dispatcher<'s> {
         if let Some((window, n)) = run {
             self.unpin_chunks(window, n);
         }
-        self.owned_bytes = self
-            .owned_bytes
-            .saturating_sub(owned.len() + copied * ENTRY_SIZE);
-        owned.clear();
+        if let Some(extra) = extra {
+            self.owned_bytes = self
+                .owned_bytes
+                .saturating_sub(extra.owned.len() + copied * ENTRY_SIZE);
+            extra.owned.clear();
+            extra.gaps.clear();
+        }
     }
 
     /// `n` chunks of window `window` are gone. A window no chunk refers to any more goes,
@@ -915,6 +1030,7 @@ impl<'s> Dispatcher<'s> {
             .front()
             .is_some_and(|p| p.window == oldest && p.chunks > 0)
         {
+            self.prefetch_held();
             let Some((t, seq)) = self.holding.pop_front() else {
                 break;
             };
@@ -924,10 +1040,35 @@ impl<'s> Dispatcher<'s> {
         }
     }
 
+    /// Starts loading what sending the parts a few entries down `holding` will read: their
+    /// hot line and cold state [`PREFETCH_AHEAD`] entries ahead, and half as far ahead (the
+    /// hot line loaded by then), their chunk list. Early parts go by the hundred at a time and
+    /// each would otherwise wait for these, one after the other.
+    fn prefetch_held(&self) {
+        if let Some(&(t, _)) = self.holding.get(PREFETCH_AHEAD) {
+            if let Some(hot) = self.hot.get(t) {
+                prefetch(hot);
+            }
+            // The slot, open or not: reading whether it is open would wait for the line.
+            if let Some(state) = self.sessions.0.get(t) {
+                prefetch(state);
+            }
+        }
+        if let Some(&(t, _)) = self.holding.get(PREFETCH_AHEAD / 2) {
+            if let Some(first) = self.hot.get(t).and_then(|h| h.chunks.first()) {
+                prefetch(first);
+            }
+        }
+    }
+
     /// Sends every pending part early (all continue), releasing every pinned window: run when
     /// the bytes copied into pending parts reach their bound.
     fn flush_all(&mut self) {
-        while let Some((t, seq)) = self.holding.pop_front() {
+        while !self.holding.is_empty() {
+            self.prefetch_held();
+            let Some((t, seq)) = self.holding.pop_front() else {
+                break;
+            };
             if self.unlist(t, seq) && self.flush_part(t, true) {
                 self.stats.early_parts += 1;
             }
@@ -957,11 +1098,7 @@ impl<'s> Dispatcher<'s> {
                 }
                 if let Some(id) = session {
                     // Events about a session reach consumers whose filter matches it.
-                    let state = self
-                        .by_id
-                        .get(&id)
-                        .and_then(|&t| self.sessions.get(t))
-                        .and_then(|s| s.as_ref());
+                    let state = self.by_id.get(&id).and_then(|&t| self.sessions.get(t));
                     if let Some(state) = state {
                         if !state.slots.contains(slot) {
                             continue;
@@ -970,7 +1107,7 @@ impl<'s> Dispatcher<'s> {
                 }
                 self.stats.events += 1;
                 let id = session.unwrap_or(0);
-                let ctx = session.map(|id| (id, event.session_key.as_str()));
+                let ctx = session.map(|id| (id, &event.session_key));
                 let outcome = self
                     .an
                     .call(slot, ctx, "event", |a, host| a.event(host, &event));
@@ -983,7 +1120,7 @@ impl<'s> Dispatcher<'s> {
     /// monologues; `more` when the monologue goes on. Returns whether any analyser got it (a
     /// part of a session every analyser released goes to nobody and is not counted).
     fn flush_part(&mut self, t: usize, more: bool) -> bool {
-        let (Some(Some(state)), Some(hot)) = (self.sessions.get_mut(t), self.hot.get_mut(t)) else {
+        let (Some(state), Some(hot)) = (self.sessions.get_mut(t), self.hot.get_mut(t)) else {
             return false;
         };
         let Some(direction) = hot.direction else {
@@ -1006,13 +1143,13 @@ impl<'s> Dispatcher<'s> {
         let takers = slots.and(self.takes_monologues);
         let delivered = !takers.is_empty();
         let mut outcomes = Outcomes::default();
-        if let Some(Some(state)) = self.sessions.get(t) {
+        if let Some(state) = self.sessions.get(t) {
             let session = &state.session;
             let mut slices: Vec<RSlice<'_, u8>> = std::mem::take(&mut self.slices);
             slices.extend(
                 chunks
                     .iter()
-                    .map(|e| RSlice::from_slice(Self::chunk_bytes(e, &self.pinned, &part.owned))),
+                    .map(|e| RSlice::from_slice(Self::chunk_bytes(e, &self.pinned, part.owned()))),
             );
             let event = ApiMonologue {
                 session,
@@ -1023,7 +1160,7 @@ impl<'s> Dispatcher<'s> {
                 offset: part.offset,
                 chunks: slices.as_slice().into(),
                 len,
-                gaps: part.gaps.as_slice().into(),
+                gaps: part.gaps().into(),
                 t_start,
                 t_end,
                 packets,
@@ -1034,7 +1171,7 @@ impl<'s> Dispatcher<'s> {
             for slot in takers.iter() {
                 let outcome = self.an.call(
                     slot,
-                    Some((id, session.key.as_str())),
+                    Some((id, &session.key)),
                     events::TCP_MONOLOGUE,
                     |a, host| a.tcp_monologue(host, &event),
                 );
@@ -1049,7 +1186,7 @@ impl<'s> Dispatcher<'s> {
                 .collect();
         }
         self.settle_all(takers, id, outcomes);
-        self.release_chunks(&mut chunks, &mut part.owned);
+        self.release_chunks(&mut chunks, part.extra.as_deref_mut());
         if let Some(h) = self.hot.get_mut(t) {
             // `gather` as it is now (a plugin may have released the session in the call);
             // the chunk list's allocation is kept for the next part.
@@ -1067,13 +1204,12 @@ impl<'s> Dispatcher<'s> {
                     index: part.index,
                     part: part.part + 1,
                     offset: part.offset + len,
-                    owned: part.owned,
-                    ..Part::default()
+                    extra: part.extra,
                 }
             } else {
                 Part {
                     index: part.index + 1,
-                    owned: part.owned,
+                    extra: part.extra,
                     ..Part::default()
                 }
             };
@@ -1209,13 +1345,11 @@ impl TcpObserver for Dispatcher<'_> {
             session: api_session(s),
             slots,
             part: Part::default(),
+            open: true,
         };
-        if self.sessions.len() <= s.slot {
-            self.sessions.resize_with(s.slot + 1, || None);
+        self.sessions.open(s.slot, state);
+        if self.hot.len() <= s.slot {
             self.hot.resize_with(s.slot + 1, Hot::default);
-        }
-        if let Some(entry) = self.sessions.get_mut(s.slot) {
-            *entry = Some(state);
         }
         if let Some(hot) = self.hot.get_mut(s.slot) {
             // A new session in the slot: the last one's chunk list (empty) is kept.
@@ -1315,7 +1449,7 @@ impl TcpObserver for Dispatcher<'_> {
                     }
                 }
                 None => {
-                    let Some(owned) = self.state(t).map(|s| &mut s.part.owned) else {
+                    let Some(owned) = self.state(t).map(|s| &mut s.part.extra().owned) else {
                         return;
                     };
                     // Below u32::MAX: the part's bytes are (`part_size` is at most that).
@@ -1368,7 +1502,7 @@ impl TcpObserver for Dispatcher<'_> {
         hot.opened = true;
         let offset = hot.len;
         if let Some(state) = self.state(s.slot) {
-            state.part.gaps.push(ApiGap { offset, len });
+            state.part.extra().gaps.push(ApiGap { offset, len });
         }
     }
 
@@ -1403,14 +1537,14 @@ impl TcpObserver for Dispatcher<'_> {
             return;
         };
         // A part still pending (bytes after the last monologue ended) is dropped.
-        let mut owned = std::mem::take(&mut state.part.owned);
+        let mut extra = state.part.extra.take();
         let slots = state.slots;
         let mut chunks = self
             .hot
             .get_mut(s.slot)
             .map(|h| std::mem::take(&mut h.chunks))
             .unwrap_or_default();
-        self.release_chunks(&mut chunks, &mut owned);
+        self.release_chunks(&mut chunks, extra.as_deref_mut());
         if let Some(hot) = self.hot.get_mut(s.slot) {
             // Kept for the slot's next session, unless a long part made it large.
             if chunks.capacity() <= KEEP_CHUNKS {
@@ -1440,9 +1574,7 @@ impl TcpObserver for Dispatcher<'_> {
         );
         // Events about this session emitted just now still see its filter matches.
         self.drain();
-        if let Some(entry) = self.sessions.get_mut(s.slot) {
-            *entry = None;
-        }
+        self.sessions.close(s.slot);
         if let Some(hot) = self.hot.get_mut(s.slot) {
             *hot = Hot {
                 chunks: std::mem::take(&mut hot.chunks),
@@ -1462,6 +1594,17 @@ impl TcpObserver for Dispatcher<'_> {
 #[cfg(test)]
 mod tests {
     use super::SlotSet;
+
+    #[test]
+    fn what_delivering_a_part_reads_of_its_session_is_one_cache_line() {
+        use super::{Hot, SessionState};
+        use std::mem::{align_of, offset_of};
+        assert_eq!(align_of::<SessionState>(), 64);
+        // Everything before the API view (slots, id, part numbering, open) is in the first line.
+        assert_eq!(offset_of!(SessionState, session), 64);
+        assert!(offset_of!(SessionState, open) < 64);
+        assert_eq!(std::mem::size_of::<Hot>(), 64);
+    }
 
     #[test]
     fn slot_sets_iterate_in_pipeline_order_and_ignore_slots_beyond_the_limit() {
