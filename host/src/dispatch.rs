@@ -489,9 +489,12 @@ pub struct Dispatcher<'s> {
     file: (u64, Option<FileView>),
     /// Size of a window.
     window_size: usize,
+    /// The window (number in the file, offset) the last chunk fell in: the input goes
+    /// forward, so the next chunk mostly falls in it too, without a division.
+    last_window: Option<(u64, u64)>,
     /// Windows pinned by pending parts, oldest first (few: their memory stays within
     /// `max_monologue_buffer`).
-    pinned: VecDeque<Pinned>,
+    pinned: Vec<Pinned>,
     /// Number of the next window taken.
     next_window: u32,
     /// Windows in memory no part refers to any more, kept to be reused.
@@ -734,7 +737,8 @@ impl<'s> Dispatcher<'s> {
             frame: (0, 0, 0),
             file: (0, None),
             window_size: window_size(pipeline.max_monologue_buffer),
-            pinned: VecDeque::new(),
+            last_window: None,
+            pinned: Vec::new(),
             next_window: 0,
             spare: Vec::new(),
             held_bytes: 0,
@@ -853,33 +857,34 @@ impl<'s> Dispatcher<'s> {
     /// Drops the chunks of a part (delivered or abandoned): unpins their windows and frees
     /// their copied bytes. `chunks` is left empty, with its allocation.
     fn release_chunks(&mut self, chunks: &mut Vec<Entry>, extra: Option<&mut PartExtra>) {
-        let mut run: Option<(u32, usize)> = None;
+        // Consecutive chunks mostly lie in one window: unpinned together, a run at a time.
+        let mut run = (OWNED, 0);
         let mut copied = 0;
-        for entry in chunks.drain(..) {
-            if entry.window == OWNED {
-                copied += 1;
+        for entry in chunks.iter() {
+            if entry.window == run.0 {
+                run.1 += 1;
                 continue;
             }
-            // Consecutive chunks mostly lie in one window: unpinned together.
-            match &mut run {
-                Some((window, n)) if *window == entry.window => *n += 1,
-                _ => {
-                    if let Some((window, n)) = run.take() {
-                        self.unpin_chunks(window, n);
-                    }
-                    run = Some((entry.window, 1));
-                }
-            }
+            self.end_run(run, &mut copied);
+            run = (entry.window, 1);
         }
-        if let Some((window, n)) = run {
-            self.unpin_chunks(window, n);
-        }
+        self.end_run(run, &mut copied);
+        chunks.clear();
         if let Some(extra) = extra {
             self.owned_bytes = self
                 .owned_bytes
                 .saturating_sub(extra.owned.len() + copied * ENTRY_SIZE);
             extra.owned.clear();
             extra.gaps.clear();
+        }
+    }
+
+    /// A run of `n` chunks of one window is gone (copied chunks are counted in `copied`).
+    fn end_run(&mut self, (window, n): (u32, usize), copied: &mut usize) {
+        if window == OWNED {
+            *copied += n;
+        } else if n > 0 {
+            self.unpin_chunks(window, n);
         }
     }
 
@@ -892,16 +897,15 @@ impl<'s> Dispatcher<'s> {
             if let Some(p) = self.pinned.get_mut(i) {
                 p.chunks = p.chunks.saturating_sub(n);
                 if p.chunks == 0 && i != newest {
-                    if let Some(gone) = self.pinned.remove(i) {
-                        self.unpin(gone);
-                    }
+                    let gone = self.pinned.remove(i);
+                    self.unpin(gone);
                 }
             }
         }
     }
 
     /// The bytes of a chunk, found in the pinned windows or among the part's copied bytes.
-    fn chunk_bytes<'a>(entry: &Entry, pinned: &'a VecDeque<Pinned>, owned: &'a [u8]) -> &'a [u8] {
+    fn chunk_bytes<'a>(entry: &Entry, pinned: &'a [Pinned], owned: &'a [u8]) -> &'a [u8] {
         let (start, len) = (entry.start as usize, entry.len as usize);
         let bytes = if entry.window == OWNED {
             owned.get(start..start + len)
@@ -936,15 +940,15 @@ impl<'s> Dispatcher<'s> {
         let file = self.file.0;
         if let Some(p) = self
             .pinned
-            .back_mut()
+            .last_mut()
             .filter(|p| p.file == file && p.index == index)
         {
             p.chunks += 1;
             return p.window;
         }
         // The newest window, kept with no chunk, is left behind.
-        if self.pinned.back().is_some_and(|p| p.chunks == 0) {
-            if let Some(gone) = self.pinned.pop_back() {
+        if self.pinned.last().is_some_and(|p| p.chunks == 0) {
+            if let Some(gone) = self.pinned.pop() {
                 self.unpin(gone);
             }
         }
@@ -968,7 +972,7 @@ impl<'s> Dispatcher<'s> {
             window = window.wrapping_add(1);
         }
         self.next_window = window.wrapping_add(1);
-        self.pinned.push_back(Pinned {
+        self.pinned.push(Pinned {
             window,
             file,
             index,
@@ -1022,12 +1026,12 @@ impl<'s> Dispatcher<'s> {
     /// more is needed. Parts that started later keep gathering, so parts sent early span
     /// about the whole budget of input rather than half of it on average.
     fn make_room(&mut self) {
-        let Some(oldest) = self.pinned.front().map(|p| p.window) else {
+        let Some(oldest) = self.pinned.first().map(|p| p.window) else {
             return;
         };
         while self
             .pinned
-            .front()
+            .first()
             .is_some_and(|p| p.window == oldest && p.chunks > 0)
         {
             self.prefetch_held();
@@ -1133,9 +1137,14 @@ impl<'s> Dispatcher<'s> {
         // Packets are counted as the listener counts a monologue's: each once, however many
         // of its chunks the part holds.
         let mut recent = crate::tcp::RecentPackets::default();
+        let mut last = None;
         let packets = chunks
             .iter()
-            .filter(|e| recent.first_time(u64::from(e.packet)))
+            // A packet's chunks are mostly consecutive (split at a window's end): the same
+            // packet as the last chunk's is not looked up again.
+            .filter(|e| {
+                last.replace(e.packet) != Some(e.packet) && recent.first_time(u64::from(e.packet))
+            })
             .count() as u64;
         // The session's API view and the pinned windows are lent to the calls in place (no
         // plugin callback touches the dispatcher's state), and the list of slices reuses the
@@ -1410,8 +1419,18 @@ impl TcpObserver for Dispatcher<'_> {
             let at = rest.as_ptr() as usize;
             let place = (at >= frame_at && at + rest.len() <= frame_at + frame_len).then(|| {
                 let offset = frame_offset + (at - frame_at) as u64;
-                let start = (offset % window_size as u64) as usize;
-                (offset / window_size as u64, start)
+                let (index, base) = match self.last_window {
+                    Some((index, base)) if offset >= base && offset - base < window_size as u64 => {
+                        (index, base)
+                    }
+                    _ => {
+                        let index = offset / window_size as u64;
+                        let base = index * window_size as u64;
+                        self.last_window = Some((index, base));
+                        (index, base)
+                    }
+                };
+                (index, (offset - base) as usize)
             });
             let take = match place {
                 Some((_, start)) => room.min(window_size - start),
@@ -1423,7 +1442,7 @@ impl TcpObserver for Dispatcher<'_> {
             let entry = match place {
                 Some((index, start)) => {
                     let window = self.pin(index);
-                    if let Some(p) = self.pinned.back_mut() {
+                    if let Some(p) = self.pinned.last_mut() {
                         // A window in memory (gzip, a pipe): the bytes go to their place in it.
                         if let Some(dst) = p
                             .bytes
