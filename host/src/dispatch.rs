@@ -139,6 +139,22 @@ const ENTRY_SIZE: usize = std::mem::size_of::<Entry>();
 /// How far down `holding` early parts' state is loaded ahead of sending them.
 const PREFETCH_AHEAD: usize = 8;
 
+/// Segments staged before they are gathered (see [`Dispatcher::stage`]).
+const STAGE: usize = 16;
+
+/// A data segment whose bytes are the frame's own, in the newest window (mapped), waiting to
+/// be gathered into its session's part.
+#[derive(Clone, Copy)]
+struct Staged {
+    t: usize,
+    direction: Direction,
+    /// The bytes' place in the file and their length.
+    offset: u64,
+    len: usize,
+    ts: u64,
+    packet: u64,
+}
+
 /// Chunk lists longer than this are not kept for the next session in their slot.
 const KEEP_CHUNKS: usize = 256;
 
@@ -451,16 +467,17 @@ const MAX_WINDOW: usize = 8 << 20;
 /// The window size for a held-input budget of `max_buffered` bytes: a quarter of it (the
 /// budget counts whole windows), a multiple of [`crate::source::WINDOW_ALIGN`], at most
 /// [`MAX_WINDOW`].
-/// A hint to start loading the cache line of `p` (it never faults and changes nothing).
+/// A hint to start loading the cache line at `p` (it never faults and changes nothing, whatever
+/// the address).
 #[inline(always)]
-fn prefetch<T>(p: &T) {
+fn prefetch<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint to the cache: it reads nothing the program sees and
     // cannot fault, whatever the address; SSE is part of the x86_64 baseline.
     #[allow(unsafe_code)]
     unsafe {
         use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>((p as *const T).cast());
+        _mm_prefetch::<_MM_HINT_T0>(p.cast());
     }
     #[cfg(not(target_arch = "x86_64"))]
     let _ = p;
@@ -490,6 +507,15 @@ pub struct Dispatcher<'s> {
     file: (u64, Option<FileView>),
     /// Size of a window.
     window_size: usize,
+    /// Data segments not gathered yet, in order. What gathering a segment reads first is its
+    /// session's hot line, which is not in the cache with thousands of sessions in flight:
+    /// staged, a segment's line is prefetched when it arrives and read a few segments later,
+    /// so that these waits overlap each other and the listener's work instead of following
+    /// one another. Only segments whose bytes are the frame's own and lie in the newest
+    /// window, mapped, are staged: gathering them needs neither the bytes nor a new window
+    /// (which could send parts early). Every other event gathers what is staged first, so
+    /// plugins see the same calls in the same order as without the stage.
+    stage: Vec<Staged>,
     /// The window (number in the file, offset) the last chunk fell in: the input goes
     /// forward, so the next chunk mostly falls in it too, without a division.
     last_window: Option<(u64, u64)>,
@@ -739,6 +765,7 @@ impl<'s> Dispatcher<'s> {
             file: (0, None),
             window_size: window_size(pipeline.max_monologue_buffer),
             last_window: None,
+            stage: Vec::with_capacity(STAGE),
             pinned: Vec::new(),
             next_window: 0,
             spare: Vec::new(),
@@ -1022,6 +1049,178 @@ impl<'s> Dispatcher<'s> {
         }
     }
 
+    /// The file offset of `data` if it is the frame's own bytes.
+    fn frame_offset(&self, data: &[u8]) -> Option<u64> {
+        let (frame_at, frame_len, frame_offset) = self.frame;
+        let at = data.as_ptr() as usize;
+        (at >= frame_at && at + data.len() <= frame_at + frame_len)
+            .then(|| frame_offset + (at - frame_at) as u64)
+    }
+
+    /// Where `data` can be staged: the frame's own bytes, within the newest window of this
+    /// file, mapped (its file offset).
+    fn stageable(&self, data: &[u8]) -> Option<u64> {
+        let offset = self.frame_offset(data)?;
+        let (index, base) = self.last_window?;
+        let newest = self.pinned.last()?;
+        let ws = self.window_size as u64;
+        (newest.file == self.file.0
+            && newest.index == index
+            && newest.bytes.is_mapped()
+            && offset >= base
+            && offset + data.len() as u64 <= base + ws)
+            .then_some(offset)
+    }
+
+    /// Gathers the staged segments, in order: first their sessions' hot lines are read (they
+    /// were prefetched when the segments arrived) to prefetch where each chunk list grows.
+    fn gather_staged(&mut self) {
+        if self.stage.is_empty() {
+            return;
+        }
+        let stage = std::mem::take(&mut self.stage);
+        for x in &stage {
+            if let Some(hot) = self.hot.get(x.t).filter(|h| h.gather) {
+                prefetch(hot.chunks.as_ptr().wrapping_add(hot.chunks.len()));
+            }
+        }
+        for x in &stage {
+            self.gather(
+                x.t,
+                x.direction,
+                None,
+                Some(x.offset),
+                x.len,
+                x.ts,
+                x.packet,
+            );
+        }
+        self.stage = stage;
+        self.stage.clear();
+    }
+
+    /// Adds `len` bytes of a data segment to the part of the session in table slot `t`: at
+    /// file offset `offset` if they are the frame's own (referred to in the window there; a
+    /// window in memory needs `data`, the bytes, to be copied into), else copied from `data`.
+    #[allow(clippy::too_many_arguments)]
+    fn gather(
+        &mut self,
+        t: usize,
+        direction: Direction,
+        data: Option<&[u8]>,
+        offset: Option<u64>,
+        len: usize,
+        ts: u64,
+        packet: u64,
+    ) {
+        let part_size = self.part_size;
+        let window_size = self.window_size;
+        let mut done = 0;
+        while done < len {
+            let room = match self.hot.get(t) {
+                Some(hot) if hot.gather => {
+                    // At most u32::MAX bytes per chunk (the log's lengths).
+                    (part_size as u64)
+                        .saturating_sub(hot.len)
+                        .clamp(1, u32::MAX as u64) as usize
+                }
+                _ => return,
+            };
+            // The frame's own bytes are at a known place in the file: referred to in the
+            // window there (a chunk ends at the window's end), not copied into the part.
+            let place = offset.map(|offset| {
+                let offset = offset + done as u64;
+                let (index, base) = match self.last_window {
+                    Some((index, base)) if offset >= base && offset - base < window_size as u64 => {
+                        (index, base)
+                    }
+                    _ => {
+                        let index = offset / window_size as u64;
+                        let base = index * window_size as u64;
+                        self.last_window = Some((index, base));
+                        (index, base)
+                    }
+                };
+                (index, (offset - base) as usize)
+            });
+            let take = match place {
+                Some((_, start)) => room.min(window_size - start),
+                None => room,
+            }
+            .min(len - done);
+            let now = data.and_then(|d| d.get(done..done + take));
+            done += take;
+            let chunk_len = take as u32;
+            let entry = match place {
+                Some((index, start)) => {
+                    let window = self.pin(index);
+                    if let Some(p) = self.pinned.last_mut() {
+                        // A window in memory (gzip, a pipe): the bytes go to their place in it.
+                        if let Some((dst, now)) = p
+                            .bytes
+                            .heap_mut()
+                            .and_then(|b| b.get_mut(start..start + take))
+                            .zip(now)
+                        {
+                            dst.copy_from_slice(now);
+                        }
+                        let end = start + take;
+                        if end > p.used {
+                            self.held_bytes += end - p.used;
+                            p.used = end;
+                            self.stats.peak_pinned_bytes =
+                                self.stats.peak_pinned_bytes.max(self.held_bytes as u64);
+                        }
+                    }
+                    Entry {
+                        window,
+                        start: start as u32,
+                        len: chunk_len,
+                        // Modulo 2^32 (see `Entry`).
+                        packet: packet as u32,
+                    }
+                }
+                None => {
+                    let Some(owned) = self.state(t).map(|s| &mut s.part.extra().owned) else {
+                        return;
+                    };
+                    // Below u32::MAX: the part's bytes are (`part_size` is at most that).
+                    let at = owned.len() as u32;
+                    owned.extend_from_slice(now.unwrap_or_default());
+                    self.owned_bytes += take + ENTRY_SIZE;
+                    Entry {
+                        window: OWNED,
+                        start: at,
+                        len: chunk_len,
+                        // Modulo 2^32 (see `Entry`).
+                        packet: packet as u32,
+                    }
+                }
+            };
+            let Some(hot) = self.hot.get_mut(t) else {
+                return;
+            };
+            hot.chunks.push(entry);
+            if hot.direction.is_none() {
+                hot.direction = Some(direction);
+            }
+            hot.open_at(ts, ts);
+            hot.opened = true;
+            hot.t_end = hot.t_end.max(ts);
+            hot.len += u64::from(chunk_len);
+            let full = hot.len >= part_size as u64;
+            if !hot.listed {
+                self.hold(t);
+            }
+            if full {
+                self.flush_part(t, true);
+            }
+        }
+        if self.owned_bytes > self.max_owned() {
+            self.flush_all();
+        }
+    }
+
     /// Sends early the pending parts that refer to the oldest window, oldest part first, until
     /// no part refers to it: run when the windows pinned reach `max_monologue_buffer` and one
     /// more is needed. Parts that started later keep gathering, so parts sent early span
@@ -1230,6 +1429,7 @@ impl<'s> Dispatcher<'s> {
 
     /// Ends the run: the partial-state protocol, then `finish` on every analyser, in order.
     pub fn finish(&mut self) {
+        self.gather_staged();
         for slot in 0..self.an.slots.len() {
             let Some(s) = self.an.slots.get_mut(slot) else {
                 continue;
@@ -1335,6 +1535,7 @@ fn api_reason(r: EndReason) -> ApiEndReason {
 
 impl TcpObserver for Dispatcher<'_> {
     fn session_start(&mut self, s: &SessionInfo, ts: u64) {
+        self.gather_staged();
         let mut slots = SlotSet::default();
         for (i, slot) in self.an.slots.iter().enumerate() {
             // A failed analyser gets nothing more: new sessions gather nothing for it.
@@ -1386,6 +1587,7 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn input_file(&mut self, view: Option<FileView>) {
+        self.gather_staged();
         // Windows of the last file still pinned keep their own mapping or memory.
         self.file = (self.file.0 + 1, view);
         self.frame = (0, 0, 0);
@@ -1396,120 +1598,36 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn input_end(&mut self) {
+        self.gather_staged();
         self.frame = (0, 0, 0);
     }
 
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
         let t = s.slot;
-        let part_size = self.part_size;
-        let (frame_at, frame_len, frame_offset) = self.frame;
-        let window_size = self.window_size;
-        let mut rest = data;
-        while !rest.is_empty() {
-            let room = match self.hot.get(t) {
-                Some(hot) if hot.gather => {
-                    // At most u32::MAX bytes per chunk (the log's lengths).
-                    (part_size as u64)
-                        .saturating_sub(hot.len)
-                        .clamp(1, u32::MAX as u64) as usize
-                }
-                _ => return,
-            };
-            // The frame's own bytes are at a known place in the file: referred to in the
-            // window there (a chunk ends at the window's end), not copied into the part.
-            let at = rest.as_ptr() as usize;
-            let place = (at >= frame_at && at + rest.len() <= frame_at + frame_len).then(|| {
-                let offset = frame_offset + (at - frame_at) as u64;
-                let (index, base) = match self.last_window {
-                    Some((index, base)) if offset >= base && offset - base < window_size as u64 => {
-                        (index, base)
-                    }
-                    _ => {
-                        let index = offset / window_size as u64;
-                        let base = index * window_size as u64;
-                        self.last_window = Some((index, base));
-                        (index, base)
-                    }
-                };
-                (index, (offset - base) as usize)
+        if let Some(offset) = self.stageable(data) {
+            if let Some(hot) = self.hot.get(t) {
+                prefetch(hot);
+            }
+            self.stage.push(Staged {
+                t,
+                direction,
+                offset,
+                len: data.len(),
+                ts,
+                packet,
             });
-            let take = match place {
-                Some((_, start)) => room.min(window_size - start),
-                None => room,
-            };
-            let (now, later) = rest.split_at(take.min(rest.len()));
-            rest = later;
-            let len = now.len() as u32;
-            let entry = match place {
-                Some((index, start)) => {
-                    let window = self.pin(index);
-                    if let Some(p) = self.pinned.last_mut() {
-                        // A window in memory (gzip, a pipe): the bytes go to their place in it.
-                        if let Some(dst) = p
-                            .bytes
-                            .heap_mut()
-                            .and_then(|b| b.get_mut(start..start + now.len()))
-                        {
-                            dst.copy_from_slice(now);
-                        }
-                        let end = start + now.len();
-                        if end > p.used {
-                            self.held_bytes += end - p.used;
-                            p.used = end;
-                            self.stats.peak_pinned_bytes =
-                                self.stats.peak_pinned_bytes.max(self.held_bytes as u64);
-                        }
-                    }
-                    Entry {
-                        window,
-                        start: start as u32,
-                        len,
-                        // Modulo 2^32 (see `Entry`).
-                        packet: packet as u32,
-                    }
-                }
-                None => {
-                    let Some(owned) = self.state(t).map(|s| &mut s.part.extra().owned) else {
-                        return;
-                    };
-                    // Below u32::MAX: the part's bytes are (`part_size` is at most that).
-                    let at = owned.len() as u32;
-                    owned.extend_from_slice(now);
-                    self.owned_bytes += now.len() + ENTRY_SIZE;
-                    Entry {
-                        window: OWNED,
-                        start: at,
-                        len,
-                        // Modulo 2^32 (see `Entry`).
-                        packet: packet as u32,
-                    }
-                }
-            };
-            let Some(hot) = self.hot.get_mut(t) else {
-                return;
-            };
-            hot.chunks.push(entry);
-            if hot.direction.is_none() {
-                hot.direction = Some(direction);
+            if self.stage.len() >= STAGE {
+                self.gather_staged();
             }
-            hot.open_at(ts, ts);
-            hot.opened = true;
-            hot.t_end = hot.t_end.max(ts);
-            hot.len += u64::from(len);
-            let full = hot.len >= part_size as u64;
-            if !hot.listed {
-                self.hold(t);
-            }
-            if full {
-                self.flush_part(t, true);
-            }
+            return;
         }
-        if self.owned_bytes > self.max_owned() {
-            self.flush_all();
-        }
+        self.gather_staged();
+        let offset = self.frame_offset(data);
+        self.gather(t, direction, Some(data), offset, data.len(), ts, packet);
     }
 
     fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64, ts: u64) {
+        self.gather_staged();
         let Some(hot) = self.hot.get_mut(s.slot).filter(|h| h.gather) else {
             return;
         };
@@ -1527,6 +1645,7 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn monologue_end(&mut self, s: &SessionInfo, m: &Monologue) {
+        self.gather_staged();
         if self.verbosity & 0x02 != 0 {
             let (from, _) = s.endpoints(m.direction);
             let _ = writeln!(
@@ -1552,6 +1671,7 @@ impl TcpObserver for Dispatcher<'_> {
     }
 
     fn session_end(&mut self, s: &SessionInfo, end: &SessionEnd) {
+        self.gather_staged();
         self.trace_session("end", s, end.t_end);
         let Some(state) = self.state(s.slot) else {
             return;
