@@ -197,6 +197,9 @@ struct Hot {
     opened: bool,
     /// The part is listed in the dispatcher's `holding` list.
     listed: bool,
+    /// The part has gaps or copied bytes (in its session's [`PartExtra`], which is not read
+    /// for a part without: sessions keep theirs once allocated).
+    extra: bool,
 }
 
 impl Hot {
@@ -1201,6 +1204,7 @@ impl<'s> Dispatcher<'s> {
                 return;
             };
             hot.chunks.push(entry);
+            hot.extra |= entry.window == OWNED;
             if hot.direction.is_none() {
                 hot.direction = Some(direction);
             }
@@ -1330,7 +1334,7 @@ impl<'s> Dispatcher<'s> {
         let Some(direction) = hot.direction else {
             return false;
         };
-        let (len, t_start, t_end) = (hot.len, hot.t_start, hot.t_end);
+        let (len, t_start, t_end, has_extra) = (hot.len, hot.t_start, hot.t_end, hot.extra);
         let mut chunks = std::mem::take(&mut hot.chunks);
         let mut part = std::mem::take(&mut state.part);
         let (id, slots) = (state.id, state.slots);
@@ -1354,11 +1358,16 @@ impl<'s> Dispatcher<'s> {
         let mut outcomes = Outcomes::default();
         if let Some(state) = self.sessions.get(t) {
             let session = &state.session;
+            let (owned, gaps) = if has_extra {
+                (part.owned(), part.gaps())
+            } else {
+                (&[][..], &[][..])
+            };
             let mut slices: Vec<RSlice<'_, u8>> = std::mem::take(&mut self.slices);
             slices.extend(
                 chunks
                     .iter()
-                    .map(|e| RSlice::from_slice(Self::chunk_bytes(e, &self.pinned, part.owned()))),
+                    .map(|e| RSlice::from_slice(Self::chunk_bytes(e, &self.pinned, owned))),
             );
             let event = ApiMonologue {
                 session,
@@ -1369,7 +1378,7 @@ impl<'s> Dispatcher<'s> {
                 offset: part.offset,
                 chunks: slices.as_slice().into(),
                 len,
-                gaps: part.gaps().into(),
+                gaps: gaps.into(),
                 t_start,
                 t_end,
                 packets,
@@ -1395,7 +1404,8 @@ impl<'s> Dispatcher<'s> {
                 .collect();
         }
         self.settle_all(takers, id, outcomes);
-        self.release_chunks(&mut chunks, part.extra.as_deref_mut());
+        let extra = part.extra.as_deref_mut().filter(|_| has_extra);
+        self.release_chunks(&mut chunks, extra);
         if let Some(h) = self.hot.get_mut(t) {
             // `gather` as it is now (a plugin may have released the session in the call);
             // the chunk list's allocation is kept for the next part.
@@ -1638,6 +1648,7 @@ impl TcpObserver for Dispatcher<'_> {
         // monologue does (not at time 0).
         hot.open_at(ts, ts);
         hot.opened = true;
+        hot.extra = true;
         let offset = hot.len;
         if let Some(state) = self.state(s.slot) {
             state.part.extra().gaps.push(ApiGap { offset, len });
