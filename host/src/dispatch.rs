@@ -519,6 +519,9 @@ pub struct Dispatcher<'s> {
     /// (which could send parts early). Every other event gathers what is staged first, so
     /// plugins see the same calls in the same order as without the stage.
     stage: Vec<Staged>,
+    /// The file offsets the newest window covers, if it is a mapping of the current file
+    /// (else empty): the segments that can be staged.
+    stage_range: (u64, u64),
     /// The window (number in the file, offset) the last chunk fell in: the input goes
     /// forward, so the next chunk mostly falls in it too, without a division.
     last_window: Option<(u64, u64)>,
@@ -769,6 +772,7 @@ impl<'s> Dispatcher<'s> {
             window_size: window_size(pipeline.max_monologue_buffer),
             last_window: None,
             stage: Vec::with_capacity(STAGE),
+            stage_range: (0, 0),
             pinned: Vec::new(),
             next_window: 0,
             spare: Vec::new(),
@@ -1003,6 +1007,12 @@ impl<'s> Dispatcher<'s> {
             window = window.wrapping_add(1);
         }
         self.next_window = window.wrapping_add(1);
+        let base = index * size as u64;
+        self.stage_range = if bytes.is_mapped() {
+            (base, base + size as u64)
+        } else {
+            (0, 0)
+        };
         self.pinned.push(Pinned {
             window,
             file,
@@ -1064,15 +1074,8 @@ impl<'s> Dispatcher<'s> {
     /// file, mapped (its file offset).
     fn stageable(&self, data: &[u8]) -> Option<u64> {
         let offset = self.frame_offset(data)?;
-        let (index, base) = self.last_window?;
-        let newest = self.pinned.last()?;
-        let ws = self.window_size as u64;
-        (newest.file == self.file.0
-            && newest.index == index
-            && newest.bytes.is_mapped()
-            && offset >= base
-            && offset + data.len() as u64 <= base + ws)
-            .then_some(offset)
+        let (lo, hi) = self.stage_range;
+        (offset >= lo && offset + data.len() as u64 <= hi).then_some(offset)
     }
 
     /// Gathers the staged segments, in order: first their sessions' hot lines are read (they
@@ -1087,19 +1090,77 @@ impl<'s> Dispatcher<'s> {
                 prefetch(hot.chunks.as_ptr().wrapping_add(hot.chunks.len()));
             }
         }
+        let part_size = self.part_size as u64;
         for x in &stage {
-            self.gather(
-                x.t,
-                x.direction,
-                None,
-                Some(x.offset),
-                x.len,
-                x.ts,
-                x.packet,
-            );
+            // Most segments fit in their part (no part is cut): one chunk, in the newest
+            // window, which is pinned already.
+            let fits = self
+                .hot
+                .get(x.t)
+                .is_some_and(|h| h.gather && h.len + (x.len as u64) < part_size);
+            match self.pinned.last_mut() {
+                Some(p) if fits && x.len > 0 => {
+                    p.chunks += 1;
+                    let window = p.window;
+                    let start = (x.offset - self.stage_range.0) as usize;
+                    self.note_used(start + x.len);
+                    let entry = Entry {
+                        window,
+                        start: start as u32,
+                        len: x.len as u32,
+                        // Modulo 2^32 (see `Entry`).
+                        packet: x.packet as u32,
+                    };
+                    self.add_chunk(x.t, entry, x.direction, x.ts);
+                }
+                _ => self.gather(
+                    x.t,
+                    x.direction,
+                    None,
+                    Some(x.offset),
+                    x.len,
+                    x.ts,
+                    x.packet,
+                ),
+            }
         }
         self.stage = stage;
         self.stage.clear();
+    }
+
+    /// The newest window is in use up to `end`: the capture held counts it.
+    fn note_used(&mut self, end: usize) {
+        if let Some(p) = self.pinned.last_mut() {
+            if end > p.used {
+                self.held_bytes += end - p.used;
+                p.used = end;
+                self.stats.peak_pinned_bytes =
+                    self.stats.peak_pinned_bytes.max(self.held_bytes as u64);
+            }
+        }
+    }
+
+    /// Adds a chunk to the part of the session in table slot `t` (listing the part if it
+    /// is its first). Returns whether the part is full.
+    fn add_chunk(&mut self, t: usize, entry: Entry, direction: Direction, ts: u64) -> bool {
+        let part_size = self.part_size as u64;
+        let Some(hot) = self.hot.get_mut(t) else {
+            return false;
+        };
+        hot.chunks.push(entry);
+        hot.extra |= entry.window == OWNED;
+        if hot.direction.is_none() {
+            hot.direction = Some(direction);
+        }
+        hot.open_at(ts, ts);
+        hot.opened = true;
+        hot.t_end = hot.t_end.max(ts);
+        hot.len += u64::from(entry.len);
+        let full = hot.len >= part_size;
+        if !hot.listed {
+            self.hold(t);
+        }
+        full
     }
 
     /// Adds `len` bytes of a data segment to the part of the session in table slot `t`: at
@@ -1167,14 +1228,8 @@ impl<'s> Dispatcher<'s> {
                         {
                             dst.copy_from_slice(now);
                         }
-                        let end = start + take;
-                        if end > p.used {
-                            self.held_bytes += end - p.used;
-                            p.used = end;
-                            self.stats.peak_pinned_bytes =
-                                self.stats.peak_pinned_bytes.max(self.held_bytes as u64);
-                        }
                     }
+                    self.note_used(start + take);
                     Entry {
                         window,
                         start: start as u32,
@@ -1200,23 +1255,7 @@ impl<'s> Dispatcher<'s> {
                     }
                 }
             };
-            let Some(hot) = self.hot.get_mut(t) else {
-                return;
-            };
-            hot.chunks.push(entry);
-            hot.extra |= entry.window == OWNED;
-            if hot.direction.is_none() {
-                hot.direction = Some(direction);
-            }
-            hot.open_at(ts, ts);
-            hot.opened = true;
-            hot.t_end = hot.t_end.max(ts);
-            hot.len += u64::from(chunk_len);
-            let full = hot.len >= part_size as u64;
-            if !hot.listed {
-                self.hold(t);
-            }
-            if full {
+            if self.add_chunk(t, entry, direction, ts) {
                 self.flush_part(t, true);
             }
         }
@@ -1598,6 +1637,8 @@ impl TcpObserver for Dispatcher<'_> {
 
     fn input_file(&mut self, view: Option<FileView>) {
         self.gather_staged();
+        // The newest window is of the last file.
+        self.stage_range = (0, 0);
         // Windows of the last file still pinned keep their own mapping or memory.
         self.file = (self.file.0 + 1, view);
         self.frame = (0, 0, 0);
