@@ -155,6 +155,9 @@ struct Staged {
     packet: u64,
 }
 
+/// Copied-byte lists larger than this are not kept for a session's next part.
+const KEEP_OWNED: usize = 4096;
+
 /// Chunk lists longer than this are not kept for the next session in their slot.
 const KEEP_CHUNKS: usize = 256;
 
@@ -909,7 +912,15 @@ impl<'s> Dispatcher<'s> {
             self.owned_bytes = self
                 .owned_bytes
                 .saturating_sub(extra.owned.len() + copied * ENTRY_SIZE);
-            extra.owned.clear();
+            // The bound counts copied bytes, not what their lists keep allocated: a session
+            // keeps a small list for its next parts, not a large one (with thousands of
+            // sessions holding out-of-order data now and then, kept lists added up to more
+            // than the bound).
+            if extra.owned.capacity() > KEEP_OWNED {
+                extra.owned = Vec::new();
+            } else {
+                extra.owned.clear();
+            }
             extra.gaps.clear();
         }
     }
