@@ -15,7 +15,8 @@
 //!   on file offsets, so a capture gives the same parts however it is read (a file, gzip'd, a
 //!   pipe). Plugin calls are per session and per monologue part, never per packet.
 //! * What a data segment touches of its session is one cache line in a dense array (`Hot`);
-//!   what delivering a part reads of the rest is one more (the first of `SessionState`), and
+//!   what delivering a part reads of the rest is one more (the first of `SessionState`).
+//!   Segments are staged so that their lines are prefetched and waited for together, and
 //!   parts sent early are prefetched a few ahead (docs/performance.md: with thousands of
 //!   sessions in flight, these cache misses are most of the plugin path's cost).
 //! * A named event a plugin emits is queued; the queue is drained after the TCP event that
