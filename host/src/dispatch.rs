@@ -41,7 +41,6 @@ use netan_plugin_api::{
     PluginError, Record, Session as ApiSession, SessionEnd as ApiSessionEnd,
     SessionStart as ApiSessionStart,
 };
-use rustc_hash::FxHashMap;
 
 use crate::pipeline::{Filter, OnError, Pipeline};
 use crate::sink::artifacts::Artifacts;
@@ -158,6 +157,9 @@ struct Staged {
 
 /// Copied-byte lists larger than this are not kept for a session's next part.
 const KEEP_OWNED: usize = 4096;
+
+/// The table slot of no session (events and calls about none).
+const NO_SLOT: usize = usize::MAX;
 
 /// Chunk lists longer than this are not kept for the next session in their slot.
 const KEEP_CHUNKS: usize = 256;
@@ -384,14 +386,15 @@ struct HostImpl<'a> {
     label: &'a str,
     /// Print informational messages (off with `--quiet`).
     verbose: bool,
-    /// The session the call is about: its id and key (read only if the plugin writes or logs).
-    session: Option<(u64, &'a RString)>,
+    /// The session the call is about: its id, its key (read only if the plugin writes or
+    /// logs) and its table slot (which events the plugin emits about it carry in the queue).
+    session: Option<(u64, &'a RString, usize)>,
     /// The instance called, out of how many, and the messages the entry's instances printed.
     instance: usize,
     instances: usize,
     warned: &'a mut Vec<(usize, String)>,
     sink: &'a mut dyn Sink,
-    queue: &'a mut VecDeque<Event>,
+    queue: &'a mut VecDeque<(Event, usize)>,
     artifacts: Option<&'a mut Artifacts>,
     released: bool,
     /// A record was written during the call.
@@ -400,7 +403,7 @@ struct HostImpl<'a> {
 
 impl Host for HostImpl<'_> {
     fn emit_record(&mut self, record: Record) {
-        let session = self.session.map(|(id, key)| SessionRef {
+        let session = self.session.map(|(id, key, _)| SessionRef {
             id,
             key: key.as_str(),
         });
@@ -409,12 +412,14 @@ impl Host for HostImpl<'_> {
     }
 
     fn emit_event(&mut self, mut event: Event) {
-        if let Some((id, key)) = self.session {
+        let mut t = NO_SLOT;
+        if let Some((id, key, slot)) = self.session {
             event.session_id = id;
             event.session_key = key.clone();
+            t = slot;
         }
         event.source = self.label.into();
-        self.queue.push_back(event);
+        self.queue.push_back((event, t));
     }
 
     fn log(&mut self, level: LogLevel, message: RStr<'_>) {
@@ -448,7 +453,7 @@ impl Host for HostImpl<'_> {
             None => RErr("extraction is not enabled (give netan run --extract-dir DIR)".into()),
             Some(store) => match store.save(
                 self.label,
-                self.session.map(|(id, _)| id),
+                self.session.map(|(id, _, _)| id),
                 name.as_str(),
                 data.as_slice(),
             ) {
@@ -504,8 +509,6 @@ pub struct Dispatcher<'s> {
     /// What a segment touches of each open session, by the same index (default for a slot
     /// with no session: nothing gathered).
     hot: Vec<Hot>,
-    /// Session id → table slot, for events that name a session.
-    by_id: FxHashMap<u64, usize>,
     /// The bytes of the frame being analysed (address range only, never read through) and
     /// their offset in the file.
     frame: (usize, usize, u64),
@@ -563,7 +566,9 @@ pub struct Dispatcher<'s> {
 /// state, so that a call can borrow a session's API view in place.
 struct Analysers<'s> {
     slots: Vec<Slot>,
-    queue: VecDeque<Event>,
+    /// Events plugins emitted, with the table slot of the session they are about (or
+    /// [`NO_SLOT`]).
+    queue: VecDeque<(Event, usize)>,
     sink: &'s mut dyn Sink,
     on_error: OnError,
     stop: bool,
@@ -619,7 +624,7 @@ impl Analysers<'_> {
     fn call(
         &mut self,
         slot: usize,
-        session: Option<(u64, &RString)>,
+        session: Option<(u64, &RString, usize)>,
         call: &'static str,
         f: impl FnOnce(&mut AnalyserBox, HostMut<'_>) -> RResult<(), PluginError>,
     ) -> Outcome {
@@ -630,7 +635,7 @@ impl Analysers<'_> {
             return Outcome::default();
         }
         let n = s.instances.len().max(1) as u64;
-        let id = session.map_or(0, |(id, _)| id);
+        let id = session.map_or(0, |(id, _, _)| id);
         let which = (id % n) as usize;
         let Some(instance) = s.instances.get_mut(which) else {
             return Outcome::default();
@@ -659,7 +664,7 @@ impl Analysers<'_> {
             let failure = Failure {
                 label: s.label.clone(),
                 call,
-                session: session.map(|(_, k)| k.to_string()),
+                session: session.map(|(_, k, _)| k.to_string()),
                 error,
             };
             eprintln!(
@@ -770,7 +775,6 @@ impl<'s> Dispatcher<'s> {
             },
             sessions: SessionTable::default(),
             hot: Vec::new(),
-            by_id: FxHashMap::default(),
             frame: (0, 0, 0),
             file: (0, None),
             window_size: window_size(pipeline.max_monologue_buffer),
@@ -823,18 +827,19 @@ impl<'s> Dispatcher<'s> {
         if let Some(state) = self.sessions.get(t) {
             let session = &state.session;
             for slot in slots.iter() {
-                let key = Some((id, &session.key));
+                let key = Some((id, &session.key, t));
                 let outcome = self.an.call(slot, key, call, |a, host| f(a, host, session));
                 outcomes.add(slot, outcome);
             }
         }
-        self.settle_all(slots, id, outcomes);
+        self.settle_all(slots, t, id, outcomes);
     }
 
-    /// Settles the outcomes of a round of calls to `slots` about session `id`.
-    fn settle_all(&mut self, slots: SlotSet, id: u64, outcomes: Outcomes) {
+    /// Settles the outcomes of a round of calls to `slots` about session `id` (in table slot
+    /// `t`).
+    fn settle_all(&mut self, slots: SlotSet, t: usize, id: u64, outcomes: Outcomes) {
         for slot in slots.iter() {
-            self.settle(slot, id, outcomes.of(slot));
+            self.settle(slot, t, id, outcomes.of(slot));
         }
     }
 
@@ -851,9 +856,9 @@ impl<'s> Dispatcher<'s> {
 
     /// Applies a call's outcome: the session released by the analyser, or the analyser
     /// failed (nothing more is gathered for it).
-    fn settle(&mut self, slot: usize, id: u64, outcome: Outcome) {
+    fn settle(&mut self, slot: usize, t: usize, id: u64, outcome: Outcome) {
         if outcome.released {
-            self.release(slot, id);
+            self.release(slot, t, id);
         }
         if outcome.failed && self.takes_monologues.contains(slot) {
             self.takes_monologues.remove(slot);
@@ -866,15 +871,17 @@ impl<'s> Dispatcher<'s> {
         }
     }
 
-    /// Analyser `slot` wants no more events about session `id`.
-    fn release(&mut self, slot: usize, id: u64) {
-        let Some(&t) = self.by_id.get(&id) else {
+    /// Analyser `slot` wants no more events about session `id`, in table slot `t` (unless it
+    /// has ended since: an event drained after its session).
+    fn release(&mut self, slot: usize, t: usize, id: u64) {
+        let takes = self.takes_monologues;
+        let Some(state) = self.sessions.get_mut(t).filter(|s| s.id == id) else {
             return;
         };
-        let takes = self.takes_monologues;
-        if let (Some(state), Some(hot)) = (self.sessions.get_mut(t), self.hot.get_mut(t)) {
-            state.slots.remove(slot);
-            hot.gather = state.slots.meets(takes);
+        state.slots.remove(slot);
+        let gather = state.slots.meets(takes);
+        if let Some(hot) = self.hot.get_mut(t) {
+            hot.gather = gather;
         }
         self.stats.released += 1;
     }
@@ -1337,7 +1344,7 @@ impl<'s> Dispatcher<'s> {
     /// Delivers queued named events until the queue is empty.
     fn drain(&mut self) {
         let mut handled = 0;
-        while let Some(event) = self.an.queue.pop_front() {
+        while let Some((event, t)) = self.an.queue.pop_front() {
             handled += 1;
             if handled > MAX_EVENTS_PER_DRAIN {
                 self.stats.events_dropped += 1 + self.an.queue.len() as u64;
@@ -1357,7 +1364,7 @@ impl<'s> Dispatcher<'s> {
                 }
                 if let Some(id) = session {
                     // Events about a session reach consumers whose filter matches it.
-                    let state = self.by_id.get(&id).and_then(|&t| self.sessions.get(t));
+                    let state = self.sessions.get(t).filter(|s| s.id == id);
                     if let Some(state) = state {
                         if !state.slots.contains(slot) {
                             continue;
@@ -1366,11 +1373,11 @@ impl<'s> Dispatcher<'s> {
                 }
                 self.stats.events += 1;
                 let id = session.unwrap_or(0);
-                let ctx = session.map(|id| (id, &event.session_key));
+                let ctx = session.map(|id| (id, &event.session_key, t));
                 let outcome = self
                     .an
                     .call(slot, ctx, "event", |a, host| a.event(host, &event));
-                self.settle(slot, id, outcome);
+                self.settle(slot, t, id, outcome);
             }
         }
     }
@@ -1440,7 +1447,7 @@ impl<'s> Dispatcher<'s> {
             for slot in takers.iter() {
                 let outcome = self.an.call(
                     slot,
-                    Some((id, &session.key)),
+                    Some((id, &session.key, t)),
                     events::TCP_MONOLOGUE,
                     |a, host| a.tcp_monologue(host, &event),
                 );
@@ -1454,7 +1461,7 @@ impl<'s> Dispatcher<'s> {
                 .map(|_| RSlice::from_slice(&[]))
                 .collect();
         }
-        self.settle_all(takers, id, outcomes);
+        self.settle_all(takers, t, id, outcomes);
         let extra = part.extra.as_deref_mut().filter(|_| has_extra);
         self.release_chunks(&mut chunks, extra);
         if let Some(h) = self.hot.get_mut(t) {
@@ -1532,7 +1539,7 @@ impl<'s> Dispatcher<'s> {
                 continue;
             }
             let outcome = self.an.call(slot, None, "finish", |a, host| a.finish(host));
-            self.settle(slot, 0, outcome);
+            self.settle(slot, NO_SLOT, 0, outcome);
             self.drain();
         }
     }
@@ -1631,7 +1638,6 @@ impl TcpObserver for Dispatcher<'_> {
                 ..Hot::default()
             };
         }
-        self.by_id.insert(s.ordinal, s.slot);
         let starts = self.wanting(slots, |x| x.start);
         self.call_each(
             s.slot,
@@ -1785,7 +1791,6 @@ impl TcpObserver for Dispatcher<'_> {
                 ..Hot::default()
             };
         }
-        self.by_id.remove(&s.ordinal);
     }
 
     fn stop_requested(&self) -> bool {
