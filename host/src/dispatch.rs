@@ -130,6 +130,19 @@ struct Entry {
     packet: u32,
 }
 
+impl Entry {
+    /// A chunk of `len` bytes at `start` of window `window`, from frame `packet` (kept modulo
+    /// 2^32).
+    fn new(window: u32, start: usize, len: u32, packet: u64) -> Entry {
+        Entry {
+            window,
+            start: start as u32,
+            len,
+            packet: packet as u32,
+        }
+    }
+}
+
 /// `Entry::window` of copied bytes (never a window's number).
 const OWNED: u32 = u32::MAX;
 
@@ -261,6 +274,7 @@ impl Part {
 struct SessionState {
     /// Entries whose filter matches and that have not released the session.
     slots: SlotSet,
+    /// `session.id`, here in the first line.
     id: u64,
     part: Part,
     /// The table slot holds an open session (else the rest is left from the last one).
@@ -281,6 +295,14 @@ impl SessionTable {
 
     fn get_mut(&mut self, t: usize) -> Option<&mut SessionState> {
         self.0.get_mut(t).filter(|s| s.open)
+    }
+
+    /// Starts loading the first line of slot `t`, open or not (reading whether it is open
+    /// would wait for the line).
+    fn prefetch(&self, t: usize) {
+        if let Some(state) = self.0.get(t) {
+            prefetch(state);
+        }
     }
 
     /// Slots the table has room for (the listener's peak of open sessions).
@@ -381,14 +403,22 @@ impl SlotSet {
     }
 }
 
+/// The session a call is about: its id, its key (read only if the plugin writes or logs) and
+/// its table slot (which the events the plugin emits about it carry in the queue).
+#[derive(Clone, Copy)]
+struct About<'a> {
+    id: u64,
+    key: &'a RString,
+    t: usize,
+}
+
 /// The [`Host`] implementation handed to a plugin for one call.
 struct HostImpl<'a> {
     label: &'a str,
     /// Print informational messages (off with `--quiet`).
     verbose: bool,
-    /// The session the call is about: its id, its key (read only if the plugin writes or
-    /// logs) and its table slot (which events the plugin emits about it carry in the queue).
-    session: Option<(u64, &'a RString, usize)>,
+    /// The session the call is about.
+    session: Option<About<'a>>,
     /// The instance called, out of how many, and the messages the entry's instances printed.
     instance: usize,
     instances: usize,
@@ -403,9 +433,9 @@ struct HostImpl<'a> {
 
 impl Host for HostImpl<'_> {
     fn emit_record(&mut self, record: Record) {
-        let session = self.session.map(|(id, key, _)| SessionRef {
-            id,
-            key: key.as_str(),
+        let session = self.session.map(|a| SessionRef {
+            id: a.id,
+            key: a.key.as_str(),
         });
         self.sink.record(self.label, session, &record);
         self.wrote = true;
@@ -413,10 +443,10 @@ impl Host for HostImpl<'_> {
 
     fn emit_event(&mut self, mut event: Event) {
         let mut t = NO_SLOT;
-        if let Some((id, key, slot)) = self.session {
-            event.session_id = id;
-            event.session_key = key.clone();
-            t = slot;
+        if let Some(a) = self.session {
+            event.session_id = a.id;
+            event.session_key = a.key.clone();
+            t = a.t;
         }
         event.source = self.label.into();
         self.queue.push_back((event, t));
@@ -453,7 +483,7 @@ impl Host for HostImpl<'_> {
             None => RErr("extraction is not enabled (give netan run --extract-dir DIR)".into()),
             Some(store) => match store.save(
                 self.label,
-                self.session.map(|(id, _, _)| id),
+                self.session.map(|a| a.id),
                 name.as_str(),
                 data.as_slice(),
             ) {
@@ -527,7 +557,8 @@ pub struct Dispatcher<'s> {
     /// plugins see the same calls in the same order as without the stage.
     stage: Vec<Staged>,
     /// The file offsets the newest window covers, if it is a mapping of the current file
-    /// (else empty): the segments that can be staged.
+    /// (else empty): the segments that can be staged. Kept as the window is taken or the file
+    /// changes ([`Self::newest_mapped_range`]), to check in one range test per segment.
     stage_range: (u64, u64),
     /// The window (number in the file, offset) the last chunk fell in: the input goes
     /// forward, so the next chunk mostly falls in it too, without a division.
@@ -624,7 +655,7 @@ impl Analysers<'_> {
     fn call(
         &mut self,
         slot: usize,
-        session: Option<(u64, &RString, usize)>,
+        session: Option<About<'_>>,
         call: &'static str,
         f: impl FnOnce(&mut AnalyserBox, HostMut<'_>) -> RResult<(), PluginError>,
     ) -> Outcome {
@@ -635,7 +666,7 @@ impl Analysers<'_> {
             return Outcome::default();
         }
         let n = s.instances.len().max(1) as u64;
-        let id = session.map_or(0, |(id, _, _)| id);
+        let id = session.map_or(0, |a| a.id);
         let which = (id % n) as usize;
         let Some(instance) = s.instances.get_mut(which) else {
             return Outcome::default();
@@ -664,7 +695,7 @@ impl Analysers<'_> {
             let failure = Failure {
                 label: s.label.clone(),
                 call,
-                session: session.map(|(_, k, _)| k.to_string()),
+                session: session.map(|a| a.key.to_string()),
                 error,
             };
             eprintln!(
@@ -827,7 +858,11 @@ impl<'s> Dispatcher<'s> {
         if let Some(state) = self.sessions.get(t) {
             let session = &state.session;
             for slot in slots.iter() {
-                let key = Some((id, &session.key, t));
+                let key = Some(About {
+                    id,
+                    key: &session.key,
+                    t,
+                });
                 let outcome = self.an.call(slot, key, call, |a, host| f(a, host, session));
                 outcomes.add(slot, outcome);
             }
@@ -1026,12 +1061,6 @@ impl<'s> Dispatcher<'s> {
             window = window.wrapping_add(1);
         }
         self.next_window = window.wrapping_add(1);
-        let base = index * size as u64;
-        self.stage_range = if bytes.is_mapped() {
-            (base, base + size as u64)
-        } else {
-            (0, 0)
-        };
         self.pinned.push(Pinned {
             window,
             file,
@@ -1040,7 +1069,20 @@ impl<'s> Dispatcher<'s> {
             chunks: 1,
             used: 0,
         });
+        self.stage_range = self.newest_mapped_range();
         window
+    }
+
+    /// The file offsets the newest window covers if it is a mapping of the current file,
+    /// else none (what [`Self::stage_range`] keeps, to check in one range test).
+    fn newest_mapped_range(&self) -> (u64, u64) {
+        match self.pinned.last() {
+            Some(p) if p.file == self.file.0 && p.bytes.is_mapped() => {
+                let base = p.index * self.window_size as u64;
+                (base, base + self.window_size as u64)
+            }
+            _ => (0, 0),
+        }
     }
 
     /// Lists the pending part of the session in table slot `t` (once: its `listed` flag,
@@ -1093,6 +1135,7 @@ impl<'s> Dispatcher<'s> {
     /// file, mapped (its file offset).
     fn stageable(&self, data: &[u8]) -> Option<u64> {
         let offset = self.frame_offset(data)?;
+        debug_assert_eq!(self.stage_range, self.newest_mapped_range());
         let (lo, hi) = self.stage_range;
         (offset >= lo && offset + data.len() as u64 <= hi).then_some(offset)
     }
@@ -1123,13 +1166,7 @@ impl<'s> Dispatcher<'s> {
                     let window = p.window;
                     let start = (x.offset - self.stage_range.0) as usize;
                     self.note_used(start + x.len);
-                    let entry = Entry {
-                        window,
-                        start: start as u32,
-                        len: x.len as u32,
-                        // Modulo 2^32 (see `Entry`).
-                        packet: x.packet as u32,
-                    };
+                    let entry = Entry::new(window, start, x.len as u32, x.packet);
                     self.add_chunk(x.t, entry, x.direction, x.ts);
                 }
                 _ => self.gather(
@@ -1249,29 +1286,17 @@ impl<'s> Dispatcher<'s> {
                         }
                     }
                     self.note_used(start + take);
-                    Entry {
-                        window,
-                        start: start as u32,
-                        len: chunk_len,
-                        // Modulo 2^32 (see `Entry`).
-                        packet: packet as u32,
-                    }
+                    Entry::new(window, start, chunk_len, packet)
                 }
                 None => {
                     let Some(owned) = self.state(t).map(|s| &mut s.part.extra().owned) else {
                         return;
                     };
                     // Below u32::MAX: the part's bytes are (`part_size` is at most that).
-                    let at = owned.len() as u32;
+                    let at = owned.len();
                     owned.extend_from_slice(now.unwrap_or_default());
                     self.owned_bytes += take + ENTRY_SIZE;
-                    Entry {
-                        window: OWNED,
-                        start: at,
-                        len: chunk_len,
-                        // Modulo 2^32 (see `Entry`).
-                        packet: packet as u32,
-                    }
+                    Entry::new(OWNED, at, chunk_len, packet)
                 }
             };
             if self.add_chunk(t, entry, direction, ts) {
@@ -1315,10 +1340,7 @@ impl<'s> Dispatcher<'s> {
             if let Some(hot) = self.hot.get(t) {
                 prefetch(hot);
             }
-            // The slot, open or not: reading whether it is open would wait for the line.
-            if let Some(state) = self.sessions.0.get(t) {
-                prefetch(state);
-            }
+            self.sessions.prefetch(t);
         }
         if let Some(&(t, _)) = self.holding.get(PREFETCH_AHEAD / 2) {
             if let Some(first) = self.hot.get(t).and_then(|h| h.chunks.first()) {
@@ -1373,7 +1395,11 @@ impl<'s> Dispatcher<'s> {
                 }
                 self.stats.events += 1;
                 let id = session.unwrap_or(0);
-                let ctx = session.map(|id| (id, &event.session_key, t));
+                let ctx = session.map(|id| About {
+                    id,
+                    key: &event.session_key,
+                    t,
+                });
                 let outcome = self
                     .an
                     .call(slot, ctx, "event", |a, host| a.event(host, &event));
@@ -1447,7 +1473,11 @@ impl<'s> Dispatcher<'s> {
             for slot in takers.iter() {
                 let outcome = self.an.call(
                     slot,
-                    Some((id, &session.key, t)),
+                    Some(About {
+                        id,
+                        key: &session.key,
+                        t,
+                    }),
                     events::TCP_MONOLOGUE,
                     |a, host| a.tcp_monologue(host, &event),
                 );
@@ -1655,11 +1685,12 @@ impl TcpObserver for Dispatcher<'_> {
 
     fn input_file(&mut self, view: Option<FileView>) {
         self.gather_staged();
-        // The newest window is of the last file.
-        self.stage_range = (0, 0);
         // Windows of the last file still pinned keep their own mapping or memory.
         self.file = (self.file.0 + 1, view);
         self.frame = (0, 0, 0);
+        // The newest window is of the last file: nothing can be staged until one of this
+        // file is taken.
+        self.stage_range = self.newest_mapped_range();
     }
 
     fn input_frame(&mut self, data: &[u8], offset: u64) {
