@@ -92,8 +92,17 @@ pub struct Http {
     extraction_checked: bool,
 }
 
+/// What a session's first bytes say about HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Looks {
+    Http,
+    NotHttp,
+    /// A strict prefix of a request or status line's start: more bytes will tell.
+    Undecided,
+}
+
 /// How a session's first bytes look.
-fn looks_like_http(data: &[u8]) -> bool {
+fn looks_like_http(data: &[u8]) -> Looks {
     const METHODS: &[&[u8]] = &[
         b"GET ",
         b"POST ",
@@ -118,8 +127,17 @@ fn looks_like_http(data: &[u8]) -> bool {
         b"M-SEARCH ",
         b"PRI ",
     ];
+    const STATUS: &[u8] = b"HTTP/1.";
     let data = strip_probe(data);
-    data.starts_with(b"HTTP/1.") || METHODS.iter().any(|m| data.starts_with(m))
+    if data.starts_with(STATUS) || METHODS.iter().any(|m| data.starts_with(m)) {
+        Looks::Http
+    } else if !data.is_empty()
+        && (STATUS.starts_with(data) || METHODS.iter().any(|m| m.starts_with(data)))
+    {
+        Looks::Undecided
+    } else {
+        Looks::NotHttp
+    }
 }
 
 /// How many leading NUL bytes to skip: the byte a keep-alive probe carries when a capture
@@ -221,7 +239,9 @@ impl Plugin for Http {
                 && socks::plausible_start(&head, m.len, m.more);
             if !socks_start
                 && !m.session.uses_port(&self.ports)
-                && (m.starts_with_gap() || !looks_like_http(&head))
+                // A first part too short to tell (a prefix of a method) is taken as not HTTP:
+                // nothing holds it until more comes, as for SOCKS below.
+                && (m.starts_with_gap() || looks_like_http(&head) != Looks::Http)
             {
                 ctx.release_session();
                 return Ok(());
@@ -379,39 +399,42 @@ fn settle(tracked: &mut Tracked, ports: &[u16], session: &Session, at_end: bool)
     let Some(opening) = tracked.opening.as_deref() else {
         return Settled::Parsing;
     };
-    let tunnel = match opening.status() {
+    match opening.status() {
         Status::Pending if !at_end => return Settled::Wait,
         Status::Pending | Status::NoTunnel(_) => {
             if !session.uses_port(ports) {
                 return Settled::Drop;
             }
-            false
         }
         Status::Tunnel => {
             let target = opening.handshake().target();
             if !target.is_some_and(|t| ports.contains(&t.port)) {
-                match opening.tunnel_start(24) {
-                    None if at_end => return Settled::Drop,
-                    None => return Settled::Wait,
-                    Some(TunnelStart::Gap) => return Settled::Drop,
-                    Some(TunnelStart::Data(head)) if !looks_like_http(&head) => {
-                        return Settled::Drop
-                    }
-                    Some(TunnelStart::Data(_)) => {}
+                // A start too short to tell waits for more of it, unless it is complete.
+                let start = match opening.tunnel_start(24) {
+                    Some(TunnelStart::Growing(head)) => looks_like_http(&head),
+                    Some(TunnelStart::Data(head)) => match looks_like_http(&head) {
+                        Looks::Undecided => Looks::NotHttp,
+                        looks => looks,
+                    },
+                    Some(TunnelStart::Gap) => Looks::NotHttp,
+                    None => Looks::Undecided,
+                };
+                match start {
+                    Looks::Http => {}
+                    Looks::Undecided if !at_end => return Settled::Wait,
+                    Looks::Undecided | Looks::NotHttp => return Settled::Drop,
                 }
             }
             tracked.socks = target.map(ToString::to_string);
-            true
         }
-    };
+    }
     // What was held goes to the parser, in place: all of it, or the tunnel's bytes.
-    let Some(opening) = tracked.opening.take() else {
-        return Settled::Parsing;
-    };
-    for (ev, bytes) in opening.replay(tunnel) {
-        match *ev {
-            Event::Data { dir, ts, .. } => tracked.parser.data(dir, bytes, ts),
-            Event::Gap { dir, len, ts } => tracked.parser.gap(dir, len, ts),
+    if let Some(opening) = tracked.opening.take() {
+        for (ev, bytes) in opening.replay() {
+            match *ev {
+                Event::Data { dir, ts, .. } => tracked.parser.data(dir, bytes, ts),
+                Event::Gap { dir, len, ts } => tracked.parser.gap(dir, len, ts),
+            }
         }
     }
     Settled::Parsing

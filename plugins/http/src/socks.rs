@@ -380,14 +380,6 @@ enum Step {
     Done,
 }
 
-/// Index of a direction's buffer and count.
-fn side(dir: Direction) -> usize {
-    match dir {
-        Direction::ClientToServer => 0,
-        _ => 1,
-    }
-}
-
 /// The handshake of one session, fed both sides' bytes in order.
 #[derive(Debug)]
 pub struct Handshake {
@@ -429,7 +421,7 @@ impl Handshake {
         if self.status != Status::Pending {
             return;
         }
-        let Some(held) = self.held.get_mut(side(dir)) else {
+        let Some(held) = self.held.get_mut(dir.index()) else {
             return;
         };
         held.extend_from_slice(bytes);
@@ -462,7 +454,7 @@ impl Handshake {
 
     /// Bytes of the handshake's messages from one side: the tunnel starts after them.
     pub fn used(&self, dir: Direction) -> u64 {
-        self.used.get(side(dir)).copied().unwrap_or(0)
+        self.used.get(dir.index()).copied().unwrap_or(0)
     }
 
     fn fail(&mut self, why: &'static str) {
@@ -475,23 +467,34 @@ impl Handshake {
     fn advance(&mut self) {
         while self.status == Status::Pending {
             let next = match self.step {
-                Step::Hello => self.read(0, client_hello).map(|h| self.hello(h)),
+                Step::Hello => self
+                    .read(Direction::ClientToServer, client_hello)
+                    .map(|h| self.hello(h)),
                 Step::V4Reply { second } => self
-                    .read(1, v4_reply)
+                    .read(Direction::ServerToClient, v4_reply)
                     .map(|granted| self.reply(granted, second)),
-                Step::V5Method => self.read(1, v5_method).map(|m| self.method(m)),
-                Step::V5Auth => self.read(0, v5_auth).map(|()| Step::V5AuthStatus),
-                Step::V5AuthStatus => self.read(1, v5_auth_status).map(|ok| {
-                    if ok {
-                        Step::V5Request
-                    } else {
-                        self.fail("SOCKS5: username/password refused");
-                        Step::Done
-                    }
-                }),
-                Step::V5Request => self.read(0, v5_request).map(|r| self.request(r)),
+                Step::V5Method => self
+                    .read(Direction::ServerToClient, v5_method)
+                    .map(|m| self.method(m)),
+                Step::V5Auth => self
+                    .read(Direction::ClientToServer, v5_auth)
+                    .map(|()| Step::V5AuthStatus),
+                Step::V5AuthStatus => {
+                    self.read(Direction::ServerToClient, v5_auth_status)
+                        .map(|ok| {
+                            if ok {
+                                Step::V5Request
+                            } else {
+                                self.fail("SOCKS5: username/password refused");
+                                Step::Done
+                            }
+                        })
+                }
+                Step::V5Request => self
+                    .read(Direction::ClientToServer, v5_request)
+                    .map(|r| self.request(r)),
                 Step::V5Reply { second } => self
-                    .read(1, v5_reply)
+                    .read(Direction::ServerToClient, v5_reply)
                     .map(|granted| self.reply(granted, second)),
                 Step::Done => return,
             };
@@ -511,11 +514,11 @@ impl Handshake {
     }
 
     /// Parses a message from the front of one side's held bytes and consumes it.
-    fn read<T>(&mut self, side: usize, parse: fn(&[u8]) -> Parsed<T>) -> Result<T, Stop> {
-        let held = self.held.get_mut(side).ok_or(Stop::More)?;
+    fn read<T>(&mut self, dir: Direction, parse: fn(&[u8]) -> Parsed<T>) -> Result<T, Stop> {
+        let held = self.held.get_mut(dir.index()).ok_or(Stop::More)?;
         let (v, n) = parse(held)?;
         held.drain(..n.min(held.len()));
-        if let Some(u) = self.used.get_mut(side) {
+        if let Some(u) = self.used.get_mut(dir.index()) {
             *u += n as u64;
         }
         Ok(v)
@@ -597,6 +600,8 @@ pub enum TunnelStart {
     Gap,
     /// With these bytes (up to the number asked, from the side that spoke first).
     Data(Vec<u8>),
+    /// With these bytes, fewer than asked, that side still speaking: more may follow.
+    Growing(Vec<u8>),
 }
 
 /// A session that began like SOCKS: the handshake, and everything fed since the start, until
@@ -648,52 +653,42 @@ impl Opening {
         self.log
     }
 
-    /// What was fed, borrowed, as `(event, bytes of it)`: everything as it came, or, with
-    /// `tunnel`, what came after the handshake's bytes (empty unless the tunnel opened).
-    pub fn replay(&self, tunnel: bool) -> impl Iterator<Item = (&Event, &[u8])> + '_ {
-        let all = (!tunnel).then(|| {
-            self.log.iter().map(|ev| match ev {
-                Event::Data { bytes, .. } => (ev, bytes.as_slice()),
-                Event::Gap { .. } => (ev, &[][..]),
-            })
-        });
-        let after = tunnel.then(|| self.tunnel());
-        all.into_iter().flatten().chain(after.into_iter().flatten())
-    }
-
-    /// What was fed after the handshake's bytes, borrowed: `(event, bytes of it)` with the
-    /// handshake's bytes cut off the data (and data left empty by the cut skipped). Empty
-    /// unless the tunnel opened.
-    fn tunnel(&self) -> impl Iterator<Item = (&Event, &[u8])> + '_ {
-        let open = self.hs.status() == Status::Tunnel;
-        let mut skip = [
-            self.hs.used(Direction::ClientToServer),
-            self.hs.used(Direction::ServerToClient),
-        ];
-        self.log
-            .iter()
-            .filter(move |_| open)
-            .filter_map(move |ev| match ev {
-                Event::Data { dir, bytes, .. } => {
-                    let left = skip.get_mut(side(*dir))?;
-                    let cut = usize::try_from(*left)
-                        .unwrap_or(usize::MAX)
-                        .min(bytes.len());
-                    *left -= cut as u64;
-                    bytes
-                        .get(cut..)
-                        .filter(|r| !r.is_empty())
-                        .map(|rest| (ev, rest))
-                }
-                Event::Gap { .. } => Some((ev, &[][..])),
-            })
+    /// What was fed, borrowed, as `(event, bytes of it)`: once the tunnel opened, what came
+    /// after the handshake's bytes (cut off the data, and data left empty by the cut
+    /// skipped); else everything, as it came.
+    pub fn replay(&self) -> impl Iterator<Item = (&Event, &[u8])> + '_ {
+        let mut skip = if self.hs.status() == Status::Tunnel {
+            [
+                self.hs.used(Direction::ClientToServer),
+                self.hs.used(Direction::ServerToClient),
+            ]
+        } else {
+            [0, 0]
+        };
+        self.log.iter().filter_map(move |ev| match ev {
+            Event::Data { dir, bytes, .. } => {
+                let left = skip.get_mut(dir.index())?;
+                let cut = usize::try_from(*left)
+                    .unwrap_or(usize::MAX)
+                    .min(bytes.len());
+                *left -= cut as u64;
+                bytes
+                    .get(cut..)
+                    .filter(|r| !r.is_empty())
+                    .map(|rest| (ev, rest))
+            }
+            Event::Gap { .. } => Some((ev, &[][..])),
+        })
     }
 
     /// What was fed after the handshake's bytes: the tunnel, as it came. Empty unless the
     /// tunnel opened.
     #[cfg(test)]
     pub fn tunnel_events(&self) -> Vec<Event> {
-        self.replay(true)
+        if self.hs.status() != Status::Tunnel {
+            return Vec::new();
+        }
+        self.replay()
             .map(|(ev, rest)| match ev {
                 Event::Data { dir, ts, .. } => Event::Data {
                     dir: *dir,
@@ -706,25 +701,37 @@ impl Opening {
     }
 
     /// How the tunnel starts: up to `n` of its first bytes, from the side that spoke first
-    /// (until that side stops or a gap), or `None` while no tunnelled byte has come. Reads
-    /// what is held in place (it runs on every part until the tunnel is decided).
+    /// (until that side stops or a gap; `Growing` while fewer have come and nothing else), or
+    /// `None` while no tunnelled byte has come. Reads what is held in place (it runs on every
+    /// part until the tunnel is decided).
     pub fn tunnel_start(&self, n: usize) -> Option<TunnelStart> {
-        let mut events = self.tunnel();
+        if self.hs.status() != Status::Tunnel {
+            return None;
+        }
+        let mut events = self.replay();
         let (first_dir, mut head) = match events.next()? {
             (Event::Gap { .. }, _) => return Some(TunnelStart::Gap),
             (Event::Data { dir, .. }, rest) => (*dir, rest.to_vec()),
         };
+        let mut stopped = false;
         for (ev, rest) in events {
             if head.len() >= n {
                 break;
             }
             match ev {
                 Event::Data { dir, .. } if *dir == first_dir => head.extend_from_slice(rest),
-                _ => break,
+                _ => {
+                    stopped = true;
+                    break;
+                }
             }
         }
-        head.truncate(n);
-        Some(TunnelStart::Data(head))
+        Some(if stopped || head.len() >= n {
+            head.truncate(n);
+            TunnelStart::Data(head)
+        } else {
+            TunnelStart::Growing(head)
+        })
     }
 }
 

@@ -506,10 +506,76 @@ fn a_refused_socks_request_on_an_http_port_is_flagged_not_http_as_before() {
 }
 
 #[test]
-fn tls_in_a_socks_tunnel_is_released_without_records() {
-    let hello: &[u8] = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
-    assert_released(1080, &[(C2S, V4_TO_443), (S2C, V4_OK), (C2S, hello)]);
+fn a_tunnelled_request_whose_first_part_is_too_short_to_tell_waits_for_the_rest() {
+    // Off the HTTP ports, a tunnel is taken only if it starts like HTTP: "GE" alone cannot
+    // tell, so the next part decides (records do not depend on where parts are cut).
+    let s = session(1080);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let (head, rest) = REQ.split_at(2);
+    let (c1, c2, c3, c4, c5) = (one(V4_TO_443), one(V4_OK), one(head), one(rest), one(RESP));
+    rec.with_context(|ctx| {
+        h.tcp_monologue(ctx, &part(&s, C2S, 0, &c1, &[])).unwrap();
+        h.tcp_monologue(ctx, &part(&s, S2C, 1, &c2, &[])).unwrap();
+        let first = Monologue {
+            more: true,
+            ..part(&s, C2S, 2, &c3, &[])
+        };
+        h.tcp_monologue(ctx, &first).unwrap();
+        let second = Monologue {
+            part: 1,
+            offset: 2,
+            ..part(&s, C2S, 2, &c4, &[])
+        };
+        h.tcp_monologue(ctx, &second).unwrap();
+        h.tcp_monologue(ctx, &part(&s, S2C, 3, &c5, &[])).unwrap();
+        h.tcp_session_end(ctx, &end(&s)).unwrap();
+    });
+    assert_eq!(rec.releases, 0);
+    assert_eq!(rec.records.len(), 1);
+    let r = &rec.records[0];
+    assert_eq!(field(r, "uri").and_then(Value::as_str), Some("/a"));
+    assert_eq!(
+        field(r, "socks").and_then(Value::as_str),
+        Some("10.0.0.3:443")
+    );
 }
+
+#[test]
+fn first_bytes_are_http_not_http_or_too_short_to_tell() {
+    assert_eq!(looks_like_http(b"GET / HTTP/1.1"), Looks::Http);
+    assert_eq!(looks_like_http(b"HTTP/1.1 200 OK"), Looks::Http);
+    assert_eq!(looks_like_http(b"\x00GET /"), Looks::Http);
+    for short in [&b"G"[..], b"GE", b"PROPFIN", b"HTTP/", b"M-SEARCH"] {
+        assert_eq!(looks_like_http(short), Looks::Undecided, "{short:?}");
+    }
+    for not in [&b""[..], b"GEX", b"get /", b"\x16\x03\x01", b"SSH-2.0"] {
+        assert_eq!(looks_like_http(not), Looks::NotHttp, "{not:?}");
+    }
+}
+
+#[test]
+fn a_tunnel_that_only_ever_says_a_method_prefix_is_released() {
+    // "GE" and then the other side: the start is complete and is not HTTP.
+    assert_released(
+        1080,
+        &[(C2S, V4_TO_443), (S2C, V4_OK), (C2S, b"GE"), (S2C, b"\x00")],
+    );
+}
+
+#[test]
+fn tls_in_a_socks_tunnel_is_released_without_records() {
+    assert_released(1080, &[(C2S, V4_TO_443), (S2C, V4_OK), (C2S, TLS_HELLO)]);
+}
+
+#[test]
+fn tls_in_a_socks_tunnel_through_a_proxy_on_an_http_port_is_released_too() {
+    // A tunnel is judged by where it leads, not by the proxy's port (unlike a refused
+    // request, which stays the proxy's traffic and is flagged `not_http` there).
+    assert_released(8080, &[(C2S, V4_TO_443), (S2C, V4_OK), (C2S, TLS_HELLO)]);
+}
+
+const TLS_HELLO: &[u8] = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
 
 #[test]
 fn a_tunnel_to_an_http_port_is_parsed_whatever_it_carries() {

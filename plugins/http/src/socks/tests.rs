@@ -300,6 +300,26 @@ fn the_tunnel_start_is_the_first_speakers_bytes_or_a_gap() {
 }
 
 #[test]
+fn a_tunnel_start_shorter_than_asked_is_growing_until_the_other_side_speaks() {
+    let mut o = run(&[(C2S, V4_REQ), (S2C, V4_OK)], usize::MAX);
+    o.data(C2S, b"GE", 3);
+    assert_eq!(
+        o.tunnel_start(24),
+        Some(TunnelStart::Growing(b"GE".to_vec()))
+    );
+    o.data(C2S, b"T /", 4);
+    assert_eq!(
+        o.tunnel_start(24),
+        Some(TunnelStart::Growing(b"GET /".to_vec()))
+    );
+    o.data(S2C, b"x", 5);
+    assert_eq!(
+        o.tunnel_start(24),
+        Some(TunnelStart::Data(b"GET /".to_vec()))
+    );
+}
+
+#[test]
 fn a_gap_during_the_handshake_ends_it() {
     let mut o = run(&[(C2S, V5_HELLO)], usize::MAX);
     o.gap(S2C, 2, 1);
