@@ -736,4 +736,4 @@ impl Opening {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

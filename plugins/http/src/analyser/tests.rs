@@ -3,7 +3,10 @@
 use super::*;
 use abi_stable::std_types::{RSlice, RString};
 use netan_plugin_api::testing::{field, Recorder};
+use netan_plugin_api::Direction::{ClientToServer as C2S, ServerToClient as S2C};
 use netan_plugin_api::{Direction, Endpoint, Gap, Handshake, Monologue, Session, Value};
+
+use crate::socks::tests::{V4_OK, V5_HELLO, V5_NO_AUTH};
 
 fn session(server_port: u16) -> Session {
     Session {
@@ -57,12 +60,17 @@ fn end(s: &Session) -> netan_plugin_api::SessionEnd<'_> {
     }
 }
 
+/// Feeds `script` as successive monologues of `s` (monologue `i` is the `i`th, one part).
+fn play(h: &mut Http, ctx: &mut Context<'_, '_>, s: &Session, script: &[(Direction, &[u8])]) {
+    for (i, (d, bytes)) in script.iter().enumerate() {
+        h.tcp_monologue(ctx, &part(s, *d, i as u64, &one(bytes), &[]))
+            .unwrap();
+    }
+}
+
 /// Feeds a request (monologue 0) and its response (monologue 1) of session `s`, whole.
 fn exchange(h: &mut Http, ctx: &mut Context<'_, '_>, s: &Session, req: &[u8], resp: &[u8]) {
-    h.tcp_monologue(ctx, &part(s, Direction::ClientToServer, 0, &one(req), &[]))
-        .unwrap();
-    h.tcp_monologue(ctx, &part(s, Direction::ServerToClient, 1, &one(resp), &[]))
-        .unwrap();
+    play(h, ctx, s, &[(C2S, req), (S2C, resp)]);
 }
 
 fn http(config: &str) -> Http {
@@ -188,34 +196,13 @@ fn a_gap_inside_a_body_reaches_the_parser() {
 
 #[test]
 fn non_http_on_port_80_is_a_flagged_record() {
-    let s = session(80);
-    let mut h = http("");
-    let mut rec = Recorder::default();
-    rec.with_context(|ctx| {
-        h.tcp_monologue(
-            ctx,
-            &part(
-                &s,
-                Direction::ServerToClient,
-                0,
-                &one(b"SSH-2.0-OpenSSH_9.6\r\n"),
-                &[],
-            ),
-        )
-        .unwrap();
-        h.tcp_monologue(
-            ctx,
-            &part(
-                &s,
-                Direction::ClientToServer,
-                1,
-                &one(b"SSH-2.0-client\r\n"),
-                &[],
-            ),
-        )
-        .unwrap();
-        h.tcp_session_end(ctx, &end(&s)).unwrap();
-    });
+    let (_, rec) = converse_on(
+        80,
+        &[
+            (S2C, b"SSH-2.0-OpenSSH_9.6\r\n"),
+            (C2S, b"SSH-2.0-client\r\n"),
+        ],
+    );
     assert_eq!(rec.releases, 0);
     assert_eq!(rec.records.len(), 1);
     assert_eq!(field(&rec.records[0], "not_http"), Some(&Value::Bool(true)));
@@ -223,23 +210,15 @@ fn non_http_on_port_80_is_a_flagged_record() {
 
 #[test]
 fn the_excerpts_of_non_http_take_the_first_bytes_of_later_monologues_too() {
-    let s = session(80);
-    let mut h = http("");
-    let mut rec = Recorder::default();
-    let script: [(Direction, &[u8]); 4] = [
-        (Direction::ServerToClient, b"SSH-2.0-OpenSSH_8\r\n"),
-        (Direction::ClientToServer, b"SSH-2.0-client\r\n"),
-        (Direction::ServerToClient, b"\x00\x00\x01"),
-        (Direction::ClientToServer, b"\x00\x02"),
-    ];
-    rec.with_context(|ctx| {
-        for (i, (d, bytes)) in script.iter().enumerate() {
-            let chunks = one(bytes);
-            h.tcp_monologue(ctx, &part(&s, *d, i as u64, &chunks, &[]))
-                .unwrap();
-        }
-        h.tcp_session_end(ctx, &end(&s)).unwrap();
-    });
+    let (_, rec) = converse_on(
+        80,
+        &[
+            (S2C, b"SSH-2.0-OpenSSH_8\r\n"),
+            (C2S, b"SSH-2.0-client\r\n"),
+            (S2C, b"\x00\x00\x01"),
+            (C2S, b"\x00\x02"),
+        ],
+    );
     let r = &rec.records[0];
     assert_eq!(field(r, "not_http"), Some(&Value::Bool(true)));
     let excerpt = |name| {
@@ -258,40 +237,16 @@ fn the_excerpts_of_non_http_take_the_first_bytes_of_later_monologues_too() {
 
 #[test]
 fn other_traffic_off_the_http_ports_is_released_and_http_there_is_analysed() {
-    let s = session(5000);
     let mut h = http("");
     let mut rec = Recorder::default();
-    rec.with_context(|ctx| {
-        h.tcp_monologue(
-            ctx,
-            &part(
-                &s,
-                Direction::ServerToClient,
-                0,
-                &one(b"220 mail ESMTP\r\n"),
-                &[],
-            ),
-        )
-        .unwrap();
-    });
+    rec.with_context(|ctx| play(&mut h, ctx, &session(5000), &[(S2C, b"220 mail ESMTP\r\n")]));
     assert_eq!(rec.releases, 1);
     assert!(rec.records.is_empty());
     let s2 = Session {
         id: 8,
         ..session(5000)
     };
-    rec.with_context(|ctx| {
-        h.tcp_monologue(
-            ctx,
-            &part(&s2, Direction::ClientToServer, 0, &one(REQ), &[]),
-        )
-        .unwrap();
-        h.tcp_monologue(
-            ctx,
-            &part(&s2, Direction::ServerToClient, 1, &one(RESP), &[]),
-        )
-        .unwrap();
-    });
+    rec.with_context(|ctx| exchange(&mut h, ctx, &s2, REQ, RESP));
     assert_eq!(rec.releases, 1);
     assert_eq!(rec.records.len(), 1);
 }
@@ -396,15 +351,18 @@ fn converse(
     end_it: bool,
 ) {
     rec.with_context(|ctx| {
-        for (i, (d, bytes)) in script.iter().enumerate() {
-            let chunks = one(bytes);
-            h.tcp_monologue(ctx, &part(s, *d, i as u64, &chunks, &[]))
-                .unwrap();
-        }
+        play(h, ctx, s, script);
         if end_it {
             h.tcp_session_end(ctx, &end(s)).unwrap();
         }
     });
+}
+
+/// Plays `script` on a fresh plugin for a session on `port`, then ends the session.
+fn converse_on(port: u16, script: &[(Direction, &[u8])]) -> (Http, Recorder) {
+    let (mut h, mut rec) = (http(""), Recorder::default());
+    converse(&mut h, &mut rec, &session(port), script, true);
+    (h, rec)
 }
 
 /// Plays `script` on a fresh plugin for a session on `port` (not ended) and checks that the
@@ -417,21 +375,13 @@ fn assert_released(port: u16, script: &[(Direction, &[u8])]) {
     assert!(rec.records.is_empty());
 }
 
-const C2S: Direction = Direction::ClientToServer;
-const S2C: Direction = Direction::ServerToClient;
-const V5_HELLO: &[u8] = b"\x05\x01\x00";
-const V5_NO_AUTH: &[u8] = b"\x05\x00";
 const V5_REQ: &[u8] = b"\x05\x01\x00\x03\x0bexample.org\x00\x50";
 const V5_OK: &[u8] = b"\x05\x00\x00\x01\x0a\x00\x00\x02\x04\x38";
 const V4_TO_443: &[u8] = b"\x04\x01\x01\xbb\x0a\x00\x00\x03\x00";
-const V4_OK: &[u8] = b"\x00\x5a\x00\x00\x00\x00\x00\x00";
 const V4_REFUSED: &[u8] = b"\x00\x5b\x00\x00\x00\x00\x00\x00";
 
 #[test]
 fn http_in_a_socks5_tunnel_on_any_port_is_analysed_and_says_where_it_led() {
-    let s = session(8124);
-    let mut h = http("");
-    let mut rec = Recorder::default();
     let script: [(Direction, &[u8]); 6] = [
         (C2S, V5_HELLO),
         (S2C, V5_NO_AUTH),
@@ -440,7 +390,7 @@ fn http_in_a_socks5_tunnel_on_any_port_is_analysed_and_says_where_it_led() {
         (C2S, REQ),
         (S2C, RESP),
     ];
-    converse(&mut h, &mut rec, &s, &script, true);
+    let (_, rec) = converse_on(8124, &script);
     assert_eq!(rec.releases, 0);
     assert_eq!(rec.records.len(), 1);
     let r = &rec.records[0];
@@ -461,12 +411,9 @@ fn http_in_a_socks5_tunnel_on_any_port_is_analysed_and_says_where_it_led() {
 
 #[test]
 fn a_request_sent_with_the_socks4_request_waits_for_the_reply() {
-    let s = session(1080);
-    let mut h = http("");
-    let mut rec = Recorder::default();
     let client = [V4_TO_443.to_vec(), REQ.to_vec()].concat();
     let script: [(Direction, &[u8]); 3] = [(C2S, &client), (S2C, V4_OK), (S2C, RESP)];
-    converse(&mut h, &mut rec, &s, &script, true);
+    let (_, rec) = converse_on(1080, &script);
     assert_eq!(rec.records.len(), 1);
     let r = &rec.records[0];
     assert_eq!(
@@ -484,16 +431,7 @@ fn a_refused_socks_request_off_the_http_ports_is_released_without_records() {
 
 #[test]
 fn a_refused_socks_request_on_an_http_port_is_flagged_not_http_as_before() {
-    let s = session(8080);
-    let mut h = http("");
-    let mut rec = Recorder::default();
-    converse(
-        &mut h,
-        &mut rec,
-        &s,
-        &[(C2S, V4_TO_443), (S2C, V4_REFUSED)],
-        true,
-    );
+    let (_, rec) = converse_on(8080, &[(C2S, V4_TO_443), (S2C, V4_REFUSED)]);
     assert_eq!(rec.releases, 0);
     assert_eq!(rec.records.len(), 1);
     let r = &rec.records[0];
@@ -579,9 +517,6 @@ const TLS_HELLO: &[u8] = b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03";
 
 #[test]
 fn a_tunnel_to_an_http_port_is_parsed_whatever_it_carries() {
-    let s = session(1080);
-    let mut h = http("");
-    let mut rec = Recorder::default();
     let script: [(Direction, &[u8]); 6] = [
         (C2S, V5_HELLO),
         (S2C, V5_NO_AUTH),
@@ -590,7 +525,7 @@ fn a_tunnel_to_an_http_port_is_parsed_whatever_it_carries() {
         (S2C, b"SSH-2.0-OpenSSH_9.6\r\n"),
         (C2S, b"SSH-2.0-client\r\n"),
     ];
-    converse(&mut h, &mut rec, &s, &script, true);
+    let (_, rec) = converse_on(1080, &script);
     assert_eq!(rec.releases, 0);
     assert_eq!(rec.records.len(), 1);
     let r = &rec.records[0];

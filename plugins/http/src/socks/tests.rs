@@ -11,10 +11,10 @@ const S2C: Direction = Direction::ServerToClient;
 
 /// zeek-socks-null.pcap: SOCKS4 CONNECT 192.150.187.12:80, empty user id; reply VN 0, granted.
 const V4_REQ: &[u8] = b"\x04\x01\x00\x50\xc0\x96\xbb\x0c\x00";
-const V4_OK: &[u8] = b"\x00\x5a\x00\x00\x00\x00\x00\x00";
+pub(crate) const V4_OK: &[u8] = b"\x00\x5a\x00\x00\x00\x00\x00\x00";
 /// zeek-socks.pcap: SOCKS5, no authentication, CONNECT www.osnews.com:80.
-const V5_HELLO: &[u8] = b"\x05\x01\x00";
-const V5_NO_AUTH: &[u8] = b"\x05\x00";
+pub(crate) const V5_HELLO: &[u8] = b"\x05\x01\x00";
+pub(crate) const V5_NO_AUTH: &[u8] = b"\x05\x00";
 const V5_REQ_DOMAIN: &[u8] = b"\x05\x01\x00\x03\x0ewww.osnews.com\x00\x50";
 const V5_OK: &[u8] = b"\x05\x00\x00\x01\xc0\xa8\x00\x1f\x0a\x80";
 const GET: &[u8] = b"GET / HTTP/1.1\r\nHost: www.osnews.com\r\n\r\n";
