@@ -82,14 +82,7 @@ fn transactions_equal_tsharks_on_every_shipped_http_capture() {
 
 #[test]
 fn records_carry_request_response_timing_and_flags() {
-    let out = run_ok(&[
-        "run",
-        "-q",
-        "-l",
-        "http",
-        capture("na-t1-google.pcap").to_str().unwrap(),
-    ]);
-    let recs = json_lines(&out);
+    let recs = plugin_records("http", "na-t1-google.pcap");
     assert_eq!(recs.len(), 1);
     let r = &recs[0];
     assert_eq!(r["type"], "http");
@@ -116,14 +109,7 @@ fn records_carry_request_response_timing_and_flags() {
 
 #[test]
 fn a_gap_inside_a_body_is_flagged_and_counted() {
-    let out = run_ok(&[
-        "run",
-        "-q",
-        "-l",
-        "http",
-        capture("zeek-http-entity-gap.pcap").to_str().unwrap(),
-    ]);
-    let recs = json_lines(&out);
+    let recs = plugin_records("http", "zeek-http-entity-gap.pcap");
     let r = recs
         .iter()
         .find(|r| r["status"].as_u64().is_some())
@@ -134,14 +120,7 @@ fn a_gap_inside_a_body_is_flagged_and_counted() {
 
 #[test]
 fn pipelined_requests_pair_with_their_responses_in_order() {
-    let out = run_ok(&[
-        "run",
-        "-q",
-        "-l",
-        "http",
-        capture("na-t6-http-pipelining.pcap").to_str().unwrap(),
-    ]);
-    let recs: Vec<serde_json::Value> = json_lines(&out);
+    let recs = plugin_records("http", "na-t6-http-pipelining.pcap");
     assert_eq!(recs.len(), 10);
     // The original's test 42 pins the first transaction: /emp/embed.js with a 6332-byte body.
     assert!(
@@ -258,8 +237,7 @@ fn http_in_socks_tunnels_names_the_destination() {
         ("zeek-socks.pcap", "www.osnews.com:80", 7),
         ("zeek-socks-null.pcap", "192.150.187.12:80", 1),
     ] {
-        let out = run_ok(&["run", "-q", "-l", "http", capture(name).to_str().unwrap()]);
-        let recs: Vec<serde_json::Value> = json_lines(&out)
+        let recs: Vec<serde_json::Value> = plugin_records("http", name)
             .into_iter()
             .filter(|r| r["type"] == "http")
             .collect();
@@ -272,12 +250,6 @@ fn http_in_socks_tunnels_names_the_destination() {
         }
     }
     // Elsewhere the field is absent: records of plain sessions are as they were.
-    let out = run_ok(&[
-        "run",
-        "-q",
-        "-l",
-        "http",
-        capture("na-t1-google.pcap").to_str().unwrap(),
-    ]);
-    assert!(json_lines(&out).iter().all(|r| r.get("socks").is_none()));
+    let recs = plugin_records("http", "na-t1-google.pcap");
+    assert!(recs.iter().all(|r| r.get("socks").is_none()));
 }

@@ -99,16 +99,6 @@ fn netan_items(records: &[serde_json::Value]) -> Items {
     items
 }
 
-fn smtp_run(name: &str) -> Vec<serde_json::Value> {
-    json_lines(&run_ok(&[
-        "run",
-        "-q",
-        "-l",
-        "smtp",
-        capture(name).to_str().unwrap(),
-    ]))
-}
-
 fn of_type<'a>(records: &'a [serde_json::Value], kind: &str) -> Vec<&'a serde_json::Value> {
     records.iter().filter(|r| r["type"] == kind).collect()
 }
@@ -157,7 +147,7 @@ fn envelopes_and_subjects_equal_tsharks_on_every_shipped_capture() {
 
 #[test]
 fn records_carry_the_envelope_headers_attachments_and_replies() {
-    let recs = smtp_run("zeek-smtp.pcap");
+    let recs = plugin_records("smtp", "zeek-smtp.pcap");
     // Two SMTP sessions (the capture's TLS session on 443 is released).
     let kinds: Vec<&str> = recs.iter().map(|r| r["type"].as_str().unwrap()).collect();
     assert_eq!(kinds, ["smtp", "smtp_session", "smtp", "smtp_session"]);
@@ -249,13 +239,7 @@ fn auth_credentials_never_reach_the_output() {
     // The client logs in with AUTH LOGIN: username Z3VycGFydGFwQHBhdHJpb3RzLmlu
     // (gurpartap@patriots.in) and password cHVuamFiQDEyMw== (punjab@123), in base64 on their
     // own lines.
-    let out = run_ok(&[
-        "run",
-        "-q",
-        "-l",
-        "smtp",
-        capture("zeek-smtp.pcap").to_str().unwrap(),
-    ]);
+    let out = plugin_output("smtp", "zeek-smtp.pcap");
     assert!(out.contains("\"auth_mechanism\":\"LOGIN\""), "{out}");
     for secret in [
         "Z3VycGFydGFwQHBhdHJpb3RzLmlu",
@@ -272,7 +256,7 @@ fn auth_credentials_never_reach_the_output() {
 
 #[test]
 fn starttls_is_reported_and_the_encrypted_rest_is_counted_not_parsed() {
-    let recs = smtp_run("zeek-smtp-starttls.pcap");
+    let recs = plugin_records("smtp", "zeek-smtp-starttls.pcap");
     assert!(of_type(&recs, "smtp").is_empty(), "{recs:?}");
     let sessions = of_type(&recs, "smtp_session");
     assert_eq!(sessions.len(), 1);
@@ -305,7 +289,7 @@ fn starttls_is_reported_and_the_encrypted_rest_is_counted_not_parsed() {
 
 #[test]
 fn bdat_chunks_are_reassembled_into_one_message() {
-    let recs = smtp_run("zeek-smtp-bdat-multipart-chunked.pcap");
+    let recs = plugin_records("smtp", "zeek-smtp-bdat-multipart-chunked.pcap");
     let msgs = of_type(&recs, "smtp");
     assert_eq!(msgs.len(), 1);
     let m = msgs[0];
@@ -350,7 +334,7 @@ fn bdat_chunks_are_reassembled_into_one_message() {
 fn pipelined_commands_pair_with_their_replies() {
     // RCPT TO and DATA go in one segment, their replies (250, 354) come back in one.
     let name = "zeek-smtp-multi-addr.pcap";
-    let recs = smtp_run(name);
+    let recs = plugin_records("smtp", name);
     let msgs = of_type(&recs, "smtp");
     assert_eq!(msgs.len(), 1);
     let m = msgs[0];

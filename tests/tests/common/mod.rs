@@ -74,6 +74,16 @@ pub fn run_ok(args: &[&str]) -> String {
 }
 
 /// A shipped test capture.
+/// Standard output of `netan run -q -l LIST CAPTURE` for a shipped capture (must succeed).
+pub fn plugin_output(list: &str, name: &str) -> String {
+    run_ok(&["run", "-q", "-l", list, capture(name).to_str().unwrap()])
+}
+
+/// The records of `netan run -q -l LIST CAPTURE` for a shipped capture.
+pub fn plugin_records(list: &str, name: &str) -> Vec<serde_json::Value> {
+    json_lines(&plugin_output(list, name))
+}
+
 pub fn capture(name: &str) -> PathBuf {
     root().join("tests/captures").join(name)
 }
