@@ -106,7 +106,12 @@ pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
             path: path.to_path_buf(),
         });
     }
-    let canonical = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    // Absolute whatever happens: a bare file name would make the loader search the system's
+    // library path.
+    let canonical = path
+        .canonicalize()
+        .or_else(|_| std::path::absolute(path))
+        .unwrap_or_else(|_| path.to_path_buf());
     let mut guard = LOADED
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
