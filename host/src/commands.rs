@@ -19,7 +19,7 @@ use crate::plugins::SearchPath;
 use crate::sink::jsonl::{JsonlSink, Target};
 use crate::sink::Sink;
 use crate::summary::summary;
-use crate::tcp::{TcpConfig, TcpObserver};
+use crate::tcp::TcpConfig;
 
 /// Exit status: some input could not be read completely (everything readable was analysed).
 pub const EXIT_INPUT_ERROR: u8 = 1;
@@ -207,11 +207,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         let mut dispatcher = Dispatcher::new(&pipeline, args.instances, &mut sink)?;
         dispatcher.set_quiet(args.capture.quiet);
         let run = analyse(&args.capture.captures, &options, &mut dispatcher)?;
-        // Not after a failure that stops the run, nor once the output failed (`| head`, a
-        // full disk): the analysers' final records would go nowhere.
-        if !dispatcher.stop_requested() {
-            dispatcher.finish();
-        }
+        dispatcher.finish();
         let extracted = dispatcher
             .artifacts()
             .map(|a| (a.files, a.bytes, a.refused));

@@ -743,16 +743,8 @@ impl<'s> Dispatcher<'s> {
     ) -> Result<Dispatcher<'s>, SetupError> {
         let mut slots = Vec::new();
         let mut takes_monologues = SlotSet::default();
-        if let Some(entry) = pipeline.entries.get(SlotSet::MAX) {
-            return Err(SetupError {
-                location: entry.locate(""),
-                label: entry.label.clone(),
-                error: PluginError::failed(format!(
-                    "a pipeline holds at most {} analyser entries",
-                    SlotSet::MAX
-                )),
-            });
-        }
+        // The pipeline refuses more entries than a slot set holds (pipeline::MAX_ENTRIES).
+        debug_assert!(pipeline.entries.len() <= SlotSet::MAX);
         for entry in &pipeline.entries {
             let mut made = Vec::new();
             for _ in 0..instances.max(1) {
@@ -1526,7 +1518,12 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// Ends the run: the partial-state protocol, then `finish` on every analyser, in order.
+    /// Not after a failure that stops the run, nor once the output failed (`| head`, a full
+    /// disk): the analysers' final records would go nowhere.
     pub fn finish(&mut self) {
+        if self.stop_requested() {
+            return;
+        }
         self.gather_staged();
         for slot in 0..self.an.slots.len() {
             let Some(s) = self.an.slots.get_mut(slot) else {

@@ -819,16 +819,6 @@ impl Pipeline {
             });
         }
 
-        if let Some(e) = entries.get(MAX_ENTRIES) {
-            errors.push(PipelineError {
-                location: e.location.clone(),
-                message: format!(
-                    "a pipeline holds at most {MAX_ENTRIES} plugin entries; this is entry {}",
-                    MAX_ENTRIES + 1
-                ),
-            });
-        }
-
         // Every event a plugin consumes must be one that exists: a TCP event, or one emitted by
         // an entry of this pipeline.
         let mut known: Vec<String> = netan_plugin_api::events::TCP
@@ -841,6 +831,15 @@ impl Pipeline {
         if embedded {
             // The default pipeline drops what it cannot feed instead of failing.
             entries.retain(|e| e.events.iter().all(|ev| known.contains(ev)));
+        }
+        if let Some(e) = entries.get(MAX_ENTRIES) {
+            errors.push(PipelineError {
+                location: e.location.clone(),
+                message: format!(
+                    "a pipeline holds at most {MAX_ENTRIES} plugin entries; this is entry {}",
+                    MAX_ENTRIES + 1
+                ),
+            });
         }
         for e in &entries {
             for event in &e.events {
