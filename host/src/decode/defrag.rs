@@ -142,6 +142,12 @@ pub(crate) struct Defrag {
 
 const MAX_DATAGRAM: usize = 65_535;
 
+/// Whether an `order` entry (`serial`, `key`) is still its datagram's: not one gone, nor one
+/// that a later datagram of the same key replaced.
+fn is_live(pending: &HashMap<FragmentKey, Pending>, serial: u64, key: &FragmentKey) -> bool {
+    pending.get(key).is_some_and(|p| p.serial == serial)
+}
+
 impl Defrag {
     pub(crate) fn new(limits: DefragLimits) -> Defrag {
         Defrag {
@@ -194,7 +200,7 @@ impl Defrag {
         while self.bytes + growth > self.limits.max_bytes {
             if !self.evict_oldest(Some(&key)) {
                 // Nothing else to evict: this datagram alone is over the limit.
-                self.drop_datagram(&key);
+                self.take(&key);
                 self.counters.evicted += 1;
                 return false;
             }
@@ -216,11 +222,9 @@ impl Defrag {
             return false;
         }
         let total = p.end.unwrap_or(0);
-        let Some(p) = self.pending.remove(&key) else {
+        let Some(p) = self.take(&key) else {
             return false;
         };
-        self.bytes -= p.data.len();
-        self.prune_order();
         // The datagram's buffer becomes the result (no copy); complete, it holds at least
         // `total` bytes.
         self.done = p.data;
@@ -229,12 +233,12 @@ impl Defrag {
         true
     }
 
-    /// Drops datagram `key` (its bytes no longer held).
-    fn drop_datagram(&mut self, key: &FragmentKey) {
-        if let Some(p) = self.pending.remove(key) {
-            self.bytes -= p.data.len();
-            self.prune_order();
-        }
+    /// Takes datagram `key` out (its bytes no longer held).
+    fn take(&mut self, key: &FragmentKey) -> Option<Pending> {
+        let p = self.pending.remove(key)?;
+        self.bytes -= p.data.len();
+        self.prune_order();
+        Some(p)
     }
 
     /// Drops the `order` entries of datagrams gone once they are more than the live ones:
@@ -244,7 +248,7 @@ impl Defrag {
         if self.order.len() > 2 * self.pending.len() + 64 {
             let pending = &self.pending;
             self.order
-                .retain(|(_, serial, key)| pending.get(key).is_some_and(|p| p.serial == *serial));
+                .retain(|(_, serial, key)| is_live(pending, *serial, key));
         }
     }
 
@@ -252,13 +256,13 @@ impl Defrag {
     fn expire(&mut self, now: u64) {
         let timeout = self.limits.timeout_ns;
         while let Some((first_ts, serial, key)) = self.order.front() {
-            let live = self.pending.get(key).is_some_and(|p| p.serial == *serial);
+            let live = is_live(&self.pending, *serial, key);
             if live && now.saturating_sub(*first_ts) <= timeout {
                 break;
             }
             if let Some((_, _, key)) = self.order.pop_front() {
                 if live {
-                    self.drop_datagram(&key);
+                    self.take(&key);
                     self.counters.timed_out += 1;
                 }
             }
@@ -270,7 +274,7 @@ impl Defrag {
         let mut kept = None;
         let mut evicted = false;
         while let Some((ts, serial, key)) = self.order.pop_front() {
-            let live = self.pending.get(&key).is_some_and(|p| p.serial == serial);
+            let live = is_live(&self.pending, serial, &key);
             if !live {
                 continue;
             }
@@ -278,7 +282,7 @@ impl Defrag {
                 kept = Some((ts, serial, key));
                 continue;
             }
-            self.drop_datagram(&key);
+            self.take(&key);
             self.counters.evicted += 1;
             evicted = true;
             break;
