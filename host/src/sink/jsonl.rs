@@ -105,9 +105,8 @@ pub fn value_json(buf: &mut String, value: &Value) {
             }
             buf.push(']');
         }
-        // Built by the plugin (netan_plugin_api::json builds it well): parsing every nested
-        // value again here cost a tenth of an HTTP run, so it is only checked for the
-        // structure a JSON Lines reader depends on; text that fails is written as a string,
+        // Built by the plugin (netan_plugin_api::json builds it well): validated by serde_json
+        // without building anything (`well_formed`); text that fails is written as a string,
         // so that one faulty plugin cannot break the lines of the others.
         Value::Json(text) if text.trim().is_empty() => buf.push_str("null"),
         Value::Json(text) if well_formed(text.as_str()) => buf.push_str(text.as_str()),

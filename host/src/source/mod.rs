@@ -39,6 +39,11 @@ fn little_endian<const N: usize>(bytes: &[u8], at: usize, little: bool) -> Optio
     Some(b)
 }
 
+/// The `u32` at `at` of `bytes`, stored little-endian (`little`) or big-endian.
+fn u32_at(bytes: &[u8], at: usize, little: bool) -> Option<u32> {
+    little_endian(bytes, at, little).map(u32::from_le_bytes)
+}
+
 /// Largest record or block accepted, in bytes. Anything larger is treated as corruption
 /// rather than read into memory (libpcap's own bound for pcapng blocks is 16 MiB).
 pub const MAX_RECORD_LEN: usize = 64 << 20;

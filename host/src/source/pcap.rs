@@ -147,6 +147,6 @@ impl PcapState {
     }
 
     fn read_u32(&self, bytes: &[u8], at: usize) -> u32 {
-        super::little_endian(bytes, at, self.little).map_or(0, u32::from_le_bytes)
+        super::u32_at(bytes, at, self.little).unwrap_or(0)
     }
 }

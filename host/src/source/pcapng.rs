@@ -55,7 +55,7 @@ impl BlockFields<'_> {
     }
 
     fn u32(&self, at: usize) -> Option<u32> {
-        self.le(at).map(u32::from_le_bytes)
+        super::u32_at(self.block, at, self.little)
     }
 
     fn i64(&self, at: usize) -> Option<i64> {
@@ -296,14 +296,7 @@ fn block_len<R: Read>(
         });
     }
     let head = buf.available();
-    let word = |at: usize, little: bool| {
-        BlockFields {
-            block: head,
-            little,
-        }
-        .u32(at)
-        .unwrap_or(0)
-    };
+    let word = |at: usize, little: bool| super::u32_at(head, at, little).unwrap_or(0);
     let little = if word(0, false) == SECTION_HEADER {
         // A section header carries its own byte order in its magic number.
         match word(8, false) {

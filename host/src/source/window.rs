@@ -163,16 +163,31 @@ mod tests {
         assert!(!h.is_mapped());
     }
 
-    /// Runs this test binary again with `NETAN_TEST_SIGBUS=<case>` and the file `path`: the
-    /// cases below end the process, so they run in a child.
+    /// Shrinks a mapped 1 MiB file and reads its lost page, in a child (this test binary run
+    /// again with `--exact source::window::tests::<test>`: the fault ends the process), through
+    /// a window (`through_window`) or through a mapping netan does not know. In the child,
+    /// does it; in the parent, returns the child's exit status, its stderr and the file's path.
     #[cfg(unix)]
-    fn child(case: &str, test: &str, path: &std::path::Path) -> std::process::Output {
-        std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", test, "--nocapture"])
-            .env("NETAN_TEST_SIGBUS", case)
-            .env("NETAN_TEST_FILE", path)
+    fn shrink_in_child(
+        test: &str,
+        through_window: bool,
+    ) -> (std::process::ExitStatus, String, String) {
+        if std::env::var_os("NETAN_TEST_SIGBUS").is_some() {
+            touch_truncated(through_window);
+        }
+        let f = temp_file(&vec![9u8; 1 << 20]);
+        let out = std::process::Command::new(std::env::current_exe().unwrap())
+            .args([
+                "--exact",
+                &format!("source::window::tests::{test}"),
+                "--nocapture",
+            ])
+            .env("NETAN_TEST_SIGBUS", "1")
+            .env("NETAN_TEST_FILE", f.path())
             .output()
-            .unwrap()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status, err, f.path().display().to_string())
     }
 
     /// In the child: maps `NETAN_TEST_FILE` (as a window, so that the handler is set up, or
@@ -203,18 +218,12 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_mapped_file_that_shrinks_ends_the_run_with_a_message_naming_it() {
-        if std::env::var_os("NETAN_TEST_SIGBUS").is_some() {
-            touch_truncated(true);
-        }
-        let f = temp_file(&vec![9u8; 1 << 20]);
-        let out = child(
-            "ours",
-            "source::window::tests::a_mapped_file_that_shrinks_ends_the_run_with_a_message_naming_it",
-            f.path(),
+        let (status, err, path) = shrink_in_child(
+            "a_mapped_file_that_shrinks_ends_the_run_with_a_message_naming_it",
+            true,
         );
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(1), "{err}");
-        assert!(err.contains(&f.path().display().to_string()), "{err}");
+        assert_eq!(status.code(), Some(1), "{err}");
+        assert!(err.contains(&path), "{err}");
         assert!(err.contains("the file shrank"), "{err}");
     }
 
@@ -223,18 +232,12 @@ mod tests {
     #[cfg(unix)]
     #[test]
     fn a_sigbus_outside_the_windows_gets_the_default_action() {
-        if std::env::var_os("NETAN_TEST_SIGBUS").is_some() {
-            touch_truncated(false);
-        }
-        let f = temp_file(&vec![9u8; 1 << 20]);
-        let out = child(
-            "other",
-            "source::window::tests::a_sigbus_outside_the_windows_gets_the_default_action",
-            f.path(),
-        );
-        let err = String::from_utf8_lossy(&out.stderr);
         use std::os::unix::process::ExitStatusExt;
-        assert_eq!(out.status.signal(), Some(libc::SIGBUS), "{err}");
+        let (status, err, _) = shrink_in_child(
+            "a_sigbus_outside_the_windows_gets_the_default_action",
+            false,
+        );
+        assert_eq!(status.signal(), Some(libc::SIGBUS), "{err}");
         assert!(!err.contains("the file shrank"), "{err}");
     }
 }
