@@ -735,5 +735,44 @@ impl Opening {
     }
 }
 
+/// Feeds an [`Opening`] both directions' bytes, in pieces and with gaps as `data`'s first 8
+/// bytes say (for fuzzing), asking after each piece what the analyser asks; checks that a
+/// tunnel's start is at most what was asked and that what is handed on is never more than
+/// what was fed.
+#[doc(hidden)]
+pub fn fuzz_opening(data: &[u8]) {
+    let (seed, mut input) = data.split_at(8.min(data.len()));
+    let seed = seed.iter().fold(0x9e37_79b9_7f4a_7c15u64, |s, &b| {
+        (s ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+    });
+    let mut rng = netan_plugin_api::testing::XorShift(seed | 1);
+    let mut o = Opening::new();
+    let (mut fed, mut ts) = (0, 0);
+    while !input.is_empty() {
+        let r = rng.next_u64();
+        let dir = if r & 1 == 0 {
+            Direction::ClientToServer
+        } else {
+            Direction::ServerToClient
+        };
+        ts += 1;
+        if (r >> 8) & 31 == 0 {
+            o.gap(dir, (r >> 16) & 63, ts);
+            continue;
+        }
+        let len = ((r >> 24) % 97).max(1) as usize;
+        let (piece, tail) = input.split_at(len.min(input.len()));
+        o.data(dir, piece, ts);
+        fed += piece.len();
+        input = tail;
+        let _ = o.status();
+        if let Some(TunnelStart::Data(head) | TunnelStart::Growing(head)) = o.tunnel_start(24) {
+            assert!(head.len() <= 24, "tunnel start of {} bytes", head.len());
+        }
+    }
+    let handed: usize = o.replay().map(|(_, bytes)| bytes.len()).sum();
+    assert!(handed <= fed, "handed on {handed} bytes of {fed}");
+}
+
 #[cfg(test)]
 pub(crate) mod tests;

@@ -514,3 +514,12 @@ fn random_input_never_panics_and_the_tunnel_is_what_follows_the_handshake() {
     }
     assert!(tunnels > 10, "only {tunnels} tunnels opened");
 }
+
+/// Every input under `fuzz/corpus/socks/` (seeds, and inputs a fuzzer kept) through the fuzz
+/// entry point.
+#[test]
+fn the_fuzz_corpus_replays_cleanly() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fuzz/corpus/socks");
+    let inputs = netan_plugin_api::testing::replay_corpus(&dir, fuzz_opening);
+    assert!(inputs >= 5, "{inputs} inputs in {}", dir.display());
+}
