@@ -233,7 +233,8 @@ pub struct Entry {
 /// Where an entry's configuration came from.
 #[derive(Debug, Clone, Default)]
 pub struct ConfigOrigin {
-    /// The pipeline file's name and text, and the byte range of the config table.
+    /// The pipeline file's name and text, and the byte range of the entry's config table (if
+    /// it has one).
     pub file: Option<(String, std::sync::Arc<String>, std::ops::Range<usize>)>,
     /// Or the command-line option.
     pub option: Option<String>,
@@ -241,26 +242,23 @@ pub struct ConfigOrigin {
 
 impl Entry {
     /// Where to point a message about configuration key `key` of this entry (empty: about its
-    /// configuration as a whole): the key in its config table, or the entry itself when it
-    /// has no configuration.
+    /// configuration as a whole): the key in its config table or option, or the entry itself
+    /// when it has neither.
     pub fn locate(&self, key: &str) -> String {
-        if self.config.is_empty() {
-            self.location.clone()
-        } else {
-            self.config_origin.locate(key)
-        }
+        self.config_origin
+            .locate(key)
+            .unwrap_or_else(|| self.location.clone())
     }
 }
 
 impl ConfigOrigin {
-    /// The location of configuration key `key` (the start of its line), for messages.
-    pub fn locate(&self, key: &str) -> String {
+    /// The location of configuration key `key` (the start of its line), for messages; `None`
+    /// when the configuration came from neither a table nor an option.
+    pub fn locate(&self, key: &str) -> Option<String> {
         if let Some(option) = &self.option {
-            return format!("command line `-l {option}`");
+            return Some(format!("command line `-l {option}`"));
         }
-        let Some((name, text, span)) = &self.file else {
-            return "configuration".to_string();
-        };
+        let (name, text, span) = self.file.as_ref()?;
         let start = span.start;
         // The table's own text: an inline table is its span; a `[plugin.config]` section
         // runs to the next table header.
@@ -276,7 +274,7 @@ impl ConfigOrigin {
             .and_then(|region| find_key(region, key))
             .map_or(start, |i| start + i);
         let (line, col) = line_col(text, at);
-        format!("{name}:{line}:{col}")
+        Some(format!("{name}:{line}:{col}"))
     }
 }
 
@@ -645,7 +643,7 @@ impl Pipeline {
                 });
                 continue;
             }
-            let config_span = entry.config.as_ref().map_or(0..0, |c| c.span());
+            let config_span = entry.config.as_ref().map(|c| c.span());
             drafts.push(Draft {
                 name: plugin_name,
                 name_at,
@@ -671,7 +669,7 @@ impl Pipeline {
                     .map(|c| c.get_ref().clone())
                     .unwrap_or_default(),
                 origin: ConfigOrigin {
-                    file: Some((name.to_string(), text_arc.clone(), config_span)),
+                    file: config_span.map(|span| (name.to_string(), text_arc.clone(), span)),
                     option: None,
                 },
                 optional: embedded,
