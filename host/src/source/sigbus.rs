@@ -14,16 +14,32 @@ use std::path::Path;
 use std::sync::atomic::{AtomicPtr, AtomicUsize, Ordering};
 use std::sync::{Once, OnceLock};
 
-/// Windows alive, as (start, end) addresses and the path of their file as (pointer, length)
+/// A window alive, as its (start, end) addresses and the path of its file as (pointer, length)
 /// of a leaked copy; start 0 = free. Atomics only: the handler reads them, and nothing in a
-/// signal handler may lock or allocate. More windows than this are mapped only with a
-/// held-input budget of gigabytes: those beyond are not covered (a fault in one is a plain
-/// "Bus error"; the first one uncovered is warned about).
+/// signal handler may lock or allocate.
+struct Slot {
+    start: AtomicUsize,
+    end: AtomicUsize,
+    path: AtomicPtr<u8>,
+    path_len: AtomicUsize,
+}
+
+impl Slot {
+    const fn new() -> Slot {
+        Slot {
+            start: AtomicUsize::new(0),
+            end: AtomicUsize::new(0),
+            path: AtomicPtr::new(std::ptr::null_mut()),
+            path_len: AtomicUsize::new(0),
+        }
+    }
+}
+
+/// Windows covered. More than this are mapped only with a held-input budget of gigabytes:
+/// those beyond are not covered (a fault in one is a plain "Bus error"; the first one
+/// uncovered is warned about).
 const SLOTS: usize = 256;
-static STARTS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
-static ENDS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
-static PATHS: [AtomicPtr<u8>; SLOTS] = [const { AtomicPtr::new(std::ptr::null_mut()) }; SLOTS];
-static PATH_LENS: [AtomicUsize; SLOTS] = [const { AtomicUsize::new(0) }; SLOTS];
+static WINDOWS: [Slot; SLOTS] = [const { Slot::new() }; SLOTS];
 
 /// The SIGBUS action before ours, restored for faults that are not ours.
 #[cfg(unix)]
@@ -56,16 +72,16 @@ pub(super) fn register(start: usize, len: usize, path: &Path) -> Option<usize> {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(install);
     let name = leaked(path);
-    for (i, slot) in STARTS.iter().enumerate() {
+    for (i, slot) in WINDOWS.iter().enumerate() {
         if slot
+            .start
             .compare_exchange(0, start, Ordering::AcqRel, Ordering::Relaxed)
             .is_ok()
         {
-            PATHS
-                .get(i)?
-                .store(name.as_ptr().cast_mut(), Ordering::Release);
-            PATH_LENS.get(i)?.store(name.len(), Ordering::Release);
-            ENDS.get(i)?.store(start + len, Ordering::Release);
+            // The end last: until it is set, the slot covers no address.
+            slot.path.store(name.as_ptr().cast_mut(), Ordering::Release);
+            slot.path_len.store(name.len(), Ordering::Release);
+            slot.end.store(start + len, Ordering::Release);
             return Some(i);
         }
     }
@@ -81,22 +97,22 @@ pub(super) fn register(start: usize, len: usize, path: &Path) -> Option<usize> {
 
 /// Unregisters the window in `slot` (before it is unmapped).
 pub(super) fn unregister(slot: usize) {
-    if let (Some(start), Some(end)) = (STARTS.get(slot), ENDS.get(slot)) {
-        end.store(0, Ordering::Release);
-        start.store(0, Ordering::Release);
+    if let Some(slot) = WINDOWS.get(slot) {
+        slot.end.store(0, Ordering::Release);
+        slot.start.store(0, Ordering::Release);
     }
 }
 
 /// The path of the file of the registered window that holds `addr`.
 fn window_file(addr: usize) -> Option<&'static [u8]> {
-    (0..SLOTS).find_map(|i| {
-        let start = STARTS.get(i)?.load(Ordering::Acquire);
-        let end = ENDS.get(i)?.load(Ordering::Acquire);
+    WINDOWS.iter().find_map(|slot| {
+        let start = slot.start.load(Ordering::Acquire);
+        let end = slot.end.load(Ordering::Acquire);
         if start == 0 || addr < start || addr >= end {
             return None;
         }
-        let ptr = PATHS.get(i)?.load(Ordering::Acquire);
-        let len = PATH_LENS.get(i)?.load(Ordering::Acquire);
+        let ptr = slot.path.load(Ordering::Acquire);
+        let len = slot.path_len.load(Ordering::Acquire);
         // SAFETY: a registered slot's path points at a leaked slice of that length (see
         // `leaked`); `as_ref` covers the null of a slot being filled.
         #[allow(unsafe_code)]
