@@ -111,16 +111,16 @@ struct Slot {
 /// Messages remembered per entry to print each once over its instances.
 const MAX_WARNED: usize = 64;
 
-/// One chunk of a pending part: `len` bytes at `start` of the window numbered `window` (the
-/// frame's own bytes, kept alive in [`Dispatcher::pinned`]), or, with `window` = [`OWNED`],
+/// One chunk of a pending part: `len` bytes at `start` of the window in slot `window` of
+/// [`Dispatcher::pinned`] (the frame's own bytes, kept alive there), or, with `window` =
+/// [`OWNED`],
 /// bytes the dispatcher had to copy (data the TCP listener held out of order, reassembled IP
 /// fragments: anything that is not the frame's own bytes), at byte `start` of the part's
 /// `owned` bytes.
 ///
-/// 16 bytes: window numbers are kept modulo 2^32 (a window only ever meets the few pinned at
-/// the same time, and a new number skips those: [`Dispatcher::pin`]), frame numbers too (they
-/// are only compared within one part, to count its packets), and a part holds at most
-/// u32::MAX bytes.
+/// 16 bytes: slots are few (as many as windows can be pinned at once), frame numbers are kept
+/// modulo 2^32 (they are only compared within one part, to count its packets), and a part
+/// holds at most u32::MAX bytes.
 #[derive(Clone, Copy)]
 struct Entry {
     window: u32,
@@ -160,12 +160,31 @@ const STAGE: usize = 16;
 #[derive(Clone, Copy)]
 struct Staged {
     t: usize,
-    direction: Direction,
-    /// The bytes' place in the file and their length.
+    /// The bytes' place in the file and their length (at most a window's).
     offset: u64,
-    len: usize,
+    len: u32,
+    direction: Direction,
     ts: u64,
     packet: u64,
+}
+
+impl Staged {
+    const NONE: Staged = Staged {
+        t: 0,
+        offset: 0,
+        len: 0,
+        direction: Direction::ClientToServer,
+        ts: 0,
+        packet: 0,
+    };
+}
+
+/// Staged chunks gathered in a row (all in the newest window): how many and where the last
+/// ends.
+#[derive(Default)]
+struct Run {
+    chunks: usize,
+    used: usize,
 }
 
 /// Copied-byte lists larger than this are not kept for a session's next part.
@@ -179,8 +198,7 @@ const KEEP_CHUNKS: usize = 256;
 
 /// A window held for pending parts, with the number of chunks that refer to it.
 struct Pinned {
-    /// Numbers the windows of the run in the order they were taken, modulo 2^32 (never
-    /// [`OWNED`]).
+    /// Its slot in [`Pins`] (never [`OWNED`]), which chunks name.
     window: u32,
     /// The capture file (counted over the run) and the window's place in it.
     file: u64,
@@ -189,6 +207,73 @@ struct Pinned {
     chunks: usize,
     /// End of the last byte a chunk referred to (the part of the window in use).
     used: usize,
+}
+
+/// The windows pending parts refer to: each in a slot that chunks name, so that a chunk finds
+/// its window without a search, and in the order they were taken (the oldest goes first when
+/// room is needed). Slots are reused, so there are never more than windows pinned at once.
+#[derive(Default)]
+struct Pins {
+    slots: Vec<Option<Pinned>>,
+    /// Slots in use, oldest window first.
+    order: VecDeque<u32>,
+}
+
+impl Pins {
+    /// Windows pinned.
+    fn len(&self) -> usize {
+        self.order.len()
+    }
+
+    fn get(&self, slot: u32) -> Option<&Pinned> {
+        self.slots.get(slot as usize)?.as_ref()
+    }
+
+    fn get_mut(&mut self, slot: u32) -> Option<&mut Pinned> {
+        self.slots.get_mut(slot as usize)?.as_mut()
+    }
+
+    /// Slot of the newest window.
+    fn newest_slot(&self) -> Option<u32> {
+        self.order.back().copied()
+    }
+
+    fn newest(&self) -> Option<&Pinned> {
+        self.get(self.newest_slot()?)
+    }
+
+    fn newest_mut(&mut self) -> Option<&mut Pinned> {
+        self.get_mut(self.newest_slot()?)
+    }
+
+    fn oldest(&self) -> Option<&Pinned> {
+        self.get(*self.order.front()?)
+    }
+
+    /// Pins a window as the newest, in a free slot. Returns the slot.
+    fn add(&mut self, make: impl FnOnce(u32) -> Pinned) -> u32 {
+        let slot = match self.slots.iter().position(Option::is_none) {
+            Some(free) => free,
+            None => {
+                self.slots.push(None);
+                self.slots.len() - 1
+            }
+        } as u32;
+        if let Some(entry) = self.slots.get_mut(slot as usize) {
+            *entry = Some(make(slot));
+        }
+        self.order.push_back(slot);
+        slot
+    }
+
+    /// Unpins the window in `slot`.
+    fn remove(&mut self, slot: u32) -> Option<Pinned> {
+        let gone = self.slots.get_mut(slot as usize)?.take()?;
+        if let Some(i) = self.order.iter().rposition(|&s| s == slot) {
+            self.order.remove(i);
+        }
+        Some(gone)
+    }
 }
 
 /// What `data` touches for every segment of a session, kept in a dense array apart from the
@@ -222,6 +307,21 @@ struct Hot {
 }
 
 impl Hot {
+    /// Adds a chunk to the pending part (opening it). Returns the part's length after it.
+    #[inline(always)]
+    fn push(&mut self, entry: Entry, direction: Direction, ts: u64) -> u64 {
+        self.chunks.push(entry);
+        self.extra |= entry.window == OWNED;
+        if self.direction.is_none() {
+            self.direction = Some(direction);
+        }
+        self.open_at(ts, ts);
+        self.opened = true;
+        self.t_end = self.t_end.max(ts);
+        self.len += u64::from(entry.len);
+        self.len
+    }
+
     /// Times a part that has neither bytes nor gaps yet by what opens it (its first bytes, a
     /// gap found at a packet, or the listener's monologue for an empty one).
     fn open_at(&mut self, t_start: u64, t_end: u64) {
@@ -253,14 +353,6 @@ struct PartExtra {
 }
 
 impl Part {
-    fn gaps(&self) -> &[ApiGap] {
-        self.extra.as_ref().map_or(&[], |x| x.gaps.as_slice())
-    }
-
-    fn owned(&self) -> &[u8] {
-        self.extra.as_ref().map_or(&[], |x| x.owned.as_slice())
-    }
-
     fn extra(&mut self) -> &mut PartExtra {
         self.extra.get_or_insert_with(Box::default)
     }
@@ -555,7 +647,9 @@ pub struct Dispatcher<'s> {
     /// window, mapped, are staged: gathering them needs neither the bytes nor a new window
     /// (which could send parts early). Every other event gathers what is staged first, so
     /// plugins see the same calls in the same order as without the stage.
-    stage: Vec<Staged>,
+    stage: [Staged; STAGE],
+    /// Segments staged.
+    staged: usize,
     /// The file offsets the newest window covers, if it is a mapping of the current file
     /// (else empty): the segments that can be staged. Kept as the window is taken or the file
     /// changes ([`Self::newest_mapped_range`]), to check in one range test per segment.
@@ -565,9 +659,7 @@ pub struct Dispatcher<'s> {
     last_window: Option<(u64, u64)>,
     /// Windows pinned by pending parts, oldest first (few: their memory stays within
     /// `max_monologue_buffer`).
-    pinned: Vec<Pinned>,
-    /// Number of the next window taken.
-    next_window: u32,
+    pinned: Pins,
     /// Windows in memory no part refers to any more, kept to be reused.
     spare: Vec<Window>,
     /// The capture the pinned windows hold up to the last byte a chunk referred to.
@@ -667,7 +759,8 @@ impl Analysers<'_> {
         }
         let n = s.instances.len().max(1) as u64;
         let id = session.map_or(0, |a| a.id);
-        let which = (id % n) as usize;
+        // (Mostly one instance: no division.)
+        let which = if n == 1 { 0 } else { (id % n) as usize };
         let Some(instance) = s.instances.get_mut(which) else {
             return Outcome::default();
         };
@@ -802,10 +895,10 @@ impl<'s> Dispatcher<'s> {
             file: (0, None),
             window_size: window_size(pipeline.max_monologue_buffer),
             last_window: None,
-            stage: Vec::with_capacity(STAGE),
+            stage: [Staged::NONE; STAGE],
+            staged: 0,
             stage_range: (0, 0),
-            pinned: Vec::new(),
-            next_window: 0,
+            pinned: Pins::default(),
             spare: Vec::new(),
             held_bytes: 0,
             slices: Vec::new(),
@@ -865,6 +958,9 @@ impl<'s> Dispatcher<'s> {
     /// Settles the outcomes of a round of calls to `slots` about session `id` (in table slot
     /// `t`).
     fn settle_all(&mut self, slots: SlotSet, t: usize, id: u64, outcomes: Outcomes) {
+        if outcomes.released.is_empty() && outcomes.failed.is_empty() {
+            return;
+        }
         for slot in slots.iter() {
             self.settle(slot, t, id, outcomes.of(slot));
         }
@@ -973,12 +1069,11 @@ impl<'s> Dispatcher<'s> {
     /// but for the newest, which the input is likely still in: it stays (mapped) until a
     /// newer window is taken, so that small parts do not map and unmap it over and over.
     fn unpin_chunks(&mut self, window: u32, n: usize) {
-        let newest = self.pinned.len().saturating_sub(1);
-        if let Some(i) = self.pinned.iter().rposition(|p| p.window == window) {
-            if let Some(p) = self.pinned.get_mut(i) {
-                p.chunks = p.chunks.saturating_sub(n);
-                if p.chunks == 0 && i != newest {
-                    let gone = self.pinned.remove(i);
+        let newest = self.pinned.newest_slot();
+        if let Some(p) = self.pinned.get_mut(window) {
+            p.chunks = p.chunks.saturating_sub(n);
+            if p.chunks == 0 && Some(window) != newest {
+                if let Some(gone) = self.pinned.remove(window) {
                     self.unpin(gone);
                 }
             }
@@ -986,15 +1081,13 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// The bytes of a chunk, found in the pinned windows or among the part's copied bytes.
-    fn chunk_bytes<'a>(entry: &Entry, pinned: &'a [Pinned], owned: &'a [u8]) -> &'a [u8] {
+    fn chunk_bytes<'a>(entry: &Entry, pinned: &'a Pins, owned: &'a [u8]) -> &'a [u8] {
         let (start, len) = (entry.start as usize, entry.len as usize);
         let bytes = if entry.window == OWNED {
             owned.get(start..start + len)
         } else {
             pinned
-                .iter()
-                .rev()
-                .find(|p| p.window == entry.window)
+                .get(entry.window)
                 .and_then(|p| p.bytes.get(start..start + len))
         };
         // A chunk always finds its bytes (its window is pinned while it exists).
@@ -1021,15 +1114,20 @@ impl<'s> Dispatcher<'s> {
         let file = self.file.0;
         if let Some(p) = self
             .pinned
-            .last_mut()
+            .newest_mut()
             .filter(|p| p.file == file && p.index == index)
         {
             p.chunks += 1;
             return p.window;
         }
         // The newest window, kept with no chunk, is left behind.
-        if self.pinned.last().is_some_and(|p| p.chunks == 0) {
-            if let Some(gone) = self.pinned.pop() {
+        if let Some(slot) = self
+            .pinned
+            .newest()
+            .filter(|p| p.chunks == 0)
+            .map(|p| p.window)
+        {
+            if let Some(gone) = self.pinned.remove(slot) {
                 self.unpin(gone);
             }
         }
@@ -1046,14 +1144,7 @@ impl<'s> Dispatcher<'s> {
             .and_then(|view| view.map(index * size as u64, size).ok())
             .or_else(|| self.spare.pop())
             .unwrap_or_else(|| Window::heap(size));
-        // The next number no pinned window has (numbers wrap at 2^32; a window can stay pinned
-        // long, by a quiet session's pending part).
-        let mut window = self.next_window;
-        while window == OWNED || self.pinned.iter().any(|p| p.window == window) {
-            window = window.wrapping_add(1);
-        }
-        self.next_window = window.wrapping_add(1);
-        self.pinned.push(Pinned {
+        let window = self.pinned.add(|window| Pinned {
             window,
             file,
             index,
@@ -1068,7 +1159,7 @@ impl<'s> Dispatcher<'s> {
     /// The file offsets the newest window covers if it is a mapping of the current file,
     /// else none (what [`Self::stage_range`] keeps, to check in one range test).
     fn newest_mapped_range(&self) -> (u64, u64) {
-        match self.pinned.last() {
+        match self.pinned.newest() {
             Some(p) if p.file == self.file.0 && p.bytes.is_mapped() => {
                 let base = p.index * self.window_size as u64;
                 (base, base + self.window_size as u64)
@@ -1132,53 +1223,80 @@ impl<'s> Dispatcher<'s> {
         (offset >= lo && offset + data.len() as u64 <= hi).then_some(offset)
     }
 
+    /// A data segment that cannot be staged (bytes not the frame's own, or not in the newest
+    /// window): gathered now, after what is staged.
+    #[inline(never)]
+    fn data_unstaged(&mut self, t: usize, direction: Direction, data: &[u8], ts: u64, packet: u64) {
+        self.gather_staged();
+        let offset = self.frame_offset(data);
+        self.gather(t, direction, Some(data), offset, data.len(), ts, packet);
+    }
+
     /// Gathers the staged segments, in order: first their sessions' hot lines are read (they
     /// were prefetched when the segments arrived) to prefetch where each chunk list grows.
     fn gather_staged(&mut self) {
-        if self.stage.is_empty() {
+        let n = self.staged;
+        if n == 0 {
             return;
         }
-        let stage = std::mem::take(&mut self.stage);
-        for x in &stage {
+        self.staged = 0;
+        for x in self.stage.get(..n).unwrap_or_default() {
             if let Some(hot) = self.hot.get(x.t).filter(|h| h.gather) {
                 prefetch(hot.chunks.as_ptr().wrapping_add(hot.chunks.len()));
             }
         }
+        // Most segments fit in their part (no part is cut): one chunk each, in the newest
+        // window, which is pinned already. Its count of chunks and the part of it in use are
+        // updated once for the run of such segments.
         let part_size = self.part_size as u64;
-        for x in &stage {
-            // Most segments fit in their part (no part is cut): one chunk, in the newest
-            // window, which is pinned already.
-            let fits = self
-                .hot
-                .get(x.t)
-                .is_some_and(|h| h.gather && h.len + (x.len as u64) < part_size);
-            match self.pinned.last_mut() {
-                Some(p) if fits && x.len > 0 => {
-                    p.chunks += 1;
-                    let window = p.window;
-                    let start = (x.offset - self.stage_range.0) as usize;
-                    self.note_used(start + x.len);
-                    let entry = Entry::new(window, start, x.len as u32, x.packet);
-                    self.add_chunk(x.t, entry, x.direction, x.ts);
+        let base = self.stage_range.0;
+        let mut run = Run::default();
+        for i in 0..n {
+            let Some(&x) = self.stage.get(i) else {
+                break;
+            };
+            if let Some(window) = self.pinned.newest_slot() {
+                let fits = |h: &&mut Hot| h.gather && h.len + u64::from(x.len) < part_size;
+                if let Some(hot) = self.hot.get_mut(x.t).filter(fits).filter(|_| x.len > 0) {
+                    let start = (x.offset - base) as usize;
+                    let entry = Entry::new(window, start, x.len, x.packet);
+                    hot.push(entry, x.direction, x.ts);
+                    run.chunks += 1;
+                    run.used = run.used.max(start + x.len as usize);
+                    if !hot.listed {
+                        self.hold(x.t);
+                    }
+                    continue;
                 }
-                _ => self.gather(
-                    x.t,
-                    x.direction,
-                    None,
-                    Some(x.offset),
-                    x.len,
-                    x.ts,
-                    x.packet,
-                ),
             }
+            self.end_staged_run(&mut run);
+            self.gather(
+                x.t,
+                x.direction,
+                None,
+                Some(x.offset),
+                x.len as usize,
+                x.ts,
+                x.packet,
+            );
         }
-        self.stage = stage;
-        self.stage.clear();
+        self.end_staged_run(&mut run);
+    }
+
+    /// Counts a run of staged chunks in the newest window, which they all lie in.
+    fn end_staged_run(&mut self, run: &mut Run) {
+        if run.chunks > 0 {
+            if let Some(p) = self.pinned.newest_mut() {
+                p.chunks += run.chunks;
+            }
+            self.note_used(run.used);
+        }
+        *run = Run::default();
     }
 
     /// The newest window is in use up to `end`: the capture held counts it.
     fn note_used(&mut self, end: usize) {
-        if let Some(p) = self.pinned.last_mut() {
+        if let Some(p) = self.pinned.newest_mut() {
             if end > p.used {
                 self.held_bytes += end - p.used;
                 p.used = end;
@@ -1195,16 +1313,7 @@ impl<'s> Dispatcher<'s> {
         let Some(hot) = self.hot.get_mut(t) else {
             return false;
         };
-        hot.chunks.push(entry);
-        hot.extra |= entry.window == OWNED;
-        if hot.direction.is_none() {
-            hot.direction = Some(direction);
-        }
-        hot.open_at(ts, ts);
-        hot.opened = true;
-        hot.t_end = hot.t_end.max(ts);
-        hot.len += u64::from(entry.len);
-        let full = hot.len >= part_size;
+        let full = hot.push(entry, direction, ts) >= part_size;
         if !hot.listed {
             self.hold(t);
         }
@@ -1266,7 +1375,7 @@ impl<'s> Dispatcher<'s> {
             let entry = match place {
                 Some((index, start)) => {
                     let window = self.pin(index);
-                    if let Some(p) = self.pinned.last_mut() {
+                    if let Some(p) = self.pinned.newest_mut() {
                         // A window in memory (gzip, a pipe): the bytes go to their place in it.
                         if let Some((dst, now)) = p
                             .bytes
@@ -1305,12 +1414,12 @@ impl<'s> Dispatcher<'s> {
     /// more is needed. Parts that started later keep gathering, so parts sent early span
     /// about the whole budget of input rather than half of it on average.
     fn make_room(&mut self) {
-        let Some(oldest) = self.pinned.first().map(|p| p.window) else {
+        let Some(oldest) = self.pinned.oldest().map(|p| p.window) else {
             return;
         };
         while self
             .pinned
-            .first()
+            .oldest()
             .is_some_and(|p| p.window == oldest && p.chunks > 0)
         {
             self.prefetch_held();
@@ -1356,7 +1465,15 @@ impl<'s> Dispatcher<'s> {
     }
 
     /// Delivers queued named events until the queue is empty.
+    #[inline]
     fn drain(&mut self) {
+        if !self.an.queue.is_empty() {
+            self.drain_queue();
+        }
+    }
+
+    #[inline(never)]
+    fn drain_queue(&mut self) {
         let mut handled = 0;
         while let Some((event, t)) = self.an.queue.pop_front() {
             handled += 1;
@@ -1412,7 +1529,33 @@ impl<'s> Dispatcher<'s> {
         };
         let (len, t_start, t_end, has_extra) = (hot.len, hot.t_start, hot.t_end, hot.extra);
         let mut chunks = std::mem::take(&mut hot.chunks);
-        let mut part = std::mem::take(&mut state.part);
+        // The session's next part starts now (no plugin call touches it; a release in the
+        // calls below clears `gather` in the new one). The chunk list's allocation goes back
+        // to it once the part is delivered.
+        *hot = Hot {
+            gather: hot.gather,
+            direction: if more { Some(direction) } else { None },
+            ..Hot::default()
+        };
+        // Gaps and copied bytes are taken out for the calls (they are released after them),
+        // and read only for a part that has some: sessions keep theirs once allocated.
+        let mut kept = state.part.extra.take();
+        let part = Part {
+            extra: None,
+            ..state.part
+        };
+        state.part = if more {
+            Part {
+                part: part.part + 1,
+                offset: part.offset + len,
+                ..part
+            }
+        } else {
+            Part {
+                index: part.index + 1,
+                ..Part::default()
+            }
+        };
         let (id, slots) = (state.id, state.slots);
         // Packets are counted as the listener counts a monologue's: each once, however many
         // of its chunks the part holds.
@@ -1434,10 +1577,9 @@ impl<'s> Dispatcher<'s> {
         let mut outcomes = Outcomes::default();
         if let Some(state) = self.sessions.get(t) {
             let session = &state.session;
-            let (owned, gaps) = if has_extra {
-                (part.owned(), part.gaps())
-            } else {
-                (&[][..], &[][..])
+            let (owned, gaps) = match kept.as_deref().filter(|_| has_extra) {
+                Some(x) => (x.owned.as_slice(), x.gaps.as_slice()),
+                None => (&[][..], &[][..]),
             };
             let mut slices: Vec<RSlice<'_, u8>> = std::mem::take(&mut self.slices);
             slices.extend(
@@ -1484,34 +1626,15 @@ impl<'s> Dispatcher<'s> {
                 .collect();
         }
         self.settle_all(takers, t, id, outcomes);
-        let extra = part.extra.as_deref_mut().filter(|_| has_extra);
-        self.release_chunks(&mut chunks, extra);
+        self.release_chunks(&mut chunks, kept.as_deref_mut().filter(|_| has_extra));
         if let Some(h) = self.hot.get_mut(t) {
-            // `gather` as it is now (a plugin may have released the session in the call);
-            // the chunk list's allocation is kept for the next part.
-            *h = Hot {
-                chunks,
-                gather: h.gather,
-                direction: if more { Some(direction) } else { None },
-                ..Hot::default()
-            };
+            h.chunks = chunks;
         }
-        if let Some(state) = self.state(t) {
+        if let Some(x) = kept {
             // The copied bytes' list is kept (empty) for the session's next part.
-            state.part = if more {
-                Part {
-                    index: part.index,
-                    part: part.part + 1,
-                    offset: part.offset + len,
-                    extra: part.extra,
-                }
-            } else {
-                Part {
-                    index: part.index + 1,
-                    extra: part.extra,
-                    ..Part::default()
-                }
-            };
+            if let Some(state) = self.state(t) {
+                state.part.extra = Some(x);
+            }
         }
         self.drain();
         delivered
@@ -1699,28 +1822,31 @@ impl TcpObserver for Dispatcher<'_> {
         self.frame = (0, 0, 0);
     }
 
+    #[inline]
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
         let t = s.slot;
         if let Some(offset) = self.stageable(data) {
             if let Some(hot) = self.hot.get(t) {
                 prefetch(hot);
             }
-            self.stage.push(Staged {
-                t,
-                direction,
-                offset,
-                len: data.len(),
-                ts,
-                packet,
-            });
-            if self.stage.len() >= STAGE {
-                self.gather_staged();
+            if let Some(x) = self.stage.get_mut(self.staged) {
+                // Within a window: the length fits in 32 bits.
+                *x = Staged {
+                    t,
+                    offset,
+                    len: data.len() as u32,
+                    direction,
+                    ts,
+                    packet,
+                };
+                self.staged += 1;
+                if self.staged == STAGE {
+                    self.gather_staged();
+                }
+                return;
             }
-            return;
         }
-        self.gather_staged();
-        let offset = self.frame_offset(data);
-        self.gather(t, direction, Some(data), offset, data.len(), ts, packet);
+        self.data_unstaged(t, direction, data, ts, packet);
     }
 
     fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64, ts: u64) {
