@@ -212,11 +212,22 @@ struct Pinned {
 /// The windows pending parts refer to: each in a slot that chunks name, so that a chunk finds
 /// its window without a search, and in the order they were taken (the oldest goes first when
 /// room is needed). Slots are reused, so there are never more than windows pinned at once.
-#[derive(Default)]
 struct Pins {
     slots: Vec<Option<Pinned>>,
     /// Slots in use, oldest window first.
     order: VecDeque<u32>,
+    /// The last of `order` ([`OWNED`] when empty), read for every chunk.
+    newest: u32,
+}
+
+impl Default for Pins {
+    fn default() -> Pins {
+        Pins {
+            slots: Vec::new(),
+            order: VecDeque::new(),
+            newest: OWNED,
+        }
+    }
 }
 
 impl Pins {
@@ -235,7 +246,7 @@ impl Pins {
 
     /// Slot of the newest window.
     fn newest_slot(&self) -> Option<u32> {
-        self.order.back().copied()
+        (self.newest != OWNED).then_some(self.newest)
     }
 
     fn newest(&self) -> Option<&Pinned> {
@@ -263,6 +274,7 @@ impl Pins {
             *entry = Some(make(slot));
         }
         self.order.push_back(slot);
+        self.newest = slot;
         slot
     }
 
@@ -272,6 +284,7 @@ impl Pins {
         if let Some(i) = self.order.iter().rposition(|&s| s == slot) {
             self.order.remove(i);
         }
+        self.newest = self.order.back().copied().unwrap_or(OWNED);
         Some(gone)
     }
 }
@@ -1824,6 +1837,10 @@ impl TcpObserver for Dispatcher<'_> {
 
     #[inline]
     fn data(&mut self, s: &SessionInfo, direction: Direction, data: &[u8], ts: u64, packet: u64) {
+        // No analyser takes monologues (any more): no session gathers anything.
+        if self.takes_monologues.is_empty() {
+            return;
+        }
         let t = s.slot;
         if let Some(offset) = self.stageable(data) {
             if let Some(hot) = self.hot.get(t) {
