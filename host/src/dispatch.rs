@@ -1570,25 +1570,14 @@ impl<'s> Dispatcher<'s> {
             }
         };
         let (id, slots) = (state.id, state.slots);
-        // Packets are counted as the listener counts a monologue's: each once, however many
-        // of its chunks the part holds.
-        let mut recent = crate::tcp::RecentPackets::default();
-        let mut last = None;
-        let packets = chunks
-            .iter()
-            // A packet's chunks are mostly consecutive (split at a window's end): the same
-            // packet as the last chunk's is not looked up again.
-            .filter(|e| {
-                last.replace(e.packet) != Some(e.packet) && recent.first_time(u64::from(e.packet))
-            })
-            .count() as u64;
         // The session's API view and the pinned windows are lent to the calls in place (no
         // plugin callback touches the dispatcher's state), and the list of slices reuses the
         // last part's allocation. Releases and failures are settled after the calls.
         let takers = slots.and(self.takes_monologues);
         let delivered = !takers.is_empty();
         let mut outcomes = Outcomes::default();
-        if let Some(state) = self.sessions.get(t) {
+        if delivered {
+            let packets = count_packets(&chunks);
             let session = &state.session;
             let (owned, gaps) = match kept.as_deref().filter(|_| has_extra) {
                 Some(x) => (x.owned.as_slice(), x.gaps.as_slice()),
@@ -1614,9 +1603,7 @@ impl<'s> Dispatcher<'s> {
                 t_end,
                 packets,
             };
-            if delivered {
-                self.stats.parts += 1;
-            }
+            self.stats.parts += 1;
             for slot in takers.iter() {
                 let outcome = self.an.call(
                     slot,
@@ -1726,6 +1713,34 @@ impl<'s> Dispatcher<'s> {
 }
 
 /// `HH:MM:SS.uuuuuu` (UTC) of a capture time, as the original's traces.
+/// The packets a part's chunks came from, counted as the listener counts a monologue's: each
+/// once, however many of its chunks the part holds (the last four packets are remembered).
+fn count_packets(chunks: &[Entry]) -> u64 {
+    // Mostly each packet's chunks are consecutive (split at a window's end) and packets go
+    // up, by less than 2^30 from one to the next (frame numbers are kept modulo 2^32): then
+    // none of the last four can come again, and the count is the number of changes.
+    let mut last: Option<u32> = None;
+    let mut changes = 0;
+    let rising = chunks.iter().all(|e| {
+        let step = last.map_or(1, |p| e.packet.wrapping_sub(p));
+        last = Some(e.packet);
+        changes += u64::from(step != 0);
+        step < 1 << 30
+    });
+    if rising {
+        return changes;
+    }
+    let mut recent = crate::tcp::RecentPackets::default();
+    let mut last = None;
+    chunks
+        .iter()
+        // The same packet as the last chunk's is not looked up again.
+        .filter(|e| {
+            last.replace(e.packet) != Some(e.packet) && recent.first_time(u64::from(e.packet))
+        })
+        .count() as u64
+}
+
 fn clock(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
     let day = secs % 86_400;
@@ -2001,5 +2016,85 @@ mod tests {
         s.remove(64);
         s.remove(127);
         assert!(s.is_empty());
+    }
+
+    /// The count as the listener makes it: each packet once, the last four remembered.
+    fn packets_as_the_listener_counts(packets: &[u32]) -> u64 {
+        let mut recent = crate::tcp::RecentPackets::default();
+        packets
+            .iter()
+            .filter(|&&p| recent.first_time(u64::from(p)))
+            .count() as u64
+    }
+
+    #[test]
+    fn a_part_counts_its_packets_as_the_listener_counts_a_monologues() {
+        use super::{count_packets, Entry};
+        let cases: &[&[u32]] = &[
+            &[],
+            &[7],
+            // One packet's chunks split at a window's end, then the next packets.
+            &[7, 7, 8, 9, 9, 12],
+            // Held data delivered after later packets: the same packet again, within the last
+            // four (counted once) and beyond them (counted again).
+            &[5, 9, 5, 10],
+            &[5, 6, 7, 8, 9, 5],
+            // Frame numbers kept modulo 2^32 across the wrap.
+            &[u32::MAX - 1, u32::MAX, 0, 1],
+            // Steps of 2^30 and more, and steps back.
+            &[0, 1 << 30, 0, 1 << 31, 3 << 30, 0],
+            // Three steps just under 2^31 come back to the first packet.
+            &[0, 0x7fff_ffff, 0xffff_fffe, 0],
+            &[100, 50, 100, 25],
+        ];
+        for &packets in cases {
+            let chunks: Vec<Entry> = packets
+                .iter()
+                .map(|&p| Entry::new(0, 0, 1, u64::from(p)))
+                .collect();
+            let mut last = None;
+            let distinct: Vec<u32> = packets
+                .iter()
+                .copied()
+                .filter(|&p| last.replace(p) != Some(p))
+                .collect();
+            assert_eq!(
+                count_packets(&chunks),
+                packets_as_the_listener_counts(&distinct),
+                "{packets:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn pinned_windows_keep_their_slot_and_their_order() {
+        use super::{Pinned, Pins, Window};
+        let pinned = |window| Pinned {
+            window,
+            file: 1,
+            index: u64::from(window),
+            bytes: Window::heap(16),
+            chunks: 1,
+            used: 0,
+        };
+        let mut pins = Pins::default();
+        assert!(pins.newest().is_none() && pins.oldest().is_none());
+        let a = pins.add(pinned);
+        let b = pins.add(pinned);
+        let c = pins.add(pinned);
+        assert_eq!((a, b, c), (0, 1, 2));
+        assert_eq!(pins.len(), 3);
+        // A window from the middle goes: the others keep their slots, and its slot is the
+        // next one taken, as the newest.
+        assert!(pins.remove(b).is_some() && pins.remove(b).is_none());
+        assert_eq!(pins.get(c).map(|p| p.index), Some(2));
+        assert_eq!(pins.add(pinned), b);
+        assert_eq!(pins.newest_slot(), Some(b));
+        assert_eq!(pins.oldest().map(|p| p.window), Some(a));
+        // The newest goes: the one before is the newest again.
+        assert!(pins.remove(b).is_some());
+        assert_eq!(pins.newest_slot(), Some(c));
+        assert!(pins.remove(a).is_some() && pins.remove(c).is_some());
+        assert_eq!((pins.len(), pins.newest_slot()), (0, None));
     }
 }
