@@ -113,10 +113,9 @@ const MAX_WARNED: usize = 64;
 
 /// One chunk of a pending part: `len` bytes at `start` of the window in slot `window` of
 /// [`Dispatcher::pinned`] (the frame's own bytes, kept alive there), or, with `window` =
-/// [`OWNED`],
-/// bytes the dispatcher had to copy (data the TCP listener held out of order, reassembled IP
-/// fragments: anything that is not the frame's own bytes), at byte `start` of the part's
-/// `owned` bytes.
+/// [`OWNED`], bytes the dispatcher had to copy (data the TCP listener held out of order,
+/// reassembled IP fragments: anything that is not the frame's own bytes), at byte `start` of
+/// the part's `owned` bytes.
 ///
 /// 16 bytes: slots are few (as many as windows can be pinned at once), frame numbers are kept
 /// modulo 2^32 (they are only compared within one part, to count its packets), and a part
@@ -670,8 +669,8 @@ pub struct Dispatcher<'s> {
     /// The window (number in the file, offset) the last chunk fell in: the input goes
     /// forward, so the next chunk mostly falls in it too, without a division.
     last_window: Option<(u64, u64)>,
-    /// Windows pinned by pending parts, oldest first (few: their memory stays within
-    /// `max_monologue_buffer`).
+    /// Windows pinned by pending parts, in the slots their chunks name, and oldest first
+    /// (few: their memory stays within `max_monologue_buffer`).
     pinned: Pins,
     /// Windows in memory no part refers to any more, kept to be reused.
     spare: Vec<Window>,
@@ -1712,7 +1711,6 @@ impl<'s> Dispatcher<'s> {
     }
 }
 
-/// `HH:MM:SS.uuuuuu` (UTC) of a capture time, as the original's traces.
 /// The packets a part's chunks came from, counted as the listener counts a monologue's: each
 /// once, however many of its chunks the part holds (the last four packets are remembered).
 fn count_packets(chunks: &[Entry]) -> u64 {
@@ -1741,6 +1739,7 @@ fn count_packets(chunks: &[Entry]) -> u64 {
         .count() as u64
 }
 
+/// `HH:MM:SS.uuuuuu` (UTC) of a capture time, as the original's traces.
 fn clock(ns: u64) -> String {
     let secs = ns / 1_000_000_000;
     let day = secs % 86_400;
