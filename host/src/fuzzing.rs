@@ -49,6 +49,14 @@ pub fn capture(data: &[u8]) {
     if std::fs::write(&path, data).is_err() {
         return;
     }
+    // Removed however the call ends, a failed check included (the fuzzer goes on after one).
+    struct Remove<'a>(&'a std::path::Path);
+    impl Drop for Remove<'_> {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_file(self.0);
+        }
+    }
+    let _remove = Remove(&path);
     if let Ok(mut f) = crate::source::CaptureFile::open(&path) {
         let compressed = f.compressed();
         let mut decoder = Decoder::new(DecodeOptions::default());
@@ -67,7 +75,6 @@ pub fn capture(data: &[u8]) {
             let _ = decoder.decode(frame.ts, frame.linktype, frame.data);
         }
     }
-    let _ = std::fs::remove_file(&path);
 }
 
 /// Decodes `data[1..]` as a frame of the link type chosen by `data[0]`.
