@@ -8,7 +8,9 @@
 # side. Prints the median CPU time (user+sys) and wall time of each, the median peak RSS, the
 # monologue parts delivered, and the overhead as the median of the per-round ratios (the
 # round's two runs over its two flows: robust to drift between rounds), as the ratio of the
-# medians, and as the ratio of the minimums.
+# medians, and as the ratio of the minimums; then the median of per-round ratios in user time
+# alone (the kernel's time, mostly copying the file and zeroing fresh memory, varies by tens
+# of milliseconds between runs of one command on this VM).
 #
 #   bench/overhead.sh [CAPTURE]        (default bench/out/bulk-1g.pcap)
 #   RUNS=8 BUFFER=4194304 bench/overhead.sh    (RUNS rounds, 2 runs of each per round;
@@ -49,7 +51,7 @@ def measure(k):
     _, status, ru = os.wait4(p.pid, 0)
     if status != 0:
         sys.exit("%s failed: %s" % (k, cmds[k]))
-    rows[k].append((time.monotonic() - t0, ru.ru_utime + ru.ru_stime, ru.ru_maxrss))
+    rows[k].append((time.monotonic() - t0, ru.ru_utime + ru.ru_stime, ru.ru_maxrss, ru.ru_utime))
 
 for _ in range(int(runs)):
     for k in ("flows", "run", "run", "flows"):
@@ -67,4 +69,6 @@ m = min(x[1] for x in r_) / min(x[1] for x in f)
 print("overhead_cpu_rounds=%.1f%%  (median of per-round CPU-time ratios, run with the no-op plugin / flows)" % ((statistics.median(rounds) - 1) * 100))
 print("overhead_cpu_medians=%.1f%%  (ratio of the median CPU times)" % ((r - 1) * 100))
 print("overhead_cpu_minimums=%.1f%%  (ratio of the least disturbed runs: on a noisy machine the steadiest figure)" % ((m - 1) * 100))
+user_rounds = [(r_[i][3] + r_[i + 1][3]) / (f[i][3] + f[i + 1][3]) for i in range(0, min(len(f), len(r_)) - 1, 2)]
+print("overhead_user_rounds=%.1f%%  (the same in user time only: without the kernel's share, the file's copy and page zeroing, which varies most from run to run)" % ((statistics.median(user_rounds) - 1) * 100))
 PY
