@@ -142,7 +142,7 @@ impl Entry {
     }
 }
 
-/// `Entry::window` of copied bytes (never a window's number).
+/// `Entry::window` of copied bytes (never a window's slot).
 const OWNED: u32 = u32::MAX;
 
 /// What a copied chunk costs beyond its bytes, counted with them against their bound.
@@ -1102,8 +1102,16 @@ impl<'s> Dispatcher<'s> {
                 .get(entry.window)
                 .and_then(|p| p.bytes.get(start..start + len))
         };
-        // A chunk always finds its bytes (its window is pinned while it exists).
+        // A chunk always finds its bytes (its window is pinned while it exists): a slot let go
+        // too early would be taken by another window, whose bytes a chunk would then read.
         debug_assert!(bytes.is_some(), "chunk bytes not found");
+        debug_assert!(
+            entry.window == OWNED
+                || pinned
+                    .get(entry.window)
+                    .is_some_and(|p| p.chunks > 0 && start + len <= p.used),
+            "a chunk's window was let go"
+        );
         bytes.unwrap_or(&[])
     }
 
@@ -1121,7 +1129,7 @@ impl<'s> Dispatcher<'s> {
 
     /// The window holding bytes at `index * window_size` of the current file, pinned for one
     /// more chunk (taken first if no pending part refers to it; making room first if the
-    /// windows pinned reach `max_monologue_buffer`). Returns its number.
+    /// windows pinned reach `max_monologue_buffer`). Returns its slot.
     fn pin(&mut self, index: u64) -> u32 {
         let file = self.file.0;
         if let Some(p) = self
@@ -1133,18 +1141,13 @@ impl<'s> Dispatcher<'s> {
             return p.window;
         }
         // The newest window, kept with no chunk, is left behind.
-        if let Some(slot) = self
-            .pinned
-            .newest()
-            .filter(|p| p.chunks == 0)
-            .map(|p| p.window)
-        {
-            if let Some(gone) = self.pinned.remove(slot) {
-                self.unpin(gone);
-            }
-        }
+        self.unpin_empty_newest();
         if self.pinned.len() * self.window_size >= self.max_pinned() {
             self.make_room();
+            // Parts sent early may have held the newest window's last chunks: it goes too (no
+            // chunk would unpin it once it is not the newest, and the windows would pile up
+            // behind it).
+            self.unpin_empty_newest();
         }
         let size = self.window_size;
         // A mapping of the file, else memory (also when the mapping fails: the bytes are then
@@ -1166,6 +1169,20 @@ impl<'s> Dispatcher<'s> {
         });
         self.stage_range = self.newest_mapped_range();
         window
+    }
+
+    /// Lets the newest window go if no chunk refers to it.
+    fn unpin_empty_newest(&mut self) {
+        if let Some(slot) = self
+            .pinned
+            .newest()
+            .filter(|p| p.chunks == 0)
+            .map(|p| p.window)
+        {
+            if let Some(gone) = self.pinned.remove(slot) {
+                self.unpin(gone);
+            }
+        }
     }
 
     /// The file offsets the newest window covers if it is a mapping of the current file,

@@ -49,7 +49,9 @@ pub fn capture(data: &[u8]) {
     if std::fs::write(&path, data).is_err() {
         return;
     }
-    // Removed however the call ends, a failed check included (the fuzzer goes on after one).
+    // Removed however the call ends under the tests, a failed check included (it unwinds
+    // there; under cargo fuzz a failed check aborts the process, and the file is left next to
+    // the crash libFuzzer saves).
     struct Remove<'a>(&'a std::path::Path);
     impl Drop for Remove<'_> {
         fn drop(&mut self) {

@@ -457,6 +457,70 @@ fn plugins_lists_the_bundled_plugins_with_metadata() {
     assert!(!text.contains("fixture"), "{text}");
 }
 
+/// The capture held for pending parts stays within `max_monologue_buffer` with few sessions
+/// too. Sending parts early could empty the newest window, which was kept (the newest always
+/// is) and then, once a newer one was taken, referred to by no chunk and never let go: the
+/// oldest window had no chunk left to send, so nothing made room any more and the windows
+/// piled up (1.2 MB held against 256 KiB here).
+#[test]
+fn the_capture_held_for_pending_parts_stays_within_the_budget_with_few_sessions() {
+    let dir = tempfile::tempdir().unwrap();
+    let cap = dir.path().join("few.pcap");
+    let gen = Command::new(target_dir().join("netan-gen"))
+        .args(["--size", "2MiB", "--concurrency", "3", "--reorder", "3"])
+        .args([
+            "--retransmit",
+            "1",
+            "--body-min",
+            "64KiB",
+            "--body-max",
+            "512KiB",
+        ])
+        .arg("--output")
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    let budget = 262_144.0;
+    let p = pipeline(
+        dir.path(),
+        "[tcp]\nmax_monologue_buffer = 262144\n\n[[plugin]]\nname = \"minimal\"\n",
+    );
+    let out = run(&["run", "-p", &p, cap.to_str().unwrap()]);
+    assert!(out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // "...; peak 245.8 KB of capture windows held for them)".
+    let peak = stderr
+        .split(" of capture windows held")
+        .next()
+        .and_then(|s| s.rsplit("peak ").next())
+        .and_then(|s| s.split_once(' '))
+        .and_then(|(n, unit)| {
+            let n: f64 = n.parse().ok()?;
+            let scale = match unit {
+                "B" => 1.0,
+                "KB" => 1e3,
+                "MB" => 1e6,
+                _ => return None,
+            };
+            Some(n * scale)
+        })
+        .unwrap_or_else(|| panic!("no peak of capture held in the summary: {stderr}"));
+    let early: u64 = stderr
+        .split(" sent early")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no early-part count in the summary: {stderr}"));
+    assert!(early > 0, "no part had to go early: {stderr}");
+    // The summary rounds to 0.1 KB.
+    assert!(peak <= budget + 100.0, "{peak} bytes held: {stderr}");
+}
+
 /// Many sessions in flight and little room for pending parts: parts go out early, pointing
 /// into input blocks that the reader must not overwrite while they are held. Each whole
 /// monologue must still be what `netan monologues --hash` reads (same bytes, same order), and
