@@ -34,6 +34,66 @@ struct Tracked {
     opening: Option<Box<Opening>>,
     /// The destination of the SOCKS tunnel the session's HTTP runs in (`host:port`).
     socks: Option<String>,
+    /// A session off the HTTP ports whose first bytes are too short to tell (a strict prefix
+    /// of a method or of `HTTP/1.`), until they tell: what it was fed is held here.
+    start: Option<Box<HeldStart>>,
+}
+
+/// The first bytes of a session that are too short to tell whether it is HTTP, as they came
+/// (with their times), until more of them tell or the start is complete: the other side
+/// speaks, bytes are missing, or the session ends. A decision needs at most ten bytes of the
+/// first side (`PROPPATCH `), so what waits stays that small (the part that decides is held
+/// only until it is replayed).
+struct HeldStart {
+    /// The side that spoke first.
+    dir: Direction,
+    log: Vec<Held>,
+}
+
+enum Held {
+    Data(Direction, Vec<u8>, u64),
+    Gap(Direction, u64, u64),
+}
+
+impl HeldStart {
+    fn new(dir: Direction) -> HeldStart {
+        HeldStart {
+            dir,
+            log: Vec::new(),
+        }
+    }
+
+    /// Whether the start is HTTP, not HTTP, or still too short to tell (never at the end).
+    fn looks(&self, at_end: bool) -> Looks {
+        let mut head = Vec::new();
+        let mut complete = at_end;
+        for held in &self.log {
+            match held {
+                Held::Data(dir, bytes, _) if *dir == self.dir => head.extend_from_slice(bytes),
+                _ => {
+                    complete = true;
+                    break;
+                }
+            }
+        }
+        match looks_like_http(&head) {
+            Looks::Undecided if complete => Looks::NotHttp,
+            looks => looks,
+        }
+    }
+}
+
+impl Feed for HeldStart {
+    fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) {
+        if !bytes.is_empty() {
+            self.log.push(Held::Data(dir, bytes.to_vec(), ts));
+        }
+    }
+    fn gap(&mut self, dir: Direction, len: u64, ts: u64) {
+        if len > 0 {
+            self.log.push(Held::Gap(dir, len, ts));
+        }
+    }
 }
 
 /// Which headers to report: `"all"`, `"none"`, or a list of names.
@@ -227,6 +287,7 @@ impl Plugin for Http {
         let id = m.session.id;
         let first = !self.sessions.contains_key(&id);
         let mut socks_start = false;
+        let mut undecided = false;
         // A keep-alive probe byte before the first request is dropped (a part's first byte gets
         // the part's start time: see below).
         let mut skip = 0;
@@ -237,14 +298,20 @@ impl Plugin for Http {
             socks_start = m.direction == Direction::ClientToServer
                 && !m.starts_with_gap()
                 && socks::plausible_start(&head, m.len, m.more);
-            if !socks_start
-                && !m.session.uses_port(&self.ports)
-                // A first part too short to tell (a prefix of a method) is taken as not HTTP:
-                // nothing holds it until more comes, as for SOCKS below.
-                && (m.starts_with_gap() || looks_like_http(&head) != Looks::Http)
-            {
-                ctx.release_session();
-                return Ok(());
+            if !socks_start && !m.session.uses_port(&self.ports) {
+                match looks_like_http(&head) {
+                    _ if m.starts_with_gap() => {
+                        ctx.release_session();
+                        return Ok(());
+                    }
+                    Looks::Http => {}
+                    // Too short to tell (a prefix of a method): held until more comes.
+                    Looks::Undecided => undecided = true,
+                    Looks::NotHttp => {
+                        ctx.release_session();
+                        return Ok(());
+                    }
+                }
             }
         }
         if first && self.output.extract && !self.extraction_checked {
@@ -262,6 +329,7 @@ impl Plugin for Http {
                 endpoints: None,
                 opening: socks_start.then(|| Box::new(Opening::new())),
                 socks: None,
+                start: undecided.then(|| Box::new(HeldStart::new(m.direction))),
             })
         });
         if tracked.parser.is_done() {
@@ -271,19 +339,25 @@ impl Plugin for Http {
         // message that starts or ends there is timed exactly; inside a part, times are known
         // to the part's granularity only.
 
-        match tracked.opening.as_deref_mut() {
-            None => feed_part(&mut tracked.parser, m, &mut skip),
-            Some(opening) => {
-                feed_part(opening, m, &mut skip);
-                match settle(tracked, &self.ports, m.session, false) {
-                    Settled::Parsing => {}
-                    Settled::Wait => return Ok(()),
-                    Settled::Drop => {
-                        self.sessions.remove(&id);
-                        ctx.release_session();
-                        return Ok(());
-                    }
-                }
+        // A start too short to tell, or a SOCKS opening, holds what it is fed until it is
+        // decided.
+        let settled = if let Some(start) = tracked.start.as_deref_mut() {
+            feed_part(start, m, &mut skip);
+            settle_start(tracked, false)
+        } else if let Some(opening) = tracked.opening.as_deref_mut() {
+            feed_part(opening, m, &mut skip);
+            settle(tracked, &self.ports, m.session, false)
+        } else {
+            feed_part(&mut tracked.parser, m, &mut skip);
+            Settled::Parsing
+        };
+        match settled {
+            Settled::Parsing => {}
+            Settled::Wait => return Ok(()),
+            Settled::Drop => {
+                self.sessions.remove(&id);
+                ctx.release_session();
+                return Ok(());
             }
         }
         let done = tracked.parser.take_transactions();
@@ -312,6 +386,9 @@ impl Plugin for Http {
             if tracked.opening.is_some()
                 && settle(&mut tracked, &self.ports, e.session, true) != Settled::Parsing
             {
+                return Ok(());
+            }
+            if tracked.start.is_some() && settle_start(&mut tracked, true) != Settled::Parsing {
                 return Ok(());
             }
             tracked.parser.end(e.t_end);
@@ -434,6 +511,29 @@ fn settle(tracked: &mut Tracked, ports: &[u16], session: &Session, at_end: bool)
             match *ev {
                 Event::Data { dir, ts, .. } => tracked.parser.data(dir, bytes, ts),
                 Event::Gap { dir, len, ts } => tracked.parser.gap(dir, len, ts),
+            }
+        }
+    }
+    Settled::Parsing
+}
+
+/// Decides a session whose first bytes were too short to tell, after a part (or at its end,
+/// `at_end`): HTTP once they look like it (what was held goes to the parser, in place), not
+/// HTTP once they cannot (dropped), else it waits.
+fn settle_start(tracked: &mut Tracked, at_end: bool) -> Settled {
+    let Some(start) = tracked.start.as_deref() else {
+        return Settled::Parsing;
+    };
+    match start.looks(at_end) {
+        Looks::Undecided => return Settled::Wait,
+        Looks::NotHttp => return Settled::Drop,
+        Looks::Http => {}
+    }
+    if let Some(start) = tracked.start.take() {
+        for held in start.log {
+            match held {
+                Held::Data(dir, bytes, ts) => tracked.parser.data(dir, &bytes, ts),
+                Held::Gap(dir, len, ts) => tracked.parser.gap(dir, len, ts),
             }
         }
     }

@@ -47,6 +47,26 @@ fn part<'a>(
     }
 }
 
+/// A monologue sent as two parts: `a` (more to come), then `b`.
+fn two_parts<'a>(
+    s: &'a Session,
+    dir: Direction,
+    index: u64,
+    a: &'a [RSlice<'a, u8>],
+    b: &'a [RSlice<'a, u8>],
+) -> [Monologue<'a>; 2] {
+    let first = Monologue {
+        more: true,
+        ..part(s, dir, index, a, &[])
+    };
+    let second = Monologue {
+        part: 1,
+        offset: first.len,
+        ..part(s, dir, index, b, &[])
+    };
+    [first, second]
+}
+
 fn end(s: &Session) -> netan_plugin_api::SessionEnd<'_> {
     netan_plugin_api::SessionEnd {
         session: s,
@@ -455,17 +475,9 @@ fn a_tunnelled_request_whose_first_part_is_too_short_to_tell_waits_for_the_rest(
     rec.with_context(|ctx| {
         h.tcp_monologue(ctx, &part(&s, C2S, 0, &c1, &[])).unwrap();
         h.tcp_monologue(ctx, &part(&s, S2C, 1, &c2, &[])).unwrap();
-        let first = Monologue {
-            more: true,
-            ..part(&s, C2S, 2, &c3, &[])
-        };
-        h.tcp_monologue(ctx, &first).unwrap();
-        let second = Monologue {
-            part: 1,
-            offset: 2,
-            ..part(&s, C2S, 2, &c4, &[])
-        };
-        h.tcp_monologue(ctx, &second).unwrap();
+        for cut in two_parts(&s, C2S, 2, &c3, &c4) {
+            h.tcp_monologue(ctx, &cut).unwrap();
+        }
         h.tcp_monologue(ctx, &part(&s, S2C, 3, &c5, &[])).unwrap();
         h.tcp_session_end(ctx, &end(&s)).unwrap();
     });
@@ -490,6 +502,49 @@ fn first_bytes_are_http_not_http_or_too_short_to_tell() {
     for not in [&b""[..], b"GEX", b"get /", b"\x16\x03\x01", b"SSH-2.0"] {
         assert_eq!(looks_like_http(not), Looks::NotHttp, "{not:?}");
     }
+}
+
+#[test]
+fn a_session_whose_first_part_is_too_short_to_tell_waits_for_the_rest() {
+    // Off the HTTP ports a session is analysed only if it starts like HTTP: a first part of
+    // "GE" cannot tell, so it is held and the next part decides, with the held bytes' times
+    // (records do not depend on where parts are cut).
+    let s = session(2375);
+    let mut h = http("");
+    let mut rec = Recorder::default();
+    let (head, rest) = REQ.split_at(2);
+    let (c1, c2, c3) = (one(head), one(rest), one(RESP));
+    rec.with_context(|ctx| {
+        let [first, mut second] = two_parts(&s, C2S, 0, &c1, &c2);
+        h.tcp_monologue(ctx, &first).unwrap();
+        assert!(h.sessions.contains_key(&s.id), "released too early");
+        (second.t_start, second.t_end) = (1_200, 1_300);
+        h.tcp_monologue(ctx, &second).unwrap();
+        h.tcp_monologue(ctx, &part(&s, S2C, 1, &c3, &[])).unwrap();
+        h.tcp_session_end(ctx, &end(&s)).unwrap();
+    });
+    assert_eq!(rec.releases, 0);
+    assert_eq!(rec.records.len(), 1);
+    let r = &rec.records[0];
+    assert_eq!(field(r, "uri").and_then(Value::as_str), Some("/a"));
+    assert_eq!(field(r, "status").and_then(Value::as_u64), Some(200));
+    // The request started with the first part's bytes.
+    assert_eq!(
+        field(r, "t_request_start_ns").and_then(Value::as_u64),
+        Some(1_000)
+    );
+}
+
+#[test]
+fn a_session_that_only_ever_says_a_method_prefix_is_released_or_dropped() {
+    // "GE", then the other side: the start is complete and is not HTTP.
+    assert_released(2375, &[(C2S, b"GE"), (S2C, b"220 ready\r\n")]);
+    // "HTTP/" then bytes that are not a status line.
+    assert_released(2375, &[(C2S, b"HTTP/"), (C2S, b"2 hello")]);
+    // "GE" and the session ends: nothing written, nothing kept.
+    let (h, rec) = converse_on(2375, &[(C2S, b"GE")]);
+    assert!(rec.records.is_empty());
+    assert!(h.sessions.is_empty());
 }
 
 #[test]
