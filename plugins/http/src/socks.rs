@@ -48,11 +48,12 @@ pub struct Target {
 }
 
 impl fmt::Display for Target {
-    /// `host:port`, `a.b.c.d:port` or `[v6]:port` (as the records write endpoints).
+    /// `host:port`, `a.b.c.d:port` or `[v6]:port` (as the records write endpoints: a socket
+    /// address's own format).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match &self.addr {
-            Addr::Ipv4(a) => write!(f, "{a}:{}", self.port),
-            Addr::Ipv6(a) => write!(f, "[{a}]:{}", self.port),
+            Addr::Ipv4(a) => std::net::SocketAddr::from((*a, self.port)).fmt(f),
+            Addr::Ipv6(a) => std::net::SocketAddr::from((*a, self.port)).fmt(f),
             Addr::Domain(d) => write!(f, "{d}:{}", self.port),
         }
     }
