@@ -16,6 +16,35 @@ fn lib(name: &str) -> PathBuf {
     ))
 }
 
+/// Writes `name` in `dir` with netan-gen (3 % of data segments reordered, 1 % retransmitted,
+/// and `args`), returning its path.
+fn generate(dir: &std::path::Path, name: &str, args: &[&str]) -> String {
+    let cap = dir.join(name);
+    let gen = Command::new(target_dir().join("netan-gen"))
+        .args(["--reorder", "3", "--retransmit", "1"])
+        .args(args)
+        .arg("--output")
+        .arg(&cap)
+        .output()
+        .unwrap();
+    assert!(
+        gen.status.success(),
+        "{}",
+        String::from_utf8_lossy(&gen.stderr)
+    );
+    cap.to_string_lossy().into_owned()
+}
+
+/// Parts sent early, from a run's summary ("... monologue parts (N sent early ...").
+fn early_parts(stderr: &str) -> u64 {
+    stderr
+        .split(" sent early")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no early-part count in the summary: {stderr}"))
+}
+
 /// Writes a pipeline file, built after the plugins so that `lib()` paths exist.
 fn pipeline(dir: &std::path::Path, text: &str) -> String {
     netan();
@@ -465,32 +494,26 @@ fn plugins_lists_the_bundled_plugins_with_metadata() {
 #[test]
 fn the_capture_held_for_pending_parts_stays_within_the_budget_with_few_sessions() {
     let dir = tempfile::tempdir().unwrap();
-    let cap = dir.path().join("few.pcap");
-    let gen = Command::new(target_dir().join("netan-gen"))
-        .args(["--size", "2MiB", "--concurrency", "3", "--reorder", "3"])
-        .args([
-            "--retransmit",
-            "1",
+    let cap = generate(
+        dir.path(),
+        "few.pcap",
+        &[
+            "--size",
+            "2MiB",
+            "--concurrency",
+            "3",
             "--body-min",
             "64KiB",
             "--body-max",
             "512KiB",
-        ])
-        .arg("--output")
-        .arg(&cap)
-        .output()
-        .unwrap();
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
+        ],
     );
     let budget = 262_144.0;
     let p = pipeline(
         dir.path(),
         "[tcp]\nmax_monologue_buffer = 262144\n\n[[plugin]]\nname = \"minimal\"\n",
     );
-    let out = run(&["run", "-p", &p, cap.to_str().unwrap()]);
+    let out = run(&["run", "-p", &p, &cap]);
     assert!(out.status.success());
     let stderr = String::from_utf8_lossy(&out.stderr);
     // "...; peak 245.8 KB of capture windows held for them)".
@@ -510,13 +533,10 @@ fn the_capture_held_for_pending_parts_stays_within_the_budget_with_few_sessions(
             Some(n * scale)
         })
         .unwrap_or_else(|| panic!("no peak of capture held in the summary: {stderr}"));
-    let early: u64 = stderr
-        .split(" sent early")
-        .next()
-        .and_then(|s| s.rsplit('(').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no early-part count in the summary: {stderr}"));
-    assert!(early > 0, "no part had to go early: {stderr}");
+    assert!(
+        early_parts(&stderr) > 0,
+        "no part had to go early: {stderr}"
+    );
     // The summary rounds to 0.1 KB.
     assert!(peak <= budget + 100.0, "{peak} bytes held: {stderr}");
 }
@@ -528,27 +548,20 @@ fn the_capture_held_for_pending_parts_stays_within_the_budget_with_few_sessions(
 #[test]
 fn parts_sent_early_under_a_small_buffer_carry_exactly_the_monologues() {
     let dir = tempfile::tempdir().unwrap();
-    let cap = dir.path().join("busy.pcap");
-    let gen = Command::new(target_dir().join("netan-gen"))
-        .args(["--size", "12MiB", "--concurrency", "300", "--reorder", "3"])
-        .args([
-            "--retransmit",
-            "1",
+    let cap = generate(
+        dir.path(),
+        "busy.pcap",
+        &[
+            "--size",
+            "12MiB",
+            "--concurrency",
+            "300",
             "--body-min",
             "8KiB",
             "--body-max",
             "96KiB",
-        ])
-        .arg("--output")
-        .arg(&cap)
-        .output()
-        .unwrap();
-    assert!(
-        gen.status.success(),
-        "{}",
-        String::from_utf8_lossy(&gen.stderr)
+        ],
     );
-    let cap = cap.to_string_lossy().into_owned();
     let p = pipeline(
         dir.path(),
         "[tcp]\nmax_monologue_buffer = 1048576\n\n[[plugin]]\npath = \"@events\"\nany = true\n\n[plugin.config]\nhash = true\n",
@@ -597,13 +610,7 @@ fn parts_sent_early_under_a_small_buffer_carry_exactly_the_monologues() {
             "{what} through a pipe gives other parts"
         );
     }
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let early: u64 = stderr
-        .split(" sent early")
-        .next()
-        .and_then(|s| s.rsplit('(').next())
-        .and_then(|n| n.trim().parse().ok())
-        .unwrap_or_else(|| panic!("no early-part count in the summary: {stderr}"));
+    let early = early_parts(&String::from_utf8_lossy(&out.stderr));
     assert!(early > 1000, "parts sent early: {early}");
     let whole: Vec<serde_json::Value> = records(&out.stdout)
         .into_iter()
