@@ -1038,18 +1038,14 @@ impl<'s> Dispatcher<'s> {
     /// Drops the chunks of a part (delivered or abandoned): unpins their windows and frees
     /// their copied bytes. `chunks` is left empty, with its allocation.
     fn release_chunks(&mut self, chunks: &mut Vec<Entry>, extra: Option<&mut PartExtra>) {
-        // Consecutive chunks mostly lie in one window: unpinned together, a run at a time.
-        let mut run = (OWNED, 0);
         let mut copied = 0;
         for entry in chunks.iter() {
-            if entry.window == run.0 {
-                run.1 += 1;
-                continue;
+            if entry.window == OWNED {
+                copied += 1;
+            } else {
+                self.unpin_chunk(entry.window);
             }
-            self.end_run(run, &mut copied);
-            run = (entry.window, 1);
         }
-        self.end_run(run, &mut copied);
         chunks.clear();
         if let Some(extra) = extra {
             self.owned_bytes = self
@@ -1068,22 +1064,13 @@ impl<'s> Dispatcher<'s> {
         }
     }
 
-    /// A run of `n` chunks of one window is gone (copied chunks are counted in `copied`).
-    fn end_run(&mut self, (window, n): (u32, usize), copied: &mut usize) {
-        if window == OWNED {
-            *copied += n;
-        } else if n > 0 {
-            self.unpin_chunks(window, n);
-        }
-    }
-
-    /// `n` chunks of window `window` are gone. A window no chunk refers to any more goes,
-    /// but for the newest, which the input is likely still in: it stays (mapped) until a
+    /// A chunk of the window in slot `window` is gone. A window no chunk refers to any more
+    /// goes, but for the newest, which the input is likely still in: it stays (mapped) until a
     /// newer window is taken, so that small parts do not map and unmap it over and over.
-    fn unpin_chunks(&mut self, window: u32, n: usize) {
+    fn unpin_chunk(&mut self, window: u32) {
         let newest = self.pinned.newest_slot();
         if let Some(p) = self.pinned.get_mut(window) {
-            p.chunks = p.chunks.saturating_sub(n);
+            p.chunks = p.chunks.saturating_sub(1);
             if p.chunks == 0 && Some(window) != newest {
                 if let Some(gone) = self.pinned.remove(window) {
                     self.unpin(gone);
@@ -1243,21 +1230,27 @@ impl<'s> Dispatcher<'s> {
             .then(|| frame_offset + (at - frame_at) as u64)
     }
 
-    /// Where `data` can be staged: the frame's own bytes, within the newest window of this
-    /// file, mapped (its file offset).
-    fn stageable(&self, data: &[u8]) -> Option<u64> {
-        let offset = self.frame_offset(data)?;
+    /// Whether the frame's own bytes at file offset `offset` (`len` of them) can be staged:
+    /// they lie within the newest window of this file, mapped.
+    fn stageable(&self, offset: u64, len: usize) -> bool {
         debug_assert_eq!(self.stage_range, self.newest_mapped_range());
         let (lo, hi) = self.stage_range;
-        (offset >= lo && offset + data.len() as u64 <= hi).then_some(offset)
+        offset >= lo && offset + len as u64 <= hi
     }
 
-    /// A data segment that cannot be staged (bytes not the frame's own, or not in the newest
-    /// window): gathered now, after what is staged.
+    /// A data segment that cannot be staged (bytes not the frame's own, at file offset
+    /// `offset` if they are, or not in the newest window): gathered now, after what is staged.
     #[inline(never)]
-    fn data_unstaged(&mut self, t: usize, direction: Direction, data: &[u8], ts: u64, packet: u64) {
+    fn data_unstaged(
+        &mut self,
+        t: usize,
+        direction: Direction,
+        data: &[u8],
+        offset: Option<u64>,
+        ts: u64,
+        packet: u64,
+    ) {
         self.gather_staged();
-        let offset = self.frame_offset(data);
         self.gather(t, direction, Some(data), offset, data.len(), ts, packet);
     }
 
@@ -1873,7 +1866,8 @@ impl TcpObserver for Dispatcher<'_> {
             return;
         }
         let t = s.slot;
-        if let Some(offset) = self.stageable(data) {
+        let offset = self.frame_offset(data);
+        if let Some(offset) = offset.filter(|&o| self.stageable(o, data.len())) {
             if let Some(hot) = self.hot.get(t) {
                 prefetch(hot);
             }
@@ -1894,7 +1888,7 @@ impl TcpObserver for Dispatcher<'_> {
                 return;
             }
         }
-        self.data_unstaged(t, direction, data, ts, packet);
+        self.data_unstaged(t, direction, data, offset, ts, packet);
     }
 
     fn gap(&mut self, s: &SessionInfo, direction: Direction, len: u64, ts: u64) {
