@@ -44,54 +44,24 @@ struct Tracked {
 /// speaks, bytes are missing, or the session ends. A decision needs at most ten bytes of the
 /// first side (`PROPPATCH `), so what waits stays that small (the part that decides is held
 /// only until it is replayed).
+#[derive(Default)]
 struct HeldStart {
-    /// The side that spoke first.
-    dir: Direction,
-    log: Vec<Held>,
-}
-
-enum Held {
-    Data(Direction, Vec<u8>, u64),
-    Gap(Direction, u64, u64),
-}
-
-impl HeldStart {
-    fn new(dir: Direction) -> HeldStart {
-        HeldStart {
-            dir,
-            log: Vec::new(),
-        }
-    }
-
-    /// Whether the start is HTTP, not HTTP, or still too short to tell (never at the end).
-    fn looks(&self, at_end: bool) -> Looks {
-        let mut head = Vec::new();
-        let mut complete = at_end;
-        for held in &self.log {
-            match held {
-                Held::Data(dir, bytes, _) if *dir == self.dir => head.extend_from_slice(bytes),
-                _ => {
-                    complete = true;
-                    break;
-                }
-            }
-        }
-        match looks_like_http(&head) {
-            Looks::Undecided if complete => Looks::NotHttp,
-            looks => looks,
-        }
-    }
+    log: Vec<Event>,
 }
 
 impl Feed for HeldStart {
     fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) {
         if !bytes.is_empty() {
-            self.log.push(Held::Data(dir, bytes.to_vec(), ts));
+            self.log.push(Event::Data {
+                dir,
+                bytes: bytes.to_vec(),
+                ts,
+            });
         }
     }
     fn gap(&mut self, dir: Direction, len: u64, ts: u64) {
         if len > 0 {
-            self.log.push(Held::Gap(dir, len, ts));
+            self.log.push(Event::Gap { dir, len, ts });
         }
     }
 }
@@ -329,7 +299,7 @@ impl Plugin for Http {
                 endpoints: None,
                 opening: socks_start.then(|| Box::new(Opening::new())),
                 socks: None,
-                start: undecided.then(|| Box::new(HeldStart::new(m.direction))),
+                start: undecided.then(Box::default),
             })
         });
         if tracked.parser.is_done() {
@@ -487,16 +457,7 @@ fn settle(tracked: &mut Tracked, ports: &[u16], session: &Session, at_end: bool)
             let target = opening.handshake().target();
             if !target.is_some_and(|t| ports.contains(&t.port)) {
                 // A start too short to tell waits for more of it, unless it is complete.
-                let start = match opening.tunnel_start(24) {
-                    Some(TunnelStart::Growing(head)) => looks_like_http(&head),
-                    Some(TunnelStart::Data(head)) => match looks_like_http(&head) {
-                        Looks::Undecided => Looks::NotHttp,
-                        looks => looks,
-                    },
-                    Some(TunnelStart::Gap) => Looks::NotHttp,
-                    None => Looks::Undecided,
-                };
-                match start {
+                match start_looks(opening.tunnel_start(24)) {
                     Looks::Http => {}
                     Looks::Undecided if !at_end => return Settled::Wait,
                     Looks::Undecided | Looks::NotHttp => return Settled::Drop,
@@ -507,14 +468,33 @@ fn settle(tracked: &mut Tracked, ports: &[u16], session: &Session, at_end: bool)
     }
     // What was held goes to the parser, in place: all of it, or the tunnel's bytes.
     if let Some(opening) = tracked.opening.take() {
-        for (ev, bytes) in opening.replay() {
-            match *ev {
-                Event::Data { dir, ts, .. } => tracked.parser.data(dir, bytes, ts),
-                Event::Gap { dir, len, ts } => tracked.parser.gap(dir, len, ts),
-            }
-        }
+        replay(&mut tracked.parser, opening.replay());
     }
     Settled::Parsing
+}
+
+/// What a held start says: HTTP, not HTTP, or too short to tell while it may still grow
+/// (`None`: nothing has come yet).
+fn start_looks(start: Option<TunnelStart>) -> Looks {
+    match start {
+        Some(TunnelStart::Growing(head)) => looks_like_http(&head),
+        Some(TunnelStart::Data(head)) => match looks_like_http(&head) {
+            Looks::Undecided => Looks::NotHttp,
+            looks => looks,
+        },
+        Some(TunnelStart::Gap) => Looks::NotHttp,
+        None => Looks::Undecided,
+    }
+}
+
+/// Feeds what a session's start held to the parser, as it came: `(event, bytes of it)`.
+fn replay<'a>(parser: &mut Parser, held: impl Iterator<Item = (&'a Event, &'a [u8])>) {
+    for (ev, bytes) in held {
+        match *ev {
+            Event::Data { dir, ts, .. } => parser.data(dir, bytes, ts),
+            Event::Gap { dir, len, ts } => parser.gap(dir, len, ts),
+        }
+    }
 }
 
 /// Decides a session whose first bytes were too short to tell, after a part (or at its end,
@@ -524,18 +504,17 @@ fn settle_start(tracked: &mut Tracked, at_end: bool) -> Settled {
     let Some(start) = tracked.start.as_deref() else {
         return Settled::Parsing;
     };
-    match start.looks(at_end) {
-        Looks::Undecided => return Settled::Wait,
-        Looks::NotHttp => return Settled::Drop,
+    let held = start.log.iter().map(|ev| (ev, ev.bytes()));
+    match start_looks(socks::start_of(held, 24)) {
         Looks::Http => {}
+        Looks::Undecided if !at_end => return Settled::Wait,
+        Looks::Undecided | Looks::NotHttp => return Settled::Drop,
     }
     if let Some(start) = tracked.start.take() {
-        for held in start.log {
-            match held {
-                Held::Data(dir, bytes, ts) => tracked.parser.data(dir, &bytes, ts),
-                Held::Gap(dir, len, ts) => tracked.parser.gap(dir, len, ts),
-            }
-        }
+        replay(
+            &mut tracked.parser,
+            start.log.iter().map(|ev| (ev, ev.bytes())),
+        );
     }
     Settled::Parsing
 }

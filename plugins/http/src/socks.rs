@@ -594,6 +594,16 @@ pub enum Event {
     },
 }
 
+impl Event {
+    /// The event's bytes (none for a gap).
+    pub fn bytes(&self) -> &[u8] {
+        match self {
+            Event::Data { bytes, .. } => bytes,
+            Event::Gap { .. } => &[],
+        }
+    }
+}
+
 /// How the tunnel starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TunnelStart {
@@ -701,39 +711,47 @@ impl Opening {
             .collect()
     }
 
-    /// How the tunnel starts: up to `n` of its first bytes, from the side that spoke first
-    /// (until that side stops or a gap; `Growing` while fewer have come and nothing else), or
-    /// `None` while no tunnelled byte has come. Reads what is held in place (it runs on every
-    /// part until the tunnel is decided).
+    /// How the tunnel starts ([`start_of`] what came after the handshake), or `None` while no
+    /// tunnelled byte has come. Reads what is held in place (it runs on every part until the
+    /// tunnel is decided).
     pub fn tunnel_start(&self, n: usize) -> Option<TunnelStart> {
         if self.hs.status() != Status::Tunnel {
             return None;
         }
-        let mut events = self.replay();
-        let (first_dir, mut head) = match events.next()? {
-            (Event::Gap { .. }, _) => return Some(TunnelStart::Gap),
-            (Event::Data { dir, .. }, rest) => (*dir, rest.to_vec()),
-        };
-        let mut stopped = false;
-        for (ev, rest) in events {
-            if head.len() >= n {
+        start_of(self.replay(), n)
+    }
+}
+
+/// How held events start: up to `n` of their first bytes, from the side that spoke first
+/// (until that side stops or a gap; `Growing` while fewer have come and nothing else), or
+/// `None` when nothing has come. `events` are `(event, bytes of it)`.
+pub fn start_of<'a>(
+    mut events: impl Iterator<Item = (&'a Event, &'a [u8])>,
+    n: usize,
+) -> Option<TunnelStart> {
+    let (first_dir, mut head) = match events.next()? {
+        (Event::Gap { .. }, _) => return Some(TunnelStart::Gap),
+        (Event::Data { dir, .. }, rest) => (*dir, rest.to_vec()),
+    };
+    let mut stopped = false;
+    for (ev, rest) in events {
+        if head.len() >= n {
+            break;
+        }
+        match ev {
+            Event::Data { dir, .. } if *dir == first_dir => head.extend_from_slice(rest),
+            _ => {
+                stopped = true;
                 break;
             }
-            match ev {
-                Event::Data { dir, .. } if *dir == first_dir => head.extend_from_slice(rest),
-                _ => {
-                    stopped = true;
-                    break;
-                }
-            }
         }
-        Some(if stopped || head.len() >= n {
-            head.truncate(n);
-            TunnelStart::Data(head)
-        } else {
-            TunnelStart::Growing(head)
-        })
     }
+    Some(if stopped || head.len() >= n {
+        head.truncate(n);
+        TunnelStart::Data(head)
+    } else {
+        TunnelStart::Growing(head)
+    })
 }
 
 /// Feeds an [`Opening`] both directions' bytes, in pieces and with gaps as `data`'s first 8
