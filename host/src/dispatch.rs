@@ -1021,10 +1021,6 @@ impl<'s> Dispatcher<'s> {
         self.stats.released += 1;
     }
 
-    fn state(&mut self, slot: usize) -> Option<&mut SessionState> {
-        self.sessions.get_mut(slot)
-    }
-
     /// Windows pending parts may pin: `max_monologue_buffer`, and at least one window.
     fn max_pinned(&self) -> usize {
         self.max_buffered.max(self.window_size)
@@ -1412,7 +1408,8 @@ impl<'s> Dispatcher<'s> {
                     Entry::new(window, start, chunk_len, packet)
                 }
                 None => {
-                    let Some(owned) = self.state(t).map(|s| &mut s.part.extra().owned) else {
+                    let Some(owned) = self.sessions.get_mut(t).map(|s| &mut s.part.extra().owned)
+                    else {
                         return;
                     };
                     // Below u32::MAX: the part's bytes are (`part_size` is at most that).
@@ -1641,7 +1638,7 @@ impl<'s> Dispatcher<'s> {
         }
         if let Some(x) = kept {
             // The copied bytes' list is kept (empty) for the session's next part.
-            if let Some(state) = self.state(t) {
+            if let Some(state) = self.sessions.get_mut(t) {
                 state.part.extra = Some(x);
             }
         }
@@ -1905,7 +1902,7 @@ impl TcpObserver for Dispatcher<'_> {
         hot.opened = true;
         hot.extra = true;
         let offset = hot.len;
-        if let Some(state) = self.state(s.slot) {
+        if let Some(state) = self.sessions.get_mut(s.slot) {
             state.part.extra().gaps.push(ApiGap { offset, len });
         }
     }
@@ -1929,7 +1926,7 @@ impl TcpObserver for Dispatcher<'_> {
         };
         hot.direction = Some(m.direction);
         hot.open_at(m.t_start, m.t_end);
-        if let Some(state) = self.state(s.slot) {
+        if let Some(state) = self.sessions.get_mut(s.slot) {
             state.part.index = m.index;
         }
         // flush_part leaves the session's next monologue ready, with its buffer.
@@ -1939,7 +1936,7 @@ impl TcpObserver for Dispatcher<'_> {
     fn session_end(&mut self, s: &SessionInfo, end: &SessionEnd) {
         self.gather_staged();
         self.trace_session("end", s, end.t_end);
-        let Some(state) = self.state(s.slot) else {
+        let Some(state) = self.sessions.get_mut(s.slot) else {
             return;
         };
         // A part still pending (bytes after the last monologue ended) is dropped.
