@@ -610,9 +610,6 @@ impl Host for HostImpl<'_> {
 /// alike on the benchmark capture).
 const MAX_WINDOW: usize = 8 << 20;
 
-/// The window size for a held-input budget of `max_buffered` bytes: a quarter of it (the
-/// budget counts whole windows), a multiple of [`crate::source::WINDOW_ALIGN`], at most
-/// [`MAX_WINDOW`].
 /// A hint to start loading the cache line at `p` (it never faults and changes nothing, whatever
 /// the address).
 #[inline(always)]
@@ -629,6 +626,9 @@ fn prefetch<T>(p: *const T) {
     let _ = p;
 }
 
+/// The window size for a held-input budget of `max_buffered` bytes: a quarter of it (the
+/// budget counts whole windows), a multiple of [`crate::source::WINDOW_ALIGN`], at most
+/// [`MAX_WINDOW`].
 fn window_size(max_buffered: usize) -> usize {
     let align = crate::source::WINDOW_ALIGN;
     (max_buffered / 4).clamp(align, MAX_WINDOW) / align * align
