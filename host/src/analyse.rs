@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::decode::{DecodeOptions, DecodeStats, Decoder};
+use crate::interrupt;
 use crate::source::{expand_inputs, CaptureError, CaptureFile, SourceCounters};
 use crate::tcp::{TcpConfig, TcpListener, TcpObserver, TcpStats};
 
@@ -55,6 +56,22 @@ pub struct RunReport {
     pub tcp: TcpStats,
     /// Wall-clock time of the run.
     pub elapsed: Duration,
+    /// Set when the user stopped the reading (Ctrl-C, SIGTERM) before the end of the input.
+    pub interrupted: Option<Interruption>,
+}
+
+/// Where reading stopped when the user asked the run to stop: what was read before was
+/// analysed to the end, as if the input ended there.
+#[derive(Debug, Clone)]
+pub struct Interruption {
+    /// The signal (SIGINT, SIGTERM).
+    pub signal: i32,
+    /// The file being read, or about to be opened.
+    pub path: PathBuf,
+    /// Bytes of it read (decompressed for gzip files).
+    pub offset: u64,
+    /// Frames read over all files.
+    pub frames: u64,
 }
 
 impl RunReport {
@@ -100,8 +117,19 @@ pub fn analyse(
     let mut frame_index: u64 = 0;
     let mut done_bytes: u64 = 0;
     let keeps_input = obs.keeps_input();
+    let mut interrupted = None;
+    let stopped_by = |signal, path: &PathBuf, offset, frames| Interruption {
+        signal,
+        path: path.clone(),
+        offset,
+        frames,
+    };
 
     for path in &list.files {
+        if let Some(signal) = interrupt::requested() {
+            interrupted = Some(stopped_by(signal, path, 0, frame_index));
+            break;
+        }
         let mut report = FileReport {
             path: path.clone(),
             frames: 0,
@@ -112,6 +140,13 @@ pub fn analyse(
         };
         let mut file = match CaptureFile::open(path) {
             Ok(f) => f,
+            // Interrupted while waiting for the first bytes (a pipe): not the file's fault.
+            Err(_) if interrupt::requested().is_some() => {
+                if let Some(signal) = interrupt::requested() {
+                    interrupted = Some(stopped_by(signal, path, 0, frame_index));
+                }
+                break;
+            }
             Err(e) => {
                 report.error = Some(e);
                 files.push(report);
@@ -135,13 +170,23 @@ pub fn analyse(
                     if obs.stop_requested() {
                         break;
                     }
+                    if let Some(signal) = interrupt::requested() {
+                        interrupted = Some(stopped_by(signal, path, file.position(), frame_index));
+                        break;
+                    }
                     if let Some(bar) = &progress {
                         if frame_index % 8192 == 0 {
                             bar.set_position(done_bytes + file.disk_position());
                         }
                     }
                 }
-                Ok(None) => break,
+                Ok(None) => {
+                    if file.interrupted() {
+                        let signal = interrupt::requested().unwrap_or(libc::SIGINT);
+                        interrupted = Some(stopped_by(signal, path, file.position(), frame_index));
+                    }
+                    break;
+                }
                 Err(e) => {
                     report.error = Some(e);
                     break;
@@ -157,7 +202,7 @@ pub fn analyse(
         report.counters = file.counters();
         done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
         files.push(report);
-        if stopping {
+        if stopping || interrupted.is_some() {
             break;
         }
     }
@@ -175,6 +220,7 @@ pub fn analyse(
         incomplete_datagrams: decoder.incomplete_datagrams(),
         tcp: tcp.stats(),
         elapsed: started.elapsed(),
+        interrupted,
     })
 }
 

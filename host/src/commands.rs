@@ -84,14 +84,33 @@ pub fn report(report: &RunReport, quiet: bool) -> ExitCode {
             let _ = writeln!(err, "netan: error: {e}");
         }
     }
+    if let Some(i) = &report.interrupted {
+        // Said even with --quiet: the records cover only what was read.
+        let _ = writeln!(
+            err,
+            "netan: interrupted by {}: reading stopped at byte offset {} of {} after {} frames; what was read was analysed to the end (sessions still open ended there, as at the end of the input)",
+            crate::interrupt::name(i.signal),
+            i.offset,
+            i.path.display(),
+            i.frames
+        );
+    }
     if !quiet {
         let _ = write!(err, "{}", summary(report));
     }
-    if report.had_errors() {
+    if let Some(i) = &report.interrupted {
+        ExitCode::from(interrupted_status(i.signal))
+    } else if report.had_errors() {
         ExitCode::from(EXIT_INPUT_ERROR)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Exit status of a run the user stopped: 128 + the signal's number, as a shell reports a
+/// process the signal ended.
+fn interrupted_status(signal: i32) -> u8 {
+    u8::try_from(128 + signal).unwrap_or(EXIT_INPUT_ERROR)
 }
 
 /// Whether an error is a closed stdout (`netan flows x | head`): not worth a message.
@@ -147,6 +166,13 @@ fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
 
 /// Runs a parsed command line.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
+    if matches!(
+        cli.command,
+        Command::Flows(_) | Command::Monologues(_) | Command::Run(_)
+    ) && !crate::interrupt::install()
+    {
+        eprintln!("netan: warning: Ctrl-C will end netan at once (the signal handler could not be installed)");
+    }
     match &cli.command {
         Command::Flows(args) => flows(args),
         Command::Monologues(args) => monologues(args),
@@ -260,7 +286,10 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             "netan: {} plugin failure(s); see the errors above",
             failures.len()
         );
-        return Ok(ExitCode::from(EXIT_INPUT_ERROR));
+        // An interrupted run says so first.
+        if run.interrupted.is_none() {
+            return Ok(ExitCode::from(EXIT_INPUT_ERROR));
+        }
     }
     Ok(code)
 }

@@ -19,6 +19,7 @@ pub mod decode;
 pub mod dispatch;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod interrupt;
 pub mod output;
 pub mod pipeline;
 pub mod plugins;

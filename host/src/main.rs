@@ -1,5 +1,7 @@
 //! The `netan` binary: parse the command line, run it, turn errors into one message and an
-//! exit status (0 done, 1 some input could not be read completely, 2 nothing could be done).
+//! exit status (0 done, 1 some input could not be read completely, 2 nothing could be done,
+//! 128 + the signal's number when Ctrl-C or SIGTERM stopped the reading: see
+//! [`netan::interrupt`]).
 
 use std::process::ExitCode;
 

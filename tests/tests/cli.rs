@@ -223,3 +223,134 @@ fn bad_option_values_are_usage_errors() {
     let out = run(&["flows"]);
     assert_eq!(out.status.code(), Some(2));
 }
+
+/// Starts `netan ARGS /dev/stdin` with `capture`'s bytes in its input pipe, which stays open
+/// (a live stream that has gone quiet), and waits until netan has caught up with them: it
+/// handles SIGINT (its handler is installed) and sleeps (blocked reading the empty pipe).
+#[cfg(target_os = "linux")]
+fn netan_on_a_quiet_pipe(
+    args: &[&str],
+    capture: &[u8],
+) -> (std::process::Child, std::process::ChildStdin) {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(netan())
+        .args(args)
+        .arg("/dev/stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    // Smaller than a pipe's buffer: the write does not wait for netan.
+    assert!(capture.len() < 65536);
+    input.write_all(capture).unwrap();
+    input.flush().unwrap();
+    let status = format!("/proc/{}/status", child.id());
+    let stat = format!("/proc/{}/stat", child.id());
+    let ready = || {
+        let caught = std::fs::read_to_string(&status).ok().and_then(|s| {
+            let mask = s.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
+            u64::from_str_radix(mask.trim(), 16).ok()
+        });
+        // SIGINT is signal 2: bit 1 of the mask.
+        let sleeping = std::fs::read_to_string(&stat)
+            .ok()
+            .and_then(|s| s.rsplit(") ").next().map(|rest| rest.starts_with('S')));
+        caught.is_some_and(|m| m & 2 != 0) && sleeping == Some(true)
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !ready() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "netan never waited for input"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    (child, input)
+}
+
+#[cfg(target_os = "linux")]
+fn signal(child: &std::process::Child, name: &str) {
+    let sent = std::process::Command::new("kill")
+        .args([&format!("-{name}"), &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(sent.success());
+}
+
+/// The number after `label` in `text` ("... 12 TCP sessions ..." with label " TCP sessions").
+fn count_before(text: &str, label: &str) -> u64 {
+    let at = text
+        .find(label)
+        .unwrap_or_else(|| panic!("no `{label}` in {text}"));
+    text[..at]
+        .rsplit(|c: char| !c.is_ascii_digit())
+        .next()
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no count before `{label}` in {text}"))
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
+    let capture = std::fs::read(root().join("examples/captures/smtp.pcap")).unwrap();
+    let (child, input) = netan_on_a_quiet_pipe(&["flows"], &capture);
+    signal(&child, "INT");
+    let out = child.wait_with_output().unwrap();
+    drop(input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{err}");
+    let note = err
+        .lines()
+        .find(|l| l.starts_with("netan: interrupted by SIGINT: reading stopped at byte offset"))
+        .unwrap_or_else(|| panic!("no interruption note in {err}"));
+    assert!(note.contains("/dev/stdin"), "{note}");
+    // Not a cut file: no truncation warning, no error.
+    assert!(!err.contains("warning") && !err.contains("error"), "{err}");
+    // Every session read was ended and reported, as at the end of the input; the summary
+    // counts the frames the note says were read.
+    let flows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(!flows.is_empty(), "netan had read the whole capture: {err}");
+    assert_eq!(
+        flows.len() as u64,
+        count_before(&err, " TCP sessions"),
+        "{err}"
+    );
+    assert_eq!(
+        count_before(note, " frames"),
+        count_before(&err, " packets, "),
+        "{err}"
+    );
+    // With everything read before the signal, the result is that of the whole file.
+    let whole = run(&[
+        "flows",
+        root().join("examples/captures/smtp.pcap").to_str().unwrap(),
+    ]);
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&whole.stdout)
+    );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn sigterm_stops_a_plugin_run_which_still_writes_its_records_with_exit_143() {
+    let path = root().join("examples/captures/smtp.pcap");
+    let capture = std::fs::read(&path).unwrap();
+    let (child, input) = netan_on_a_quiet_pipe(&["run", "-l", "smtp"], &capture);
+    signal(&child, "TERM");
+    let out = child.wait_with_output().unwrap();
+    drop(input);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(143), "{err}");
+    assert!(err.contains("netan: interrupted by SIGTERM"), "{err}");
+    let whole = run(&["run", "-l", "smtp", path.to_str().unwrap()]);
+    let records = String::from_utf8_lossy(&out.stdout);
+    assert!(records.lines().count() > 0, "{err}");
+    assert_eq!(records, String::from_utf8_lossy(&whole.stdout));
+}

@@ -37,6 +37,16 @@ pub(super) struct ByteBuffer<R> {
     /// A read error, kept until the bytes read before it are used up (a corrupt gzip member
     /// must not cost the records decompressed before it).
     failed: Option<io::Error>,
+    /// Whether a read interrupted by a signal ends the input (else it is tried again):
+    /// [`crate::interrupt::requested`], replaced in tests.
+    stop: fn() -> bool,
+    /// The input ended because a read was interrupted and `stop` said so.
+    interrupted: bool,
+}
+
+/// Whether the user asked the run to stop (Ctrl-C, SIGTERM).
+fn stop_requested() -> bool {
+    crate::interrupt::requested().is_some()
 }
 
 impl<R: Read> ByteBuffer<R> {
@@ -52,7 +62,21 @@ impl<R: Read> ByteBuffer<R> {
             greedy: false,
             cut_short: false,
             failed: None,
+            stop: stop_requested,
+            interrupted: false,
         }
+    }
+
+    /// Replaces the check of whether an interrupted read ends the input.
+    #[cfg(test)]
+    fn set_stop(&mut self, stop: fn() -> bool) {
+        self.stop = stop;
+    }
+
+    /// Whether the input ended because the user asked the run to stop (a read waiting for
+    /// input was interrupted): what was read before is whole, nothing is missing.
+    pub(super) fn interrupted(&self) -> bool {
+        self.interrupted
     }
 
     /// Makes every fill read until the block is full (see `greedy`).
@@ -106,7 +130,14 @@ impl<R: Read> ByteBuffer<R> {
             match self.reader.read(space) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                    // A signal: the run's (Ctrl-C, SIGTERM) ends the input here; any other
+                    // read is tried again.
+                    if (self.stop)() {
+                        self.eof = true;
+                        self.interrupted = true;
+                    }
+                }
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     self.eof = true;
                     self.cut_short = true;
@@ -177,6 +208,54 @@ mod tests {
             self.data = &self.data[n..];
             Ok(n)
         }
+    }
+
+    /// A reader whose reads after the first `ok` bytes are interrupted by a signal, `times`
+    /// times, before the rest comes.
+    struct Signalled<'a> {
+        data: &'a [u8],
+        ok: usize,
+        times: usize,
+    }
+
+    impl Read for Signalled<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.ok == 0 && self.times > 0 {
+                self.times -= 1;
+                return Err(io::ErrorKind::Interrupted.into());
+            }
+            let n =
+                out.len()
+                    .min(self.data.len())
+                    .min(if self.ok > 0 { self.ok } else { usize::MAX });
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.ok -= n.min(self.ok);
+            Ok(n)
+        }
+    }
+
+    #[test]
+    fn an_interrupted_read_is_tried_again_unless_the_run_must_stop() {
+        let data: Vec<u8> = (0..100).collect();
+        let reader = |times| Signalled {
+            data: &data,
+            ok: 10,
+            times,
+        };
+        // Another signal's EINTR: the read goes on, nothing is lost.
+        let mut b = ByteBuffer::new(reader(3));
+        b.set_stop(|| false);
+        assert!(b.fill(100).unwrap());
+        assert_eq!(b.available(), &data[..]);
+        assert!(!b.interrupted());
+        // Ctrl-C: the input ends where it was, cleanly (no error), and says so.
+        let mut b = ByteBuffer::new(reader(1));
+        b.set_stop(|| true);
+        assert!(!b.fill(100).unwrap());
+        assert_eq!(b.available(), &data[..10]);
+        assert!(b.interrupted());
+        assert!(!b.cut_short());
     }
 
     #[test]

@@ -319,6 +319,12 @@ impl CaptureFile {
         self.truncation.as_ref()
     }
 
+    /// Whether reading ended because the user asked the run to stop (a read waiting for input
+    /// was interrupted by Ctrl-C or SIGTERM): not a truncation.
+    pub fn interrupted(&self) -> bool {
+        self.buf.interrupted()
+    }
+
     /// Counters of repaired or skipped records.
     pub fn counters(&self) -> SourceCounters {
         self.counters
@@ -345,6 +351,12 @@ impl CaptureFile {
                     offset: meta.offset,
                     data_offset: meta.offset + meta.data_start as u64,
                 }))
+            }
+            // Reading stopped at the user's request: the input ends where it was, whatever
+            // the parser made of the record it was in.
+            Ok(Step::End | Step::Truncated(_)) if self.buf.interrupted() => {
+                self.finished = true;
+                Ok(None)
             }
             Ok(Step::End) => {
                 self.finished = true;

@@ -1,0 +1,56 @@
+//! Ctrl-C (SIGINT) and SIGTERM during a run: the first one stops the reading of input, and
+//! what was read is analysed to the end as if the input had ended there (sessions still open
+//! end, plugins finish, records and the summary are written, the summary says where reading
+//! stopped); the exit status is then 128 + the signal's number. A second one ends netan at
+//! once, as if it did not catch signals at all (for a finish that takes too long).
+//!
+//! The handler only stores the signal's number ([`requested`] reads it): the run checks it
+//! after every frame, and a read waiting on a pipe is interrupted by the signal (the handler is
+//! installed without `SA_RESTART`, so the read returns `EINTR` and the reader checks too).
+
+use std::sync::atomic::{AtomicI32, Ordering};
+
+/// The signal received (0: none).
+static SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(signal: libc::c_int) {
+    // Only an atomic store: async-signal-safe.
+    SIGNAL.store(signal, Ordering::Relaxed);
+}
+
+/// Installs the handler for SIGINT and SIGTERM (for the `netan` binary's analysis commands;
+/// the library never installs it on its own). Returns whether it could.
+pub fn install() -> bool {
+    [libc::SIGINT, libc::SIGTERM].into_iter().all(|signal| {
+        // SAFETY: sigaction with a zeroed struct (no flags but SA_RESETHAND, an empty mask)
+        // and a handler that only stores into an atomic, which is async-signal-safe.
+        #[allow(unsafe_code)]
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as extern "C" fn(libc::c_int) as libc::sighandler_t;
+            // The second signal gets the default action (the process ends). No SA_RESTART: a
+            // blocking read returns EINTR instead of going on waiting.
+            action.sa_flags = libc::SA_RESETHAND;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(signal, &action, std::ptr::null_mut()) == 0
+        }
+    })
+}
+
+/// The signal that asked the run to stop, if one did.
+#[inline]
+pub fn requested() -> Option<i32> {
+    match SIGNAL.load(Ordering::Relaxed) {
+        0 => None,
+        signal => Some(signal),
+    }
+}
+
+/// The conventional name of a signal netan stops on.
+pub fn name(signal: i32) -> &'static str {
+    match signal {
+        libc::SIGINT => "SIGINT",
+        libc::SIGTERM => "SIGTERM",
+        _ => "a signal",
+    }
+}
