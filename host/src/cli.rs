@@ -108,9 +108,10 @@ pub struct PluginsArgs {
 /// Options shared by every command that reads captures.
 #[derive(Debug, Args, Clone)]
 pub struct CaptureArgs {
-    /// Capture files (pcap or pcapng, optionally gzip-compressed) or directories (their files
-    /// named *.pcap, *.pcapng, *.cap, *.gz, in name order). All are analysed as one timeline,
-    /// in the order given, with TCP sessions carried from one file to the next.
+    /// Capture files (pcap or pcapng, optionally gzip-compressed), directories (their files
+    /// named *.pcap, *.pcapng, *.cap, *.gz, in name order) or `-` for standard input
+    /// (`tcpdump -w - | netan run -`). All are analysed as one timeline, in the order given,
+    /// with TCP sessions carried from one file to the next.
     #[arg(required = true, value_name = "CAPTURE")]
     pub captures: Vec<PathBuf>,
 

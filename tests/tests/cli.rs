@@ -354,3 +354,80 @@ fn sigterm_stops_a_plugin_run_which_still_writes_its_records_with_exit_143() {
     assert!(records.lines().count() > 0, "{err}");
     assert_eq!(records, String::from_utf8_lossy(&whole.stdout));
 }
+
+/// Runs netan with `args` and `input` as its standard input.
+fn run_with_stdin(args: &[&str], input: std::process::Stdio) -> std::process::Output {
+    std::process::Command::new(netan())
+        .args(args)
+        .stdin(input)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn a_dash_reads_standard_input_from_a_pipe_a_redirected_file_or_gzip() {
+    use std::io::Write;
+    use std::process::Stdio;
+    let path = root().join("examples/captures/smtp.pcap");
+    let bytes = std::fs::read(&path).unwrap();
+    let whole = run(&["flows", path.to_str().unwrap()]);
+    assert!(whole.status.success());
+    // A pipe (written by a thread: netan reads while it is written).
+    let pipe_of = |data: Vec<u8>| {
+        let mut child = std::process::Command::new(netan())
+            .args(["flows", "-"])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        let writer = std::thread::spawn(move || input.write_all(&data).unwrap());
+        let out = child.wait_with_output().unwrap();
+        writer.join().unwrap();
+        out
+    };
+    let piped = pipe_of(bytes.clone());
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    gz.write_all(&bytes).unwrap();
+    let gzipped = pipe_of(gz.finish().unwrap());
+    let redirected = run_with_stdin(
+        &["flows", "-"],
+        Stdio::from(std::fs::File::open(&path).unwrap()),
+    );
+    for out in [&piped, &gzipped, &redirected] {
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{err}");
+        assert!(!whole.stdout.is_empty());
+        assert_eq!(out.stdout, whole.stdout, "{err}");
+    }
+}
+
+#[test]
+fn standard_input_redirected_part_way_into_a_file_gives_plugins_the_bytes_read() {
+    use std::io::{Seek, SeekFrom, Write};
+    // 1000 bytes of something else, then the capture; netan's input starts after them (as
+    // after `dd bs=1000 count=1 of=/dev/null` in `(dd ...; netan run -) < file`). Kept bytes
+    // must come from where they were read, not from the same offsets of the file.
+    let path = root().join("examples/captures/http-pipelining.pcap");
+    let dir = tempfile::tempdir().unwrap();
+    let combined = dir.path().join("combined.bin");
+    let mut f = std::fs::File::create(&combined).unwrap();
+    f.write_all(&[0x5a; 1000]).unwrap();
+    f.write_all(&std::fs::read(&path).unwrap()).unwrap();
+    drop(f);
+    let mut input = std::fs::File::open(&combined).unwrap();
+    input.seek(SeekFrom::Start(1000)).unwrap();
+    let out = run_with_stdin(&["run", "-"], std::process::Stdio::from(input));
+    let whole = run(&["run", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&whole.stdout).contains("\"http\""));
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&whole.stdout)
+    );
+}

@@ -22,7 +22,7 @@ pub use window::{FileView, Window, WINDOW_ALIGN};
 
 use std::fmt;
 use std::fs::File;
-use std::io::Read;
+use std::io::{Read, Seek};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -199,14 +199,41 @@ impl<R: Read> Read for Counted<R> {
     }
 }
 
+/// The input name that stands for standard input (`tcpdump -w - | netan run -`).
+pub const STDIN: &str = "-";
+
+/// Standard input as a file of its own (the same open file: reading goes on where the shell
+/// left it), so that it is read like any other input: a whole block at a time when it is a
+/// regular file, as bytes come when it is a pipe.
+fn stdin_file() -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::fd::AsFd;
+        Ok(File::from(std::io::stdin().as_fd().try_clone_to_owned()?))
+    }
+    #[cfg(not(unix))]
+    {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::Unsupported,
+            "reading standard input needs a Unix system; give a file name",
+        ))
+    }
+}
+
 impl CaptureFile {
-    /// Opens `path` and reads its file header.
+    /// Opens `path` (standard input for [`STDIN`]) and reads its file header.
     pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
         let io_err = |source| CaptureError::Io {
             path: path.to_path_buf(),
             source,
         };
-        let file = File::open(path).map_err(io_err)?;
+        let stdin = path == Path::new(STDIN);
+        let mut file = if stdin {
+            stdin_file()
+        } else {
+            File::open(path)
+        }
+        .map_err(io_err)?;
         let kind = file.metadata().map(|m| m.file_type()).ok();
         if kind.is_some_and(|k| k.is_dir()) {
             return Err(io_err(std::io::Error::new(
@@ -216,7 +243,12 @@ impl CaptureFile {
         }
         // A regular file is read a whole block at a time; a pipe as its bytes come.
         let regular = kind.is_some_and(|k| k.is_file());
-        let plain = regular.then(|| file.try_clone().ok()).flatten();
+        // Windows are mapped at the file's own offsets: only when reading starts at its first
+        // byte (standard input redirected from a file may start further on).
+        let at_start = !stdin || file.stream_position().is_ok_and(|p| p == 0);
+        let plain = (regular && at_start)
+            .then(|| file.try_clone().ok())
+            .flatten();
         let mut raw = ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>);
         raw.fill(4).map_err(io_err)?;
         let compressed = raw.available().starts_with(&[0x1f, 0x8b]);
