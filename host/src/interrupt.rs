@@ -5,7 +5,7 @@
 //! once, as if it did not catch signals at all (for a finish that takes too long).
 //!
 //! The handler only stores the signal's number ([`requested`] reads it): the run checks it
-//! after every frame, and a read waiting on a pipe is interrupted by the signal (the handler is
+//! every 1024 frames, and a read waiting on a pipe is interrupted by the signal (the handler is
 //! installed without `SA_RESTART`, so the read returns `EINTR` and the reader checks too).
 
 use std::sync::atomic::{AtomicI32, Ordering};
