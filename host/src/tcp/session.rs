@@ -16,7 +16,7 @@
 
 use crate::decode::{Endpoint, TcpFlags, TcpPacket};
 
-use super::stream::{Delivery, Stream};
+use super::stream::{Delivery, Sent, Stream};
 use super::{Direction, EndReason, Gap, Monologue, SessionEnd, TcpConfig, TcpObserver};
 
 /// How much of the handshake was seen.
@@ -162,6 +162,9 @@ struct Speaker<'a, O> {
     direction: Direction,
     /// Time of the packet being processed (used for gaps, which have no packet of their own).
     now: u64,
+    /// The other direction's stream, brought up to what a held segment acknowledged before
+    /// the segment is delivered (none while that stream is itself delivering).
+    peer: Option<&'a mut Stream>,
 }
 
 impl<O: TcpObserver> Delivery for Speaker<'_, O> {
@@ -189,6 +192,27 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
             len,
         });
         self.obs.gap(self.info, self.direction, len, self.now);
+    }
+
+    /// As for a packet that delivers (see [`Session::process`]): the peer's bytes that the
+    /// held segment acknowledged were sent before it, so they come first (delivered if held,
+    /// gaps where never captured), in the peer's monologue.
+    fn held(&mut self, ack: u64) {
+        let Some(peer) = self.peer.as_deref_mut() else {
+            return;
+        };
+        let target = peer.target_of(ack);
+        if target > peer.next {
+            let mut out = Speaker {
+                info: self.info,
+                monologues: &mut *self.monologues,
+                obs: &mut *self.obs,
+                direction: self.direction.reverse(),
+                now: self.now,
+                peer: None,
+            };
+            peer.flush_to(target, &mut out);
+        }
     }
 }
 
@@ -434,6 +458,20 @@ impl Session {
         };
         let delivers =
             placed.is_some_and(|off| self.streams_get(d).would_deliver(off, len)) && !self.capped;
+        // How far this packet acknowledged the peer (as far as the acknowledgment was taken),
+        // kept with its bytes if some of them wait out of order (only then worked out).
+        let may_wait = placed.is_some() && (!delivers || self.streams_get(d).buffered > 0);
+        let acks = if may_wait && flags.has(TcpFlags::ACK) {
+            let peer = self.streams_get(o);
+            peer.offset(pkt.ack).map(|off| off.min(peer.acked))
+        } else {
+            None
+        };
+        let sent = Sent {
+            ts,
+            packet: frame,
+            ack: acks,
+        };
 
         // Bytes of the other side that the peer acknowledged: sent before this packet, so
         // delivered (or declared missing) before it.
@@ -495,7 +533,7 @@ impl Session {
                     self.ensure_started(ts, obs);
                 }
                 self.with_speaker(d, ts, obs, |stream, out| {
-                    stream.segment(off, payload, keepalive, ts, frame, out);
+                    stream.segment(off, payload, keepalive, sent, out);
                 });
                 // Per-session out-of-order limit: give up on holes until within it.
                 while self.buffered() > config.max_buffered_per_session {
@@ -637,13 +675,14 @@ impl Session {
             Direction::ServerToClient
         };
         let [c, s] = &mut self.streams;
-        let stream = if index == 0 { c } else { s };
+        let (stream, peer) = if index == 0 { (c, s) } else { (s, c) };
         let mut out = Speaker {
             info: &self.info,
             monologues: &mut self.monologues,
             obs,
             direction,
             now,
+            peer: Some(peer),
         };
         f(stream, &mut out)
     }

@@ -17,6 +17,30 @@ pub(crate) trait Delivery {
     fn data(&mut self, data: &[u8], ts: u64, packet: u64);
     /// `len` bytes that were sent but never captured.
     fn gap(&mut self, len: u64);
+    /// Held bytes are about to be delivered whose packet acknowledged the peer's stream up to
+    /// offset `ack`: the peer's bytes before it were sent first.
+    fn held(&mut self, _ack: u64) {}
+}
+
+/// Where a segment's bytes come from: the packet's capture time and frame number, and how far
+/// it acknowledged the peer's stream (an offset in it), if it did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Sent {
+    pub(crate) ts: u64,
+    pub(crate) packet: u64,
+    pub(crate) ack: Option<u64>,
+}
+
+impl Sent {
+    /// Bytes of frame `packet`, captured at `ts`, that acknowledged nothing.
+    #[cfg(test)]
+    pub(crate) fn at(ts: u64, packet: u64) -> Sent {
+        Sent {
+            ts,
+            packet,
+            ack: None,
+        }
+    }
 }
 
 /// Counters for one direction.
@@ -62,8 +86,7 @@ impl StreamStats {
 
 struct Segment {
     data: Vec<u8>,
-    ts: u64,
-    packet: u64,
+    sent: Sent,
 }
 
 /// Digests of the last segments delivered, kept to tell a faithful retransmission from one
@@ -241,8 +264,7 @@ impl Stream {
         off: u64,
         data: &[u8],
         keepalive: bool,
-        ts: u64,
-        packet: u64,
+        sent: Sent,
         out: &mut impl Delivery,
     ) -> usize {
         let mut off = off;
@@ -279,12 +301,12 @@ impl Stream {
                 None => data.len(),
             };
             let (now, later) = data.split_at(room);
-            self.deliver(now, ts, packet, out);
-            let held = self.insert(off + room as u64, later, ts, packet);
+            self.deliver(now, sent.ts, sent.packet, out);
+            let held = self.insert(off + room as u64, later, sent);
             self.drain(out);
             held
         } else {
-            self.insert(off, data, ts, packet)
+            self.insert(off, data, sent)
         }
     }
 
@@ -326,7 +348,7 @@ impl Stream {
 
     /// Buffers the parts of `data` (at `off`, beyond `next`) not already held; held copies
     /// win. Returns the bytes added.
-    fn insert(&mut self, off: u64, data: &[u8], ts: u64, packet: u64) -> usize {
+    fn insert(&mut self, off: u64, data: &[u8], sent: Sent) -> usize {
         if data.is_empty() {
             return 0;
         }
@@ -348,7 +370,7 @@ impl Stream {
         let mut cursor = off;
         for (s, e) in overlapping {
             if s > cursor {
-                added += self.hold(cursor, data_range(data, off, cursor, s), ts, packet);
+                added += self.hold(cursor, data_range(data, off, cursor, s), sent);
             }
             // Compare the bytes both copies carry.
             let from = s.max(off);
@@ -366,12 +388,12 @@ impl Stream {
             cursor = cursor.max(e);
         }
         if cursor < end {
-            added += self.hold(cursor, data_range(data, off, cursor, end), ts, packet);
+            added += self.hold(cursor, data_range(data, off, cursor, end), sent);
         }
         added
     }
 
-    fn hold(&mut self, off: u64, data: &[u8], ts: u64, packet: u64) -> usize {
+    fn hold(&mut self, off: u64, data: &[u8], sent: Sent) -> usize {
         if data.is_empty() {
             return 0;
         }
@@ -381,8 +403,7 @@ impl Stream {
             off,
             Segment {
                 data: data.to_vec(),
-                ts,
-                packet,
+                sent,
             },
         );
         data.len()
@@ -399,7 +420,10 @@ impl Stream {
             self.buffered -= seg.data.len();
             let skip = ((self.next - start) as usize).min(seg.data.len());
             let fresh = seg.data.get(skip..).unwrap_or(&[]);
-            self.deliver(fresh, seg.ts, seg.packet, out);
+            if let (Some(ack), false) = (seg.sent.ack, fresh.is_empty()) {
+                out.held(ack);
+            }
+            self.deliver(fresh, seg.sent.ts, seg.sent.packet, out);
         }
     }
 
@@ -408,9 +432,17 @@ impl Stream {
     pub(crate) fn flush_to(&mut self, target: u64, out: &mut impl Delivery) {
         self.drain(out);
         while self.next < target {
-            let hole_end = self
-                .first_buffered()
-                .map_or(target, |first| first.min(target));
+            let first = self.segments.first_key_value();
+            let hole_end = first.map_or(target, |(&first, _)| first.min(target));
+            // The held segment right after the hole acknowledged the peer: the peer's bytes
+            // it acknowledged come before the hole too (the missing bytes' own
+            // acknowledgment is unknown), so that they stay one monologue with it.
+            if let Some(ack) = first
+                .filter(|(&first, _)| first == hole_end)
+                .and_then(|(_, seg)| seg.sent.ack)
+            {
+                out.held(ack);
+            }
             self.declare_gap(hole_end - self.next, out);
             self.drain(out);
         }
@@ -432,11 +464,17 @@ impl Stream {
     /// sent. One unseen sequence number right after all known data is taken to be an
     /// uncaptured FIN (a FIN takes one sequence number), not a missing byte.
     pub(crate) fn acked_target(&self) -> u64 {
+        self.target_of(self.acked)
+    }
+
+    /// What an acknowledgment of offset `ack` shows was sent: every byte before it, but for
+    /// one unseen sequence number right after all known data (an uncaptured FIN).
+    pub(crate) fn target_of(&self, ack: u64) -> u64 {
         let known = self.highest.max(self.next);
-        if self.fin.is_none() && self.acked == known + 1 {
+        if self.fin.is_none() && ack == known + 1 {
             known
         } else {
-            self.acked
+            ack
         }
     }
 

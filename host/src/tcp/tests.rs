@@ -545,6 +545,36 @@ fn an_unseen_tail_acknowledged_before_the_peer_speaks_is_a_gap() {
 }
 
 #[test]
+fn a_held_segment_that_acknowledged_the_peers_lost_tail_follows_it() {
+    // Both sides lose a segment: the server's tail "TAIL" and the client's "LOST". The
+    // client's next segment, held behind its own hole, acknowledged the server's tail: that
+    // tail (a gap) was sent before it, and closes the server's monologue before the client's
+    // next one starts, whenever the held segment is delivered.
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, PSH | ACK, b"req1"),
+            s(0, 4, PSH | ACK, b"resp"),
+            // s(4, 4, "TAIL") and c(4, 8, "LOST") never captured
+            c(8, 8, PSH | ACK, b"next"),
+            s(8, 12, PSH | ACK, b"more"),
+        ],
+    ]);
+    let (rec, _) = run(&segs);
+    assert_eq!(
+        rec.texts(0),
+        vec![
+            text(C2S, "req1"),
+            text(S2C, "resp<gap 4>"),
+            text(C2S, "<gap 4>next"),
+            text(S2C, "more"),
+        ]
+    );
+    let end = rec.end(0);
+    assert_eq!((end.streams[0].gaps, end.streams[1].gaps), (1, 1));
+}
+
+#[test]
 fn one_unseen_sequence_number_after_the_data_is_taken_for_a_lost_fin() {
     let segs = trace(&[
         handshake(),
