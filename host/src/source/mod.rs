@@ -206,6 +206,13 @@ pub const STDIN: &str = "-";
 /// left it), so that it is read like any other input: a whole block at a time when it is a
 /// regular file, as bytes come when it is a pipe.
 fn stdin_file() -> std::io::Result<File> {
+    use std::io::IsTerminal;
+    if std::io::stdin().is_terminal() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "standard input is a terminal, not a capture (pipe one in: tcpdump -w - | netan run -)",
+        ));
+    }
     #[cfg(unix)]
     {
         use std::os::fd::AsFd;
