@@ -158,6 +158,14 @@ pub struct CaptureArgs {
     /// No summary and no progress bar on stderr.
     #[arg(short, long)]
     pub quiet: bool,
+
+    /// Also write the run's counters to FILE as one JSON object: everything the summary
+    /// says, in full and by name (per input file, frames not used by reason, sessions by end
+    /// reason, reassembly counters, limits that bit, where an interrupted run stopped; for
+    /// `run`, the plugin path's counters, records by kind and plugin failures). See
+    /// docs/architecture.md.
+    #[arg(long, value_name = "FILE")]
+    pub stats: Option<PathBuf>,
 }
 
 /// `netan flows`.

@@ -136,7 +136,8 @@ fn flows(args: &FlowsArgs) -> Result<ExitCode> {
         Err(e) => return Err(e).context("writing the flow records"),
         Ok(_) => {}
     }
-    Ok(report(&run, args.capture.quiet))
+    let code = report(&run, args.capture.quiet);
+    Ok(with_stats(code, &args.capture, &run, None))
 }
 
 fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
@@ -161,7 +162,40 @@ fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
         Err(e) => return Err(e).context("writing the monologues"),
         Ok(_) => {}
     }
-    Ok(report(&run, args.capture.quiet))
+    let code = report(&run, args.capture.quiet);
+    Ok(with_stats(code, &args.capture, &run, None))
+}
+
+/// Writes `--stats FILE` if it was asked for: the run's counters, and for `run` the plugin
+/// path's. A file that cannot be written is one error and exit status 1 (unless the run was
+/// interrupted, which its status says first).
+fn with_stats(
+    code: ExitCode,
+    args: &CaptureArgs,
+    run: &RunReport,
+    plugins: Option<serde_json::Value>,
+) -> ExitCode {
+    let Some(path) = &args.stats else {
+        return code;
+    };
+    let mut stats = crate::summary::stats_json(run);
+    if let (Some(plugins), Some(map)) = (plugins, stats.as_object_mut()) {
+        map.insert("plugins".to_string(), plugins);
+    }
+    let written = serde_json::to_string_pretty(&stats)
+        .map_err(io::Error::other)
+        .and_then(|text| std::fs::write(path, text + "\n"));
+    match written {
+        Ok(()) => code,
+        Err(e) => {
+            eprintln!("netan: error: writing the stats to {}: {e}", path.display());
+            if run.interrupted.is_some() {
+                code
+            } else {
+                ExitCode::from(EXIT_INPUT_ERROR)
+            }
+        }
+    }
 }
 
 /// Runs a parsed command line.
@@ -251,6 +285,31 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         Ok(()) => {}
     }
     let code = report(&run, args.capture.quiet);
+    let plugin_stats = serde_json::json!({
+        "analysers": pipeline.entries.len(),
+        "records": sink.counts,
+        "parts": stats.parts,
+        "early_parts": stats.early_parts,
+        "peak_pinned_bytes": stats.peak_pinned_bytes,
+        "events": stats.events,
+        "events_dropped": stats.events_dropped,
+        "released_sessions": stats.released,
+        "failures": failures
+            .iter()
+            .map(|f| serde_json::json!({
+                "plugin": f.label,
+                "call": f.call,
+                "session": f.session,
+                "error": f.error.to_string(),
+            }))
+            .collect::<Vec<_>>(),
+        "extracted": extracted.map(|(files, bytes, refused)| serde_json::json!({
+            "files": files,
+            "bytes": bytes,
+            "refused": refused,
+        })),
+    });
+    let code = with_stats(code, &args.capture, &run, Some(plugin_stats));
     if !args.capture.quiet {
         let mut kinds: Vec<(&String, &u64)> = sink.counts.iter().collect();
         kinds.sort();

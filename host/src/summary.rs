@@ -7,6 +7,119 @@ use crate::analyse::RunReport;
 use crate::decode::Skip;
 use crate::tcp::EndReason;
 
+/// The run's counters as one JSON object (`--stats FILE`): what [`summary`] says, in full,
+/// by name, with zeros (a script reads the same keys from every run).
+pub fn stats_json(report: &RunReport) -> serde_json::Value {
+    use serde_json::{json, Map, Value};
+    let files: Vec<Value> = report
+        .files
+        .iter()
+        .map(|f| {
+            json!({
+                "path": f.path.to_string_lossy(),
+                "frames": f.frames,
+                "bytes": f.bytes,
+                "truncated": f.truncated,
+                "error": f.error.as_ref().map(|e| e.to_string()),
+                "invalid_timestamps": f.counters.invalid_timestamp,
+                "unknown_interface": f.counters.unknown_interface,
+                "caplen_over_len": f.counters.caplen_over_len,
+            })
+        })
+        .collect();
+    let d = &report.decode;
+    let not_used: Map<String, Value> = Skip::ALL
+        .iter()
+        .map(|r| (r.name().to_string(), Value::from(d.skipped(*r))))
+        .collect();
+    let linktypes: Map<String, Value> = d
+        .unsupported_linktypes
+        .iter()
+        .map(|(lt, n)| (lt.to_string(), Value::from(*n)))
+        .collect();
+    let f = &report.defrag;
+    let t = &report.tcp;
+    let ended: Map<String, Value> = END_REASONS
+        .iter()
+        .map(|r| {
+            let n = t.ended.get(*r as usize).copied().unwrap_or(0);
+            (r.name().to_string(), Value::from(n))
+        })
+        .collect();
+    let st = &t.streams;
+    json!({
+        "netan_version": env!("CARGO_PKG_VERSION"),
+        "elapsed_s": report.elapsed.as_secs_f64(),
+        "frames": report.frames(),
+        "bytes": report.bytes(),
+        "files": files,
+        "skipped_files": report
+            .skipped_files
+            .iter()
+            .map(|p| p.to_string_lossy())
+            .collect::<Vec<_>>(),
+        "interrupted": report.interrupted.as_ref().map(|i| json!({
+            "signal": crate::interrupt::name(i.signal),
+            "path": i.path.to_string_lossy(),
+            "offset": i.offset,
+            "frames": i.frames,
+        })),
+        "decode": {
+            "tcp_segments": d.tcp,
+            "not_used": not_used,
+            "unsupported_linktypes": linktypes,
+            "truncated_segments": d.truncated_segments,
+            "truncated_bytes": d.truncated_bytes,
+            "tunnelled": d.tunnelled,
+        },
+        "ip_fragments": {
+            "fragments": f.fragments,
+            "reassembled": f.reassembled,
+            "timed_out": f.timed_out,
+            "evicted": f.evicted,
+            "invalid": f.invalid,
+            "incomplete_at_end": report.incomplete_datagrams,
+        },
+        "tcp": {
+            "sessions": t.sessions,
+            "midstream": t.midstream,
+            "peak_sessions": t.peak_sessions,
+            "ended": ended,
+            "late_packets": t.late_packets,
+            "rst_ignored": t.rst_ignored,
+            "peak_buffered_bytes": t.peak_buffered,
+            "limits": {
+                "max_session_size_sessions": t.limit_session_size,
+                "max_buffered_per_session_gaps": t.limit_session_buffer,
+                "max_buffered_gaps": t.limit_total_buffer,
+                "max_sessions_evicted": t.limit_sessions,
+            },
+            "payload": {
+                "bytes": st.bytes,
+                "gaps": st.gaps,
+                "gap_bytes": st.gap_bytes,
+                "retransmitted_bytes": st.retransmitted,
+                "conflicting_overlaps": st.conflicts,
+                "keepalives": st.keepalives,
+                "beyond_fin_bytes": st.beyond_fin,
+                "before_start_bytes": st.before_start,
+                "capped_bytes": st.capped,
+                "reordered_bytes": st.reordered,
+            },
+        },
+    })
+}
+
+/// Session end reasons, in the order of [`crate::tcp::TcpStats::ended`].
+const END_REASONS: [EndReason; 6] = [
+    EndReason::Fin,
+    EndReason::Rst,
+    EndReason::Timeout,
+    EndReason::Eof,
+    EndReason::Reused,
+    EndReason::Evicted,
+];
+
 /// Human-readable byte count.
 pub fn human_bytes(n: u64) -> String {
     const UNITS: [&str; 5] = ["B", "KB", "MB", "GB", "TB"];
@@ -82,15 +195,7 @@ pub fn summary(report: &RunReport) -> String {
         );
     }
     let t = &report.tcp;
-    let reasons = [
-        EndReason::Fin,
-        EndReason::Rst,
-        EndReason::Timeout,
-        EndReason::Eof,
-        EndReason::Reused,
-        EndReason::Evicted,
-    ];
-    let ended: Vec<String> = reasons
+    let ended: Vec<String> = END_REASONS
         .iter()
         .filter_map(|r| {
             t.ended

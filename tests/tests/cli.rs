@@ -174,6 +174,98 @@ fn the_summary_reports_packets_sessions_and_skips() {
 }
 
 #[test]
+fn stats_holds_the_summary_counters_by_name() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let linktype = capture("tcpdump-unsupported-link-type-160.pcap");
+    let google = capture("na-t1-google.pcap");
+    let out = run(&[
+        "flows",
+        "-q",
+        "--stats",
+        stats.to_str().unwrap(),
+        linktype.to_str().unwrap(),
+        google.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    // The same figures as the summary's (see the test above), by name.
+    assert_eq!(v["frames"], 12);
+    assert_eq!(v["tcp"]["sessions"], 1);
+    assert_eq!(v["decode"]["not_used"]["unsupported_linktype"], 1);
+    assert_eq!(v["decode"]["unsupported_linktypes"]["160"], 1);
+    assert_eq!(v["files"].as_array().unwrap().len(), 2);
+    assert_eq!(v["files"][1]["path"], google.to_str().unwrap());
+    assert!(v["interrupted"].is_null());
+    // Every end reason and skip reason is there, zero or not, and sums agree with the flows.
+    let flows = String::from_utf8_lossy(&out.stdout).lines().count() as u64;
+    let ended: u64 = v["tcp"]["ended"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|n| n.as_u64().unwrap())
+        .sum();
+    assert_eq!(ended, flows);
+    assert_eq!(v["tcp"]["ended"].as_object().unwrap().len(), 6);
+    assert!(v["decode"]["not_used"].as_object().unwrap().len() >= 10);
+    assert!(v.get("plugins").is_none());
+}
+
+#[test]
+fn stats_of_a_plugin_run_count_its_records_by_kind() {
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let smtp = root().join("examples/captures/smtp.pcap");
+    let out = run(&[
+        "run",
+        "-q",
+        "--stats",
+        stats.to_str().unwrap(),
+        smtp.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let mut kinds = std::collections::BTreeMap::<String, u64>::new();
+    for line in String::from_utf8_lossy(&out.stdout).lines() {
+        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+        *kinds
+            .entry(r["type"].as_str().unwrap().to_string())
+            .or_default() += 1;
+    }
+    assert!(kinds.contains_key("smtp"), "{kinds:?}");
+    let counted: std::collections::BTreeMap<String, u64> =
+        serde_json::from_value(v["plugins"]["records"].clone()).unwrap();
+    assert_eq!(counted, kinds);
+    assert!(v["plugins"]["parts"].as_u64().unwrap() > 0);
+    assert_eq!(v["plugins"]["failures"], serde_json::json!([]));
+}
+
+#[test]
+fn a_stats_file_that_cannot_be_written_is_an_error_and_exit_1_after_the_records() {
+    let google = capture("na-t1-google.pcap");
+    let out = run(&[
+        "flows",
+        "--stats",
+        "/nonexistent/dir/stats.json",
+        google.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains("/nonexistent/dir/stats.json"), "{err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+#[test]
 fn max_session_size_is_reported_as_a_limit_that_bit() {
     let out = run(&[
         "flows",
@@ -303,7 +395,10 @@ fn count_before(text: &str, label: &str) -> u64 {
 #[test]
 fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
     let capture = std::fs::read(root().join("examples/captures/smtp.pcap")).unwrap();
-    let (child, input) = netan_on_a_quiet_pipe(&["flows"], &capture);
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let (child, input) =
+        netan_on_a_quiet_pipe(&["flows", "--stats", stats.to_str().unwrap()], &capture);
     signal(&child, "INT");
     let out = child.wait_with_output().unwrap();
     drop(input);
@@ -333,6 +428,10 @@ fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
         count_before(&err, " packets, "),
         "{err}"
     );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert_eq!(v["interrupted"]["signal"], "SIGINT");
+    assert_eq!(v["interrupted"]["path"], "-");
+    assert_eq!(v["interrupted"]["frames"], v["frames"]);
     // With everything read before the signal, the result is that of the whole file.
     let whole = run(&[
         "flows",
