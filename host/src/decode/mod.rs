@@ -314,13 +314,22 @@ fn ip<'a>(
         }
         let (id, offset, more, protocol, fragmentable) = match &slice {
             LaxIpSlice::Ipv4(v4) => {
+                // The fragmentable part is everything after the IPv4 header, an
+                // Authentication Header included (RFC 4302 §3.3.2): read after reassembly,
+                // not per fragment (etherparse reads it in the first fragment, which
+                // misplaces the offsets of the others).
                 let h = v4.header();
+                let start = usize::from(h.ihl()) * 4;
+                let end = match usize::from(h.total_len()) {
+                    0 => bytes.len(),
+                    total => total.min(bytes.len()),
+                };
                 (
                     u32::from(h.identification()),
                     usize::from(h.fragments_offset().byte_offset()),
                     h.more_fragments(),
-                    protocol,
-                    payload.payload,
+                    h.protocol(),
+                    bytes.get(start..end).unwrap_or_default(),
                 )
             }
             LaxIpSlice::Ipv6(v6) => {
@@ -372,7 +381,7 @@ fn ip<'a>(
             });
         }
         let datagram: &'a [u8] = &defrag.done;
-        let (protocol, datagram) = skip_ipv6_extensions(protocol, datagram);
+        let (protocol, datagram) = skip_extensions(protocol, datagram);
         return transport(
             options, None, stats, ts, src, dst, protocol, datagram, 0, depth,
         );
@@ -441,15 +450,21 @@ fn cut_tcp_header<'a>(
     })
 }
 
-/// A reassembled IPv6 datagram's leading extension headers (Hop-by-Hop, Routing, Destination
-/// Options), skipped: the protocol and bytes after them.
-fn skip_ipv6_extensions(protocol: IpNumber, mut bytes: &[u8]) -> (IpNumber, &[u8]) {
+/// A reassembled datagram's leading extension headers (IPv6 Hop-by-Hop, Routing, Destination
+/// Options; an Authentication Header, IPv4's or IPv6's), skipped: the protocol and bytes after
+/// them.
+fn skip_extensions(protocol: IpNumber, mut bytes: &[u8]) -> (IpNumber, &[u8]) {
     let mut protocol = protocol;
-    while matches!(protocol.0, 0 | 43 | 60) {
-        let (Some(&next), Some(&len)) = (bytes.first(), bytes.get(1)) else {
-            break;
+    while let (Some(&next), Some(&len)) = (bytes.first(), bytes.get(1)) {
+        let len = usize::from(len);
+        let size = match protocol.0 {
+            // Length in 8-octet units, not counting the first 8 (RFC 8200 §4.3-4.6).
+            0 | 43 | 60 => (len + 1) * 8,
+            // Length in 4-octet units, minus 2 (RFC 4302 §2.2).
+            51 => (len + 2) * 4,
+            _ => break,
         };
-        let Some(rest) = bytes.get((usize::from(len) + 1) * 8..) else {
+        let Some(rest) = bytes.get(size..) else {
             break;
         };
         protocol = IpNumber(next);

@@ -218,6 +218,39 @@ fn ipv4_fragments_are_reassembled_into_one_segment() {
 }
 
 #[test]
+fn ipv4_fragments_carrying_an_authentication_header_are_reassembled() {
+    // IPv4 (protocol 51) + AH (12 bytes: next header 6, length 1 = 3 words - 2, no ICV) + a
+    // TCP segment of 20 + 40 bytes, split after 32 bytes of the IPv4 payload.
+    let frame = tcp_frame(&[b'h'; 40]);
+    let ip = &frame[14..];
+    let (header, tcp) = ip.split_at(20);
+    let mut body = vec![6u8, 1, 0, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 1];
+    body.extend_from_slice(tcp);
+    let mut fragments = Vec::new();
+    for (offset, chunk, more) in [(0usize, &body[..32], true), (32, &body[32..], false)] {
+        let mut h = header.to_vec();
+        let total = (20 + chunk.len()) as u16;
+        h[2..4].copy_from_slice(&total.to_be_bytes());
+        let flags_off = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
+        h[6..8].copy_from_slice(&flags_off.to_be_bytes());
+        h[9] = 51;
+        h[10] = 0;
+        h[11] = 0;
+        let mut f = frame[..14].to_vec();
+        f.extend_from_slice(&h);
+        f.extend_from_slice(chunk);
+        fragments.push(f);
+    }
+    let mut d = decoder();
+    assert!(d.decode(0, 1, &fragments[0]).is_none());
+    let p = d.decode(1, 1, &fragments[1]).unwrap();
+    assert_eq!(p.dst.to_string(), "10.0.0.2:80");
+    assert_eq!(p.payload, &[b'h'; 40][..]);
+    assert_eq!(d.defrag_counters().reassembled, 1);
+    assert_eq!(d.defrag_counters().invalid, 0);
+}
+
+#[test]
 fn vxlan_inner_frames_are_decoded() {
     let inner = tcp_frame(b"inside");
     let mut vx = vec![0x08, 0, 0, 0, 0, 0, 0x2a, 0];
