@@ -165,6 +165,9 @@ struct Speaker<'a, O> {
     /// The other direction's stream, brought up to what a held segment acknowledged before
     /// the segment is delivered (none while that stream is itself delivering).
     peer: Option<&'a mut Stream>,
+    /// How far `peer` may be brought up: not into the bytes of the packet being processed,
+    /// when it is the peer's and is yet to be placed (`u64::MAX`: no bound).
+    peer_limit: u64,
 }
 
 impl<O: TcpObserver> Delivery for Speaker<'_, O> {
@@ -201,7 +204,7 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
         let Some(peer) = self.peer.as_deref_mut() else {
             return;
         };
-        let target = peer.target_of(ack);
+        let target = peer.target_of(ack).min(self.peer_limit);
         if target > peer.next {
             let mut out = Speaker {
                 info: self.info,
@@ -210,6 +213,7 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
                 direction: self.direction.reverse(),
                 now: self.now,
                 peer: None,
+                peer_limit: u64::MAX,
             };
             peer.flush_to(target, &mut out);
         }
@@ -484,7 +488,13 @@ impl Session {
                 let target = peer.acked_target();
                 if target > peer.next {
                     self.ensure_started(ts, obs);
-                    self.with_speaker(o, ts, obs, |stream, out| stream.flush_to(target, out));
+                    // Held bytes of the other side delivered now may bring this side's stream
+                    // up to what they acknowledged, but not into this packet's own bytes,
+                    // which come next.
+                    let own = placed.unwrap_or(u64::MAX);
+                    self.with_speaker_upto(o, ts, own, obs, |stream, out| {
+                        stream.flush_to(target, out)
+                    });
                 }
             }
         }
@@ -669,6 +679,19 @@ impl Session {
         obs: &mut O,
         f: impl FnOnce(&mut Stream, &mut Speaker<'_, O>) -> R,
     ) -> R {
+        self.with_speaker_upto(index, now, u64::MAX, obs, f)
+    }
+
+    /// [`Self::with_speaker`], bringing the other direction's stream up to `peer_limit` at
+    /// most.
+    fn with_speaker_upto<O: TcpObserver, R>(
+        &mut self,
+        index: usize,
+        now: u64,
+        peer_limit: u64,
+        obs: &mut O,
+        f: impl FnOnce(&mut Stream, &mut Speaker<'_, O>) -> R,
+    ) -> R {
         let direction = if index == 0 {
             Direction::ClientToServer
         } else {
@@ -683,6 +706,7 @@ impl Session {
             direction,
             now,
             peer: Some(peer),
+            peer_limit,
         };
         f(stream, &mut out)
     }

@@ -468,13 +468,14 @@ impl Stream {
     }
 
     /// What an acknowledgment of offset `ack` shows was sent: every byte before it, but for
-    /// one unseen sequence number right after all known data (an uncaptured FIN).
+    /// one unseen sequence number right after all known data (an uncaptured FIN), and never
+    /// beyond the FIN (an acknowledgment taken before the FIN was seen can count it).
     pub(crate) fn target_of(&self, ack: u64) -> u64 {
         let known = self.highest.max(self.next);
-        if self.fin.is_none() && ack == known + 1 {
-            known
-        } else {
-            ack
+        match self.fin {
+            Some(fin) => ack.min(fin),
+            None if ack == known + 1 => known,
+            None => ack,
         }
     }
 

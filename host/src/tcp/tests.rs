@@ -575,6 +575,48 @@ fn a_held_segment_that_acknowledged_the_peers_lost_tail_follows_it() {
 }
 
 #[test]
+fn a_packet_whose_bytes_a_held_segment_acknowledged_still_delivers_them() {
+    // The server's held "YYYY" acknowledges client bytes up to 12; the client's "REQ2" (4..8)
+    // arrives next, and its own acknowledgment releases "YYYY" first: bringing the client up
+    // to 12 must not turn "REQ2", about to be placed, into a gap.
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, PSH | ACK, b"req1"),
+            s(0, 4, PSH | ACK, b"resp"),
+            s(8, 8, PSH | ACK, b"YYYY"),
+            c(4, 12, PSH | ACK, b"REQ2"),
+        ],
+    ]);
+    let (rec, _) = run(&segs);
+    assert_eq!(rec.end(0).streams[0].bytes, 8);
+    assert!(rec.texts(0).iter().any(|(_, t)| t.contains("REQ2")));
+}
+
+#[test]
+fn an_acknowledgment_of_a_fin_seen_later_is_not_a_missing_byte() {
+    // The client's held segment acknowledged the server's FIN (one sequence number after
+    // "resp") before that FIN was captured; then the client's lost segment is retransmitted.
+    for retransmitted in [false, true] {
+        let mut segs = trace(&[
+            handshake(),
+            vec![
+                c(0, 0, PSH | ACK, b"req1"),
+                s(0, 4, PSH | ACK, b"resp"),
+                c(8, 5, PSH | ACK, b"next"),
+                s(4, 4, FIN | ACK, b""),
+            ],
+        ]);
+        if retransmitted {
+            segs.push(c(4, 5, PSH | ACK, b"LOST"));
+        }
+        let (rec, _) = run(&segs);
+        assert_eq!(rec.texts(0)[1], text(S2C, "resp"), "{retransmitted}");
+        assert_eq!(rec.end(0).streams[1].gaps, 0, "{retransmitted}");
+    }
+}
+
+#[test]
 fn one_unseen_sequence_number_after_the_data_is_taken_for_a_lost_fin() {
     let segs = trace(&[
         handshake(),
