@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::decode::{DecodeOptions, DecodeStats, Decoder};
 use crate::interrupt;
-use crate::source::{expand_inputs, CaptureError, CaptureFile, SourceCounters};
+use crate::source::{disk_size, expand_inputs, CaptureError, CaptureFile, SourceCounters};
 use crate::tcp::{TcpConfig, TcpListener, TcpObserver, TcpStats};
 
 /// Settings of one analysis run.
@@ -108,12 +108,7 @@ pub fn analyse(
     let mut decoder = Decoder::new(options.decode);
     let mut tcp = TcpListener::new(options.tcp);
     let mut files = Vec::with_capacity(list.files.len());
-    let total_size: u64 = list
-        .files
-        .iter()
-        .filter_map(|p| std::fs::metadata(p).ok())
-        .map(|m| m.len())
-        .sum();
+    let total_size: u64 = list.files.iter().filter_map(|p| disk_size(p)).sum();
     let progress =
         (options.progress && std::io::stderr().is_terminal() && total_size >= PROGRESS_THRESHOLD)
             .then(|| progress_bar(total_size));
@@ -208,7 +203,7 @@ pub fn analyse(
         let stopping = obs.stop_requested();
         report.truncated = file.truncation().map(|t| t.to_string());
         report.counters = file.counters();
-        done_bytes += std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+        done_bytes += disk_size(path).unwrap_or(0);
         files.push(report);
         if stopping || interrupted.is_some() {
             break;

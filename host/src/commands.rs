@@ -84,27 +84,44 @@ pub fn report(report: &RunReport, quiet: bool) -> ExitCode {
             let _ = writeln!(err, "netan: error: {e}");
         }
     }
-    if let Some(i) = &report.interrupted {
-        // Said even with --quiet: the records cover only what was read.
-        let _ = writeln!(
-            err,
-            "netan: interrupted by {}: reading stopped at byte offset {} of {} after {} frames; what was read was analysed to the end (sessions still open ended there, as at the end of the input)",
-            crate::interrupt::name(i.signal),
-            i.offset,
-            i.path.display(),
-            i.frames
-        );
-    }
+    // Said even with --quiet: the records cover only what was read.
+    let interrupted = note_interruption(&mut err, report);
     if !quiet {
         let _ = write!(err, "{}", summary(report));
     }
-    if let Some(i) = &report.interrupted {
-        ExitCode::from(interrupted_status(i.signal))
+    if let Some(code) = interrupted {
+        code
     } else if report.had_errors() {
         ExitCode::from(EXIT_INPUT_ERROR)
     } else {
         ExitCode::SUCCESS
     }
+}
+
+/// Says where reading stopped if the user stopped the run; returns its exit status then.
+fn note_interruption(err: &mut impl Write, report: &RunReport) -> Option<ExitCode> {
+    let i = report.interrupted.as_ref()?;
+    let _ = writeln!(
+        err,
+        "netan: interrupted by {}: reading stopped at byte offset {} of {} after {} frames; what was read was analysed to the end (sessions still open ended there, as at the end of the input)",
+        crate::interrupt::name(i.signal),
+        i.offset,
+        i.path.display(),
+        i.frames
+    );
+    Some(ExitCode::from(interrupted_status(i.signal)))
+}
+
+/// The end of a run whose standard output was closed (`netan flows x | head`): no summary
+/// and no warnings (the reader has what it wanted), but an interruption is still said, and
+/// `--stats` still written.
+fn output_closed(
+    args: &CaptureArgs,
+    run: &RunReport,
+    plugins: Option<serde_json::Value>,
+) -> ExitCode {
+    let code = note_interruption(&mut io::stderr().lock(), run).unwrap_or(ExitCode::SUCCESS);
+    with_stats(code, args, run, plugins)
 }
 
 /// Exit status of a run the user stopped: 128 + the signal's number, as a shell reports a
@@ -132,7 +149,7 @@ fn flows(args: &FlowsArgs) -> Result<ExitCode> {
     );
     let run = analyse(&args.capture.captures, &options, &mut writer)?;
     match writer.finish() {
-        Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
+        Err(e) if is_broken_pipe(&e) => return Ok(output_closed(&args.capture, &run, None)),
         Err(e) => return Err(e).context("writing the flow records"),
         Ok(_) => {}
     }
@@ -158,7 +175,7 @@ fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
     );
     let run = analyse(&args.capture.captures, &options, &mut writer)?;
     match writer.finish() {
-        Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
+        Err(e) if is_broken_pipe(&e) => return Ok(output_closed(&args.capture, &run, None)),
         Err(e) => return Err(e).context("writing the monologues"),
         Ok(_) => {}
     }
@@ -198,7 +215,8 @@ fn with_stats(
     }
 }
 
-/// Runs a parsed command line.
+/// Runs a parsed command line. The analysis commands install netan's Ctrl-C and SIGTERM
+/// handler first ([`crate::interrupt`]), for the rest of the process.
 pub fn run(cli: &Cli) -> Result<ExitCode> {
     if matches!(
         cli.command,
@@ -279,12 +297,6 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             extracted,
         )
     };
-    match sink.finish() {
-        Err(e) if is_broken_pipe(&e) => return Ok(ExitCode::SUCCESS),
-        Err(e) => return Err(e).context("writing the records"),
-        Ok(()) => {}
-    }
-    let code = report(&run, args.capture.quiet);
     let plugin_stats = serde_json::json!({
         "analysers": pipeline.entries.len(),
         "records": sink.counts,
@@ -309,6 +321,14 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             "refused": refused,
         })),
     });
+    match sink.finish() {
+        Err(e) if is_broken_pipe(&e) => {
+            return Ok(output_closed(&args.capture, &run, Some(plugin_stats)))
+        }
+        Err(e) => return Err(e).context("writing the records"),
+        Ok(()) => {}
+    }
+    let code = report(&run, args.capture.quiet);
     let code = with_stats(code, &args.capture, &run, Some(plugin_stats));
     if !args.capture.quiet {
         let mut kinds: Vec<(&String, &u64)> = sink.counts.iter().collect();

@@ -18,9 +18,11 @@ extern "C" fn on_signal(signal: libc::c_int) {
     SIGNAL.store(signal, Ordering::Relaxed);
 }
 
-/// Installs the handler for SIGINT and SIGTERM (for the `netan` binary's analysis commands;
-/// the library never installs it on its own). Returns whether it could.
+/// Installs the handler for SIGINT and SIGTERM, and forgets a signal an earlier run got (for
+/// the analysis commands of [`crate::commands::run`]; [`crate::analyse::analyse`] never
+/// installs it). Returns whether it could.
 pub fn install() -> bool {
+    SIGNAL.store(0, Ordering::Relaxed);
     [libc::SIGINT, libc::SIGTERM].into_iter().all(|signal| {
         // SAFETY: sigaction with a zeroed struct (no flags but SA_RESETHAND, an empty mask)
         // and a handler that only stores into an atomic, which is async-signal-safe.

@@ -331,12 +331,14 @@ fn spawn_with_input(args: &[&str]) -> (std::process::Child, std::process::ChildS
 }
 
 /// Starts `netan ARGS -` with `capture`'s bytes in its input pipe, which stays open
-/// (a live stream that has gone quiet), and waits until netan has caught up with them: it
-/// handles SIGINT (its handler is installed) and sleeps (blocked reading the empty pipe).
+/// (a live stream that has gone quiet), and waits until netan handles SIGINT (its handler is
+/// installed) and, if `caught_up`, until it has caught up with the bytes: it sleeps, waiting
+/// on the empty pipe.
 #[cfg(target_os = "linux")]
 fn netan_on_a_quiet_pipe(
     args: &[&str],
     capture: &[u8],
+    caught_up: bool,
 ) -> (std::process::Child, std::process::ChildStdin) {
     use std::io::Write;
     let mut with_input: Vec<&str> = args.to_vec();
@@ -357,7 +359,7 @@ fn netan_on_a_quiet_pipe(
         let sleeping = std::fs::read_to_string(&stat)
             .ok()
             .and_then(|s| s.rsplit(") ").next().map(|rest| rest.starts_with('S')));
-        caught.is_some_and(|m| m & 2 != 0) && sleeping == Some(true)
+        caught.is_some_and(|m| m & 2 != 0) && (!caught_up || sleeping == Some(true))
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !ready() {
@@ -368,6 +370,41 @@ fn netan_on_a_quiet_pipe(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     (child, input)
+}
+
+/// Waits for netan to end (its input pipe still open), failing if it has not within 60 s.
+#[cfg(target_os = "linux")]
+fn ends(mut child: std::process::Child) -> std::process::Output {
+    use std::io::Read;
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("netan did not stop on the signal");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    };
+    let (mut stdout, mut stderr) = (Vec::new(), Vec::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_end(&mut stdout)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_end(&mut stderr)
+        .unwrap();
+    std::process::Output {
+        status,
+        stdout,
+        stderr,
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -397,10 +434,13 @@ fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
     let capture = std::fs::read(root().join("examples/captures/smtp.pcap")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
-    let (child, input) =
-        netan_on_a_quiet_pipe(&["flows", "--stats", stats.to_str().unwrap()], &capture);
+    let (child, input) = netan_on_a_quiet_pipe(
+        &["flows", "--stats", stats.to_str().unwrap()],
+        &capture,
+        true,
+    );
     signal(&child, "INT");
-    let out = child.wait_with_output().unwrap();
+    let out = ends(child);
     drop(input);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(130), "{err}");
@@ -448,9 +488,9 @@ fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
 fn sigterm_stops_a_plugin_run_which_still_writes_its_records_with_exit_143() {
     let path = root().join("examples/captures/smtp.pcap");
     let capture = std::fs::read(&path).unwrap();
-    let (child, input) = netan_on_a_quiet_pipe(&["run", "-l", "smtp"], &capture);
+    let (child, input) = netan_on_a_quiet_pipe(&["run", "-l", "smtp"], &capture, true);
     signal(&child, "TERM");
-    let out = child.wait_with_output().unwrap();
+    let out = ends(child);
     drop(input);
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(143), "{err}");
@@ -529,4 +569,67 @@ fn standard_input_redirected_part_way_into_a_file_gives_plugins_the_bytes_read()
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&whole.stdout)
     );
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_signal_while_frames_are_worked_on_is_seen_before_the_quiet_pipe_is_waited_on() {
+    // The signal comes as soon as netan handles it, whatever it is doing: working on the
+    // frames or already waiting. Either way it must not wait on the quiet pipe for good.
+    let capture = std::fs::read(root().join("examples/captures/smtp.pcap")).unwrap();
+    for _ in 0..3 {
+        let (child, input) = netan_on_a_quiet_pipe(&["flows"], &capture, false);
+        signal(&child, "TERM");
+        let out = ends(child);
+        drop(input);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(143), "{err}");
+        assert!(err.contains("netan: interrupted by SIGTERM"), "{err}");
+        let flows = String::from_utf8_lossy(&out.stdout).lines().count() as u64;
+        assert_eq!(flows, count_before(&err, " TCP sessions"), "{err}");
+    }
+}
+
+#[test]
+fn a_dash_is_standard_input_even_beside_a_directory_named_dash() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("-")).unwrap();
+    let path = root().join("examples/captures/smtp.pcap");
+    let out = std::process::Command::new(netan())
+        .args(["flows", "-"])
+        .current_dir(dir.path())
+        .stdin(std::fs::File::open(&path).unwrap())
+        .output()
+        .unwrap();
+    let whole = run(&["flows", path.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!whole.stdout.is_empty());
+    assert_eq!(out.stdout, whole.stdout);
+}
+
+#[test]
+fn stats_are_written_when_the_reader_of_the_records_went_away() {
+    // `netan flows x --stats s.json | head -0`: stdout closed before the end.
+    let dir = tempfile::tempdir().unwrap();
+    let stats = dir.path().join("stats.json");
+    let mut child = std::process::Command::new(netan())
+        .args(["flows", "--stats", stats.to_str().unwrap()])
+        .arg(root().join("tests/captures/zeek-http-1000-requests-one-dropped.pcap.gz"))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    assert!(v["frames"].as_u64().unwrap() > 0);
 }

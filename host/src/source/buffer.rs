@@ -37,16 +37,106 @@ pub(super) struct ByteBuffer<R> {
     /// A read error, kept until the bytes read before it are used up (a corrupt gzip member
     /// must not cost the records decompressed before it).
     failed: Option<io::Error>,
-    /// Whether a read interrupted by a signal ends the input (else it is tried again):
-    /// [`crate::interrupt::requested`], replaced in tests.
-    stop: fn() -> bool,
-    /// The input ended because a read was interrupted and `stop` said so.
+    /// The input ended because the reader said the run must stop ([`Stoppable`]).
     interrupted: bool,
 }
 
 /// Whether the user asked the run to stop (Ctrl-C, SIGTERM).
 fn stop_requested() -> bool {
     crate::interrupt::requested().is_some()
+}
+
+/// A reader (the file itself, under any decompression) that ends the input when the run must
+/// stop: it looks before every read, so that a stop asked for while frames were being worked
+/// on is seen before the next read waits on a quiet pipe, and again when a signal interrupts
+/// a read that was waiting (instead of retrying it blindly). The stop is an error of its own,
+/// [`Stopped`], which decoders pass up as it is (flate2 retries a read that fails with
+/// `Interrupted`, and would wait on).
+pub(super) struct Stoppable<R> {
+    inner: R,
+    stop: fn() -> bool,
+    /// The descriptor of a pipe or terminal `inner` reads: waited on with `poll` a slice of
+    /// time at a time, so that a stop asked for just before a read starts waiting is still
+    /// seen (a regular file's reads never wait).
+    waits_on: Option<i32>,
+}
+
+/// How long a read on a pipe waits before looking at the stop again, in milliseconds.
+const POLL_MS: i32 = 100;
+
+impl Stoppable<std::fs::File> {
+    /// `file`, stopping when Ctrl-C or SIGTERM asked the run to stop; `regular` when it is a
+    /// regular file (reads that never wait).
+    pub(super) fn new(file: std::fs::File, regular: bool) -> Self {
+        #[cfg(unix)]
+        let waits_on = (!regular).then(|| std::os::fd::AsRawFd::as_raw_fd(&file));
+        #[cfg(not(unix))]
+        let waits_on = {
+            let _ = regular;
+            None
+        };
+        Stoppable {
+            inner: file,
+            stop: stop_requested,
+            waits_on,
+        }
+    }
+}
+
+/// Waits until `fd` has something to read (or has ended or failed: the read then says), for
+/// at most [`POLL_MS`]. Returns whether to read now.
+#[cfg(unix)]
+fn readable(fd: i32) -> bool {
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll reads and writes the one pollfd it is given, which lives on this stack
+    // frame for the call; `fd` is the open descriptor of the file this reader owns.
+    #[allow(unsafe_code)]
+    let ready = unsafe { libc::poll(&mut pollfd, 1, POLL_MS) };
+    // 0: time is up; -1: a signal (EINTR) or a failure poll cannot tell more of than read.
+    ready > 0 || (ready < 0 && io::Error::last_os_error().kind() != io::ErrorKind::Interrupted)
+}
+
+#[cfg(not(unix))]
+fn readable(_fd: i32) -> bool {
+    true
+}
+
+impl<R: Read> Read for Stoppable<R> {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        loop {
+            if (self.stop)() {
+                return Err(io::Error::other(Stopped));
+            }
+            if self.waits_on.is_some_and(|fd| !readable(fd)) {
+                continue;
+            }
+            match self.inner.read(out) {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other,
+            }
+        }
+    }
+}
+
+/// The error [`Stoppable`] ends the input with.
+#[derive(Debug)]
+pub(super) struct Stopped;
+
+impl std::fmt::Display for Stopped {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("reading stopped at the user's request")
+    }
+}
+
+impl std::error::Error for Stopped {}
+
+/// Whether `e` is [`Stoppable`]'s stop.
+fn is_stop(e: &io::Error) -> bool {
+    e.get_ref().is_some_and(|inner| inner.is::<Stopped>())
 }
 
 impl<R: Read> ByteBuffer<R> {
@@ -62,15 +152,8 @@ impl<R: Read> ByteBuffer<R> {
             greedy: false,
             cut_short: false,
             failed: None,
-            stop: stop_requested,
             interrupted: false,
         }
-    }
-
-    /// Replaces the check of whether an interrupted read ends the input.
-    #[cfg(test)]
-    fn set_stop(&mut self, stop: fn() -> bool) {
-        self.stop = stop;
     }
 
     /// Whether the input ended because the user asked the run to stop (a read waiting for
@@ -130,13 +213,11 @@ impl<R: Read> ByteBuffer<R> {
             match self.reader.read(space) {
                 Ok(0) => self.eof = true,
                 Ok(n) => self.end += n,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {
-                    // A signal: the run's (Ctrl-C, SIGTERM) ends the input here; any other
-                    // read is tried again.
-                    if (self.stop)() {
-                        self.eof = true;
-                        self.interrupted = true;
-                    }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The run must stop: the input ends here, cleanly.
+                Err(e) if is_stop(&e) => {
+                    self.eof = true;
+                    self.interrupted = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => {
                     self.eof = true;
@@ -237,25 +318,55 @@ mod tests {
 
     #[test]
     fn an_interrupted_read_is_tried_again_unless_the_run_must_stop() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
         let data: Vec<u8> = (0..100).collect();
-        let reader = |times| Signalled {
-            data: &data,
-            ok: 10,
-            times,
+        let reader = |times, stop| Stoppable {
+            inner: Signalled {
+                data: &data,
+                ok: 10,
+                times,
+            },
+            stop,
+            waits_on: None,
         };
         // Another signal's EINTR: the read goes on, nothing is lost.
-        let mut b = ByteBuffer::new(reader(3));
-        b.set_stop(|| false);
+        let mut b = ByteBuffer::new(reader(3, || false));
         assert!(b.fill(100).unwrap());
         assert_eq!(b.available(), &data[..]);
         assert!(!b.interrupted());
-        // Ctrl-C: the input ends where it was, cleanly (no error), and says so.
-        let mut b = ByteBuffer::new(reader(1));
-        b.set_stop(|| true);
+        // Ctrl-C while a read waits: the input ends where it was, cleanly (no error), and
+        // says so.
+        // (The stop comes with the EINTR: the third look, after the first read and the
+        // interrupted second one.)
+        static LOOKS: AtomicUsize = AtomicUsize::new(0);
+        let mut b = ByteBuffer::new(Stoppable {
+            inner: Signalled {
+                data: &data,
+                ok: 10,
+                times: 1,
+            },
+            stop: || LOOKS.fetch_add(1, Ordering::Relaxed) >= 2,
+            waits_on: None,
+        });
         assert!(!b.fill(100).unwrap());
         assert_eq!(b.available(), &data[..10]);
         assert!(b.interrupted());
         assert!(!b.cut_short());
+        // Ctrl-C while frames were worked on: seen before the next read, which never waits.
+        let mut b = ByteBuffer::new(reader(0, || true));
+        assert!(!b.fill(1).unwrap());
+        assert!(b.interrupted());
+        // Through a decoder that retries EINTR itself (flate2): the stop still ends it.
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        std::io::Write::write_all(&mut gz, &data).unwrap();
+        let gz = gz.finish().unwrap();
+        let mut b = ByteBuffer::new(flate2::read::MultiGzDecoder::new(Stoppable {
+            inner: &gz[..],
+            stop: || true,
+            waits_on: None,
+        }));
+        assert!(!b.fill(1).unwrap());
+        assert!(b.interrupted());
     }
 
     #[test]

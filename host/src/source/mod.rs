@@ -202,6 +202,15 @@ impl<R: Read> Read for Counted<R> {
 /// The input name that stands for standard input (`tcpdump -w - | netan run -`).
 pub const STDIN: &str = "-";
 
+/// The size of input `path` on disk, if it is a file (not standard input): what a progress
+/// bar counts.
+pub fn disk_size(path: &Path) -> Option<u64> {
+    (path != Path::new(STDIN))
+        .then(|| std::fs::metadata(path).ok())
+        .flatten()
+        .map(|m| m.len())
+}
+
 /// Standard input as a file of its own (the same open file: reading goes on where the shell
 /// left it), so that it is read like any other input: a whole block at a time when it is a
 /// regular file, as bytes come when it is a pipe.
@@ -256,7 +265,9 @@ impl CaptureFile {
         let plain = (regular && at_start)
             .then(|| file.try_clone().ok())
             .flatten();
-        let mut raw = ByteBuffer::new(Box::new(file) as Box<dyn Read + Send>);
+        let mut raw = ByteBuffer::new(
+            Box::new(buffer::Stoppable::new(file, regular)) as Box<dyn Read + Send>
+        );
         raw.fill(4).map_err(io_err)?;
         let compressed = raw.available().starts_with(&[0x1f, 0x8b]);
         let disk_read = Arc::new(AtomicU64::new(0));
@@ -468,7 +479,8 @@ pub fn expand_inputs(args: &[PathBuf]) -> Result<InputList, CaptureError> {
     let mut list = InputList::default();
     for arg in args {
         // A file that cannot be looked at is kept: opening it reports the error in its turn.
-        if !std::fs::metadata(arg).is_ok_and(|m| m.is_dir()) {
+        // `-` is standard input, whatever the current directory holds under that name.
+        if arg == Path::new(STDIN) || !std::fs::metadata(arg).is_ok_and(|m| m.is_dir()) {
             list.files.push(arg.clone());
             continue;
         }
