@@ -5,8 +5,9 @@
 //! once, as if it did not catch signals at all (for a finish that takes too long).
 //!
 //! The handler only stores the signal's number ([`requested`] reads it): the run checks it
-//! every 1024 frames, and a read waiting on a pipe is interrupted by the signal (the handler is
-//! installed without `SA_RESTART`, so the read returns `EINTR` and the reader checks too).
+//! every 1024 frames, and the reader before every read; a read on a pipe waits with `poll`
+//! 100 ms at a time, so a quiet live stream does not hold the stop back (the handler is also
+//! installed without `SA_RESTART`, so a read it interrupts returns `EINTR` at once).
 
 use std::sync::atomic::{AtomicI32, Ordering};
 
