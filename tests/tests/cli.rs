@@ -173,26 +173,41 @@ fn the_summary_reports_packets_sessions_and_skips() {
     assert!(err.contains("packets/s"), "{err}");
 }
 
-#[test]
-fn stats_holds_the_summary_counters_by_name() {
+/// Asserts that two runs wrote the same records (shown as text when they differ).
+fn assert_same_stdout(out: &std::process::Output, expected: &std::process::Output) {
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&expected.stdout)
+    );
+}
+
+/// Runs netan quietly with `args` (the command first) and `--stats`: its output, which must
+/// be a success, and the stats file read back.
+fn run_with_stats(args: &[&str]) -> (std::process::Output, serde_json::Value) {
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
-    let linktype = capture("tcpdump-unsupported-link-type-160.pcap");
-    let google = capture("na-t1-google.pcap");
-    let out = run(&[
-        "flows",
-        "-q",
-        "--stats",
-        stats.to_str().unwrap(),
-        linktype.to_str().unwrap(),
-        google.to_str().unwrap(),
-    ]);
+    let (command, rest) = args.split_first().unwrap();
+    let mut all = vec![*command, "-q", "--stats", stats.to_str().unwrap()];
+    all.extend_from_slice(rest);
+    let out = run(&all);
     assert!(
         out.status.success(),
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let v = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    (out, v)
+}
+
+#[test]
+fn stats_holds_the_summary_counters_by_name() {
+    let linktype = capture("tcpdump-unsupported-link-type-160.pcap");
+    let google = capture("na-t1-google.pcap");
+    let (out, v) = run_with_stats(&[
+        "flows",
+        linktype.to_str().unwrap(),
+        google.to_str().unwrap(),
+    ]);
     // The same figures as the summary's (see the test above), by name.
     assert_eq!(v["frames"], 12);
     assert_eq!(v["tcp"]["sessions"], 1);
@@ -217,22 +232,8 @@ fn stats_holds_the_summary_counters_by_name() {
 
 #[test]
 fn stats_of_a_plugin_run_count_its_records_by_kind() {
-    let dir = tempfile::tempdir().unwrap();
-    let stats = dir.path().join("stats.json");
     let smtp = root().join("examples/captures/smtp.pcap");
-    let out = run(&[
-        "run",
-        "-q",
-        "--stats",
-        stats.to_str().unwrap(),
-        smtp.to_str().unwrap(),
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
+    let (out, v) = run_with_stats(&["run", smtp.to_str().unwrap()]);
     let mut kinds = std::collections::BTreeMap::<String, u64>::new();
     for line in String::from_utf8_lossy(&out.stdout).lines() {
         let r: serde_json::Value = serde_json::from_str(line).unwrap();
@@ -407,6 +408,32 @@ fn ends(mut child: std::process::Child) -> std::process::Output {
     }
 }
 
+/// Runs `netan ARGS -` on `capture` through a pipe that stays open (see
+/// [`netan_on_a_quiet_pipe`]), sends it signal `name`, and checks that it stops with `code`
+/// and says so; returns its output and standard error.
+#[cfg(target_os = "linux")]
+fn stopped_by(
+    name: &str,
+    code: i32,
+    args: &[&str],
+    capture: &[u8],
+    caught_up: bool,
+) -> (std::process::Output, String) {
+    let (child, input) = netan_on_a_quiet_pipe(args, capture, caught_up);
+    signal(&child, name);
+    let out = ends(child);
+    drop(input);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "{err}");
+    assert!(
+        err.contains(&format!(
+            "netan: interrupted by SIG{name}: reading stopped at byte offset"
+        )),
+        "{err}"
+    );
+    (out, err)
+}
+
 #[cfg(target_os = "linux")]
 fn signal(child: &std::process::Child, name: &str) {
     let sent = std::process::Command::new("kill")
@@ -434,16 +461,8 @@ fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
     let capture = std::fs::read(root().join("examples/captures/smtp.pcap")).unwrap();
     let dir = tempfile::tempdir().unwrap();
     let stats = dir.path().join("stats.json");
-    let (child, input) = netan_on_a_quiet_pipe(
-        &["flows", "--stats", stats.to_str().unwrap()],
-        &capture,
-        true,
-    );
-    signal(&child, "INT");
-    let out = ends(child);
-    drop(input);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(130), "{err}");
+    let args = ["flows", "--stats", stats.to_str().unwrap()];
+    let (out, err) = stopped_by("INT", 130, &args, &capture, true);
     let note = err
         .lines()
         .find(|l| l.starts_with("netan: interrupted by SIGINT: reading stopped at byte offset"))
@@ -477,10 +496,7 @@ fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
         "flows",
         root().join("examples/captures/smtp.pcap").to_str().unwrap(),
     ]);
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&whole.stdout)
-    );
+    assert_same_stdout(&out, &whole);
 }
 
 #[cfg(target_os = "linux")]
@@ -488,13 +504,7 @@ fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
 fn sigterm_stops_a_plugin_run_which_still_writes_its_records_with_exit_143() {
     let path = root().join("examples/captures/smtp.pcap");
     let capture = std::fs::read(&path).unwrap();
-    let (child, input) = netan_on_a_quiet_pipe(&["run", "-l", "smtp"], &capture, true);
-    signal(&child, "TERM");
-    let out = ends(child);
-    drop(input);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(143), "{err}");
-    assert!(err.contains("netan: interrupted by SIGTERM"), "{err}");
+    let (out, err) = stopped_by("TERM", 143, &["run", "-l", "smtp"], &capture, true);
     let whole = run(&["run", "-l", "smtp", path.to_str().unwrap()]);
     let records = String::from_utf8_lossy(&out.stdout);
     assert!(records.lines().count() > 0, "{err}");
@@ -565,10 +575,7 @@ fn standard_input_redirected_part_way_into_a_file_gives_plugins_the_bytes_read()
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&whole.stdout).contains("\"http\""));
-    assert_eq!(
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&whole.stdout)
-    );
+    assert_same_stdout(&out, &whole);
 }
 
 #[cfg(target_os = "linux")]
@@ -578,13 +585,7 @@ fn a_signal_while_frames_are_worked_on_is_seen_before_the_quiet_pipe_is_waited_o
     // frames or already waiting. Either way it must not wait on the quiet pipe for good.
     let capture = std::fs::read(root().join("examples/captures/smtp.pcap")).unwrap();
     for _ in 0..3 {
-        let (child, input) = netan_on_a_quiet_pipe(&["flows"], &capture, false);
-        signal(&child, "TERM");
-        let out = ends(child);
-        drop(input);
-        let err = String::from_utf8_lossy(&out.stderr);
-        assert_eq!(out.status.code(), Some(143), "{err}");
-        assert!(err.contains("netan: interrupted by SIGTERM"), "{err}");
+        let (out, err) = stopped_by("TERM", 143, &["flows"], &capture, false);
         let flows = String::from_utf8_lossy(&out.stdout).lines().count() as u64;
         assert_eq!(flows, count_before(&err, " TCP sessions"), "{err}");
     }

@@ -188,12 +188,10 @@ fn ipv6_fragments_whose_fragmentable_part_starts_with_an_extension_header_are_re
     assert_eq!(d.defrag_counters().reassembled, 1);
 }
 
-#[test]
-fn ipv4_fragments_are_reassembled_into_one_segment() {
-    // A TCP segment of 20 + 40 bytes split into fragments of 32 and 28 bytes.
-    let frame = tcp_frame(&[b'f'; 40]);
-    let ip = &frame[14..];
-    let (header, body) = ip.split_at(20);
+/// `body` (what follows the IPv4 header, protocol `protocol`) in two IPv4 fragments of 32
+/// bytes and the rest, each framed with `frame`'s Ethernet and IPv4 headers.
+fn ipv4_fragments(frame: &[u8], body: &[u8], protocol: u8) -> Vec<Vec<u8>> {
+    let header = &frame[14..14 + 20];
     let mut fragments = Vec::new();
     for (offset, chunk, more) in [(0usize, &body[..32], true), (32, &body[32..], false)] {
         let mut h = header.to_vec();
@@ -201,6 +199,7 @@ fn ipv4_fragments_are_reassembled_into_one_segment() {
         h[2..4].copy_from_slice(&total.to_be_bytes());
         let flags_off = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
         h[6..8].copy_from_slice(&flags_off.to_be_bytes());
+        h[9] = protocol;
         h[10] = 0;
         h[11] = 0;
         let mut f = frame[..14].to_vec();
@@ -208,6 +207,14 @@ fn ipv4_fragments_are_reassembled_into_one_segment() {
         f.extend_from_slice(chunk);
         fragments.push(f);
     }
+    fragments
+}
+
+#[test]
+fn ipv4_fragments_are_reassembled_into_one_segment() {
+    // A TCP segment of 20 + 40 bytes split into fragments of 32 and 28 bytes.
+    let frame = tcp_frame(&[b'f'; 40]);
+    let fragments = ipv4_fragments(&frame, &frame[14 + 20..], 6);
     let mut d = decoder();
     // Second fragment first.
     assert!(d.decode(0, 1, &fragments[1]).is_none());
@@ -222,25 +229,9 @@ fn ipv4_fragments_carrying_an_authentication_header_are_reassembled() {
     // IPv4 (protocol 51) + AH (12 bytes: next header 6, length 1 = 3 words - 2, no ICV) + a
     // TCP segment of 20 + 40 bytes, split after 32 bytes of the IPv4 payload.
     let frame = tcp_frame(&[b'h'; 40]);
-    let ip = &frame[14..];
-    let (header, tcp) = ip.split_at(20);
     let mut body = vec![6u8, 1, 0, 0, 0, 0, 0x10, 0x01, 0, 0, 0, 1];
-    body.extend_from_slice(tcp);
-    let mut fragments = Vec::new();
-    for (offset, chunk, more) in [(0usize, &body[..32], true), (32, &body[32..], false)] {
-        let mut h = header.to_vec();
-        let total = (20 + chunk.len()) as u16;
-        h[2..4].copy_from_slice(&total.to_be_bytes());
-        let flags_off = ((offset / 8) as u16) | if more { 0x2000 } else { 0 };
-        h[6..8].copy_from_slice(&flags_off.to_be_bytes());
-        h[9] = 51;
-        h[10] = 0;
-        h[11] = 0;
-        let mut f = frame[..14].to_vec();
-        f.extend_from_slice(&h);
-        f.extend_from_slice(chunk);
-        fragments.push(f);
-    }
+    body.extend_from_slice(&frame[14 + 20..]);
+    let fragments = ipv4_fragments(&frame, &body, 51);
     let mut d = decoder();
     assert!(d.decode(0, 1, &fragments[0]).is_none());
     let p = d.decode(1, 1, &fragments[1]).unwrap();

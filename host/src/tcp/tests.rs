@@ -544,6 +544,15 @@ fn an_unseen_tail_acknowledged_before_the_peer_speaks_is_a_gap() {
     );
 }
 
+/// The handshake, a request "req1" and its answer "resp" (then each side's next byte is at
+/// 4).
+fn req1_resp() -> Vec<Seg> {
+    trace(&[
+        handshake(),
+        vec![c(0, 0, PSH | ACK, b"req1"), s(0, 4, PSH | ACK, b"resp")],
+    ])
+}
+
 #[test]
 fn a_held_segment_that_acknowledged_the_peers_lost_tail_follows_it() {
     // Both sides lose a segment: the server's tail "TAIL" and the client's "LOST". The
@@ -551,14 +560,9 @@ fn a_held_segment_that_acknowledged_the_peers_lost_tail_follows_it() {
     // tail (a gap) was sent before it, and closes the server's monologue before the client's
     // next one starts, whenever the held segment is delivered.
     let segs = trace(&[
-        handshake(),
-        vec![
-            c(0, 0, PSH | ACK, b"req1"),
-            s(0, 4, PSH | ACK, b"resp"),
-            // s(4, 4, "TAIL") and c(4, 8, "LOST") never captured
-            c(8, 8, PSH | ACK, b"next"),
-            s(8, 12, PSH | ACK, b"more"),
-        ],
+        req1_resp(),
+        // s(4, 4, "TAIL") and c(4, 8, "LOST") never captured
+        vec![c(8, 8, PSH | ACK, b"next"), s(8, 12, PSH | ACK, b"more")],
     ]);
     let (rec, _) = run(&segs);
     assert_eq!(
@@ -576,17 +580,12 @@ fn a_held_segment_that_acknowledged_the_peers_lost_tail_follows_it() {
 
 #[test]
 fn a_packet_whose_bytes_a_held_segment_acknowledged_still_delivers_them() {
-    // The server's held "YYYY" acknowledges client bytes up to 12; the client's "REQ2" (4..8)
-    // arrives next, and its own acknowledgment releases "YYYY" first: bringing the client up
-    // to 12 must not turn "REQ2", about to be placed, into a gap.
+    // The server's held "YYYY" acknowledged client bytes up to 8, "REQ2" (4..8) included;
+    // "REQ2" arrives next, and its own acknowledgment of the server's bytes releases "YYYY"
+    // first: bringing the client up to 8 must not turn "REQ2", about to be placed, into a gap.
     let segs = trace(&[
-        handshake(),
-        vec![
-            c(0, 0, PSH | ACK, b"req1"),
-            s(0, 4, PSH | ACK, b"resp"),
-            s(8, 8, PSH | ACK, b"YYYY"),
-            c(4, 12, PSH | ACK, b"REQ2"),
-        ],
+        req1_resp(),
+        vec![s(8, 8, PSH | ACK, b"YYYY"), c(4, 12, PSH | ACK, b"REQ2")],
     ]);
     let (rec, _) = run(&segs);
     assert_eq!(rec.end(0).streams[0].bytes, 8);
@@ -599,13 +598,8 @@ fn an_acknowledgment_of_a_fin_seen_later_is_not_a_missing_byte() {
     // "resp") before that FIN was captured; then the client's lost segment is retransmitted.
     for retransmitted in [false, true] {
         let mut segs = trace(&[
-            handshake(),
-            vec![
-                c(0, 0, PSH | ACK, b"req1"),
-                s(0, 4, PSH | ACK, b"resp"),
-                c(8, 5, PSH | ACK, b"next"),
-                s(4, 4, FIN | ACK, b""),
-            ],
+            req1_resp(),
+            vec![c(8, 5, PSH | ACK, b"next"), s(4, 4, FIN | ACK, b"")],
         ]);
         if retransmitted {
             segs.push(c(4, 5, PSH | ACK, b"LOST"));
