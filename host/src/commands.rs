@@ -18,6 +18,7 @@ use crate::pipeline::{LoadSpec, Pipeline, PipelineSource};
 use crate::plugins::SearchPath;
 use crate::sink::jsonl::{JsonlSink, Target};
 use crate::sink::Sink;
+use crate::source::input_name;
 use crate::summary::summary;
 use crate::tcp::TcpConfig;
 
@@ -78,7 +79,7 @@ pub fn report(report: &RunReport, quiet: bool) -> ExitCode {
     let mut err = io::stderr().lock();
     for file in &report.files {
         if let Some(t) = &file.truncated {
-            let _ = writeln!(err, "netan: warning: {}: {t}", file.path.display());
+            let _ = writeln!(err, "netan: warning: {}: {t}", input_name(&file.path));
         }
         if let Some(e) = &file.error {
             let _ = writeln!(err, "netan: error: {e}");
@@ -106,7 +107,7 @@ fn note_interruption(err: &mut impl Write, report: &RunReport) -> Option<ExitCod
         "netan: interrupted by {}: reading stopped at byte offset {} of {} after {} frames; what was read was analysed to the end (sessions still open ended there, as at the end of the input)",
         crate::interrupt::name(i.signal),
         i.offset,
-        i.path.display(),
+        input_name(&i.path),
         i.frames
     );
     Some(ExitCode::from(interrupted_status(i.signal)))

@@ -276,21 +276,21 @@ pub fn summary(report: &RunReport) -> String {
         if c.invalid_timestamp > 0 {
             odd.push(format!(
                 "{}: {} invalid timestamps",
-                file.path.display(),
+                crate::source::input_name(&file.path),
                 c.invalid_timestamp
             ));
         }
         if c.unknown_interface > 0 {
             odd.push(format!(
                 "{}: {} packets of undescribed interfaces skipped",
-                file.path.display(),
+                crate::source::input_name(&file.path),
                 c.unknown_interface
             ));
         }
         if c.caplen_over_len > 0 {
             odd.push(format!(
                 "{}: {} records longer than their wire length",
-                file.path.display(),
+                crate::source::input_name(&file.path),
                 c.caplen_over_len
             ));
         }

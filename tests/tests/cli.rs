@@ -467,7 +467,7 @@ fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
         .lines()
         .find(|l| l.starts_with("netan: interrupted by SIGINT: reading stopped at byte offset"))
         .unwrap_or_else(|| panic!("no interruption note in {err}"));
-    assert!(note.contains(" of - after "), "{note}");
+    assert!(note.contains(" of standard input after "), "{note}");
     // Not a cut file: no truncation warning, no error.
     assert!(!err.contains("warning") && !err.contains("error"), "{err}");
     // Every session read was ended and reported, as at the end of the input; the summary

@@ -70,7 +70,7 @@ pub struct Frame<'a> {
 #[derive(Debug, thiserror::Error)]
 pub enum CaptureError {
     /// The file could not be opened or read.
-    #[error("{path}: {source}")]
+    #[error("{}: {source}", input_name(path))]
     Io {
         /// The capture file.
         path: PathBuf,
@@ -79,7 +79,10 @@ pub enum CaptureError {
         source: std::io::Error,
     },
     /// The file is not a pcap or pcapng capture (nor a gzip-compressed one).
-    #[error("{path}: not a pcap or pcapng capture (first bytes {magic})")]
+    #[error(
+        "{}: not a pcap or pcapng capture (first bytes {magic})",
+        input_name(path)
+    )]
     NotACapture {
         /// The file.
         path: PathBuf,
@@ -87,7 +90,10 @@ pub enum CaptureError {
         magic: String,
     },
     /// A record or block is malformed; everything before `offset` was read.
-    #[error("{path}: corrupt {what} at byte offset {offset}: {reason}")]
+    #[error(
+        "{}: corrupt {what} at byte offset {offset}: {reason}",
+        input_name(path)
+    )]
     Corrupt {
         /// The file.
         path: PathBuf,
@@ -201,6 +207,15 @@ impl<R: Read> Read for Counted<R> {
 
 /// The input name that stands for standard input (`tcpdump -w - | netan run -`).
 pub const STDIN: &str = "-";
+
+/// How messages name input `path`: "standard input" for [`STDIN`].
+pub fn input_name(path: &Path) -> String {
+    if path == Path::new(STDIN) {
+        "standard input".to_string()
+    } else {
+        path.display().to_string()
+    }
+}
 
 /// The size of input `path` on disk, if it is a file (not standard input): what a progress
 /// bar counts.
