@@ -197,6 +197,10 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
         self.obs.gap(self.info, self.direction, len, self.now);
     }
 
+    fn shown_at(&mut self, ts: u64) {
+        self.now = ts;
+    }
+
     /// As for a packet that delivers (see [`Session::process`]): the peer's bytes that the
     /// held segment acknowledged were sent before it, so they come first (delivered if held,
     /// gaps where never captured), in the peer's monologue.
@@ -408,7 +412,7 @@ impl Session {
                 !sender_placed
                     || st.offset(pkt.seq).is_some_and(|off| {
                         off >= st.acked.min(st.next)
-                            && off <= st.highest.max(st.next).max(st.acked) + MAX_ACK_AHEAD
+                            && off <= st.highest().max(st.next).max(st.acked) + MAX_ACK_AHEAD
                     })
             };
             if !valid {
@@ -420,7 +424,7 @@ impl Session {
         // Acknowledgment: what the peer has received.
         if flags.has(TcpFlags::ACK) {
             let peer = self.stream_mut(o);
-            peer.acknowledge(pkt.ack, MAX_ACK_AHEAD);
+            peer.acknowledge(pkt.ack, ts, MAX_ACK_AHEAD);
             if let (Some(fin), Some(off)) = (peer.fin, peer.offset(pkt.ack)) {
                 if off > fin {
                     if let Some(acked) = self.fin_acked.get_mut(o) {
@@ -505,7 +509,7 @@ impl Session {
             {
                 let stream = self.stream_mut(d);
                 let wire_end = off + len as u64 + u64::from(pkt.missing);
-                stream.highest = stream.highest.max(wire_end);
+                stream.sent_up_to(wire_end, ts);
             }
             if config.max_session_size > 0 && len > 0 {
                 let used: u64 = self

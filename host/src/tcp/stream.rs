@@ -17,6 +17,9 @@ pub(crate) trait Delivery {
     fn data(&mut self, data: &[u8], ts: u64, packet: u64);
     /// `len` bytes that were sent but never captured.
     fn gap(&mut self, len: u64);
+    /// The gaps that follow were shown by a packet captured at `ts` (at the end of a session,
+    /// when they are declared long after).
+    fn shown_at(&mut self, _ts: u64) {}
     /// Held bytes are about to be delivered whose packet acknowledged the peer's stream up to
     /// offset `ack`: the peer's bytes before it were sent first.
     fn held(&mut self, _ack: u64) {}
@@ -178,8 +181,12 @@ pub(crate) struct Stream {
     pub(crate) next: u64,
     /// Highest offset the peer acknowledged.
     pub(crate) acked: u64,
+    /// Capture time of the packet that acknowledged `acked`.
+    acked_ts: u64,
     /// Highest offset known to have been sent (captured or cut off by the snap length).
-    pub(crate) highest: u64,
+    highest: u64,
+    /// Capture time of the packet that showed `highest`.
+    highest_ts: u64,
     /// Offset of this side's FIN, once seen.
     pub(crate) fin: Option<u64>,
     segments: BTreeMap<u64, Segment>,
@@ -201,7 +208,9 @@ impl Stream {
             syn_seen: false,
             next: 0,
             acked: 0,
+            acked_ts: 0,
             highest: 0,
+            highest_ts: 0,
             fin: None,
             segments: BTreeMap::new(),
             buffered: 0,
@@ -217,9 +226,24 @@ impl Stream {
             .and_then(|base| seq::offset_of(seq, base, self.next))
     }
 
-    /// Records an acknowledgment from the peer for sequence number `ack`. Acknowledgments
-    /// more than `max_ahead` bytes beyond what is expected are ignored as implausible.
-    pub(crate) fn acknowledge(&mut self, ack: u32, max_ahead: u64) {
+    /// Highest offset known to have been sent.
+    pub(crate) fn highest(&self) -> u64 {
+        self.highest
+    }
+
+    /// A packet captured at `ts` shows that this side sent bytes up to offset `end` (captured
+    /// or cut off by the snap length).
+    pub(crate) fn sent_up_to(&mut self, end: u64, ts: u64) {
+        if end > self.highest {
+            self.highest = end;
+            self.highest_ts = ts;
+        }
+    }
+
+    /// Records an acknowledgment from the peer, captured at `ts`, for sequence number `ack`.
+    /// Acknowledgments more than `max_ahead` bytes beyond what is expected are ignored as
+    /// implausible.
+    pub(crate) fn acknowledge(&mut self, ack: u32, ts: u64, max_ahead: u64) {
         if let Some(off) = self.offset(ack) {
             // A FIN takes one sequence number: an ACK of the FIN acknowledges no data.
             let off = match self.fin {
@@ -228,6 +252,7 @@ impl Stream {
             };
             if off > self.acked && off <= self.next.max(self.highest) + max_ahead {
                 self.acked = off;
+                self.acked_ts = ts;
             }
         }
     }
@@ -490,9 +515,24 @@ impl Stream {
     }
 
     /// Delivers everything held and declares the remaining holes, as at the end of a session.
+    /// Each gap is timed by the packet that showed it, not by the end: a hole before held data
+    /// by the held segment's, the missing tail by the packet that announced or acknowledged
+    /// its end.
     pub(crate) fn finish(&mut self, out: &mut impl Delivery) {
-        while self.skip_first_hole(out) {}
+        while let Some(ts) = self.segments.first_key_value().map(|(_, seg)| seg.sent.ts) {
+            out.shown_at(ts);
+            if !self.skip_first_hole(out) {
+                break;
+            }
+        }
         let target = self.known_end();
+        if target > self.next {
+            out.shown_at(if self.highest >= self.acked_target() {
+                self.highest_ts
+            } else {
+                self.acked_ts
+            });
+        }
         self.flush_to(target, out);
     }
 

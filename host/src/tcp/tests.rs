@@ -659,6 +659,39 @@ fn a_segment_cut_by_the_snap_length_leaves_a_gap_for_the_missing_bytes() {
 }
 
 #[test]
+fn gaps_found_at_the_end_are_timed_by_the_packets_that_showed_them() {
+    // The client's second segment is cut whole by the snap length (at 5 ms); nothing
+    // acknowledges it and the session ends at EOF, long after (the server's last ACK at
+    // 10 s). Its gap is reported at the end, but timed at the packet that carried it.
+    let mut cut = c(4, 4, ACK, b"");
+    cut.missing = 4;
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, PSH | ACK, b"AAAA"),
+            s(0, 4, PSH | ACK, b"okay"),
+            cut,
+            s(8, 4, PSH | ACK, b"late"),
+            s(8, 4, ACK, b""),
+        ],
+    ]);
+    let ms = 1_000_000;
+    let mut times: Vec<u64> = (0..7).map(|i| SEC + i * ms).collect();
+    times.push(10 * SEC);
+    let (rec, _) = run_timed(TcpConfig::default(), &segs, &times);
+    assert_eq!(
+        rec.texts(0),
+        vec![
+            text(C2S, "AAAA"),
+            text(S2C, "okay<gap 4>late"),
+            text(C2S, "<gap 4>"),
+        ]
+    );
+    let last = &rec.monos.last().unwrap().1;
+    assert_eq!((last.t_start, last.t_end), (SEC + 5 * ms, SEC + 5 * ms));
+}
+
+#[test]
 fn a_fin_segment_cut_by_the_snap_length_still_leaves_a_gap_for_the_missing_bytes() {
     // The FIN follows the cut bytes: they were sent (the ACK covers them), not dropped.
     let mut cut = c(0, 0, ACK | FIN, b"head");

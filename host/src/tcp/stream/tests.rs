@@ -102,7 +102,7 @@ fn acknowledgments_beyond_the_fin_acknowledge_no_data() {
     let mut out = Out::default();
     s.segment(0, b"abc", false, Sent::at(0, 0), &mut out);
     s.fin = Some(3);
-    s.acknowledge(1004, 1 << 30);
+    s.acknowledge(1004, 0, 1 << 30);
     assert_eq!(s.acked, 3);
     s.finish(&mut out);
     assert_eq!(s.stats.gaps, 0);
@@ -111,7 +111,7 @@ fn acknowledgments_beyond_the_fin_acknowledge_no_data() {
 #[test]
 fn implausible_acknowledgments_are_ignored() {
     let mut s = stream();
-    s.acknowledge(1000 + (1 << 20), 1 << 16);
+    s.acknowledge(1000 + (1 << 20), 0, 1 << 16);
     assert_eq!(s.acked, 0);
 }
 
