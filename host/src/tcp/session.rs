@@ -202,9 +202,9 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
     }
 
     /// As for a packet that delivers (see [`Session::process`]): the peer's bytes that the
-    /// held segment acknowledged were sent before it, so they come first (delivered if held,
-    /// gaps where never captured), in the peer's monologue.
-    fn held(&mut self, ack: u64) {
+    /// held segment (captured at `ts`) acknowledged were sent before it, so they come first
+    /// (delivered if held, gaps where never captured, timed at `ts`), in the peer's monologue.
+    fn held(&mut self, ack: u64, ts: u64) {
         let Some(peer) = self.peer.as_deref_mut() else {
             return;
         };
@@ -215,7 +215,8 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
                 monologues: &mut *self.monologues,
                 obs: &mut *self.obs,
                 direction: self.direction.reverse(),
-                now: self.now,
+                // The peer's gaps are shown by the held segment's acknowledgment.
+                now: ts,
                 peer: None,
                 peer_limit: u64::MAX,
             };
@@ -495,7 +496,15 @@ impl Session {
                     // Held bytes of the other side delivered now may bring this side's stream
                     // up to what they acknowledged, but not into this packet's own bytes,
                     // which come next.
-                    let own = placed.unwrap_or(u64::MAX);
+                    // (Only a packet that brings bytes past `next`, or a FIN, has bytes of its
+                    // own to come; from `next` at the earliest.)
+                    let next = self.streams_get(d).next;
+                    let own = placed
+                        .filter(|&off| {
+                            off + len as u64 + u64::from(pkt.missing) > next
+                                || flags.has(TcpFlags::FIN)
+                        })
+                        .map_or(u64::MAX, |off| off.max(next));
                     self.with_speaker_upto(o, ts, own, obs, |stream, out| {
                         stream.flush_to(target, out)
                     });

@@ -20,9 +20,9 @@ pub(crate) trait Delivery {
     /// The gaps that follow were shown by a packet captured at `ts` (at the end of a session,
     /// when they are declared long after).
     fn shown_at(&mut self, _ts: u64) {}
-    /// Held bytes are about to be delivered whose packet acknowledged the peer's stream up to
-    /// offset `ack`: the peer's bytes before it were sent first.
-    fn held(&mut self, _ack: u64) {}
+    /// Held bytes are about to be delivered whose packet, captured at `ts`, acknowledged the
+    /// peer's stream up to offset `ack`: the peer's bytes before it were sent first.
+    fn held(&mut self, _ack: u64, _ts: u64) {}
 }
 
 /// Where a segment's bytes come from: the packet's capture time and frame number, and how far
@@ -446,7 +446,7 @@ impl Stream {
             let skip = ((self.next - start) as usize).min(seg.data.len());
             let fresh = seg.data.get(skip..).unwrap_or(&[]);
             if let (Some(ack), false) = (seg.sent.ack, fresh.is_empty()) {
-                out.held(ack);
+                out.held(ack, seg.sent.ts);
             }
             self.deliver(fresh, seg.sent.ts, seg.sent.packet, out);
         }
@@ -462,11 +462,11 @@ impl Stream {
             // The held segment right after the hole acknowledged the peer: the peer's bytes
             // it acknowledged come before the hole too (the missing bytes' own
             // acknowledgment is unknown), so that they stay one monologue with it.
-            if let Some(ack) = first
+            if let Some((ack, ts)) = first
                 .filter(|(&first, _)| first == hole_end)
-                .and_then(|(_, seg)| seg.sent.ack)
+                .and_then(|(_, seg)| Some((seg.sent.ack?, seg.sent.ts)))
             {
-                out.held(ack);
+                out.held(ack, ts);
             }
             self.declare_gap(hole_end - self.next, out);
             self.drain(out);

@@ -593,6 +593,60 @@ fn a_packet_whose_bytes_a_held_segment_acknowledged_still_delivers_them() {
 }
 
 #[test]
+fn a_packet_with_no_new_bytes_does_not_hold_back_what_a_held_segment_acknowledged() {
+    // As above, but the client's packet that releases "YYYY" is a keep-alive probe or a
+    // retransmission of old bytes: it has no bytes of its own to come, so the client's
+    // missing bytes that "YYYY" acknowledged come before it, as for a pure ACK.
+    for last in [
+        c(8, 12, ACK, b""),
+        c(3, 12, ACK, b"1"),
+        c(0, 12, PSH | ACK, b"req1"),
+    ] {
+        let segs = trace(&[req1_resp(), vec![s(8, 8, PSH | ACK, b"YYYY"), last]]);
+        let (rec, _) = run(&segs);
+        assert_eq!(
+            rec.texts(0),
+            vec![
+                text(C2S, "req1"),
+                text(S2C, "resp"),
+                text(C2S, "<gap 4>"),
+                text(S2C, "<gap 4>YYYY"),
+            ]
+        );
+    }
+}
+
+#[test]
+fn the_peers_gaps_a_held_segment_revealed_take_its_time() {
+    // At the end, "XXXX" (5 ms) and "YYYY" (6 ms) are delivered together; "YYYY"
+    // acknowledged 8 client bytes never seen: that gap is timed at 6 ms, not at 5 ms (nor at
+    // the end, 10 s).
+    let segs = trace(&[
+        req1_resp(),
+        vec![
+            s(8, 4, PSH | ACK, b"XXXX"),
+            s(12, 12, PSH | ACK, b"YYYY"),
+            c(12, 0, ACK, b""),
+        ],
+    ]);
+    let ms = 1_000_000;
+    let mut times: Vec<u64> = (0..5).map(|i| SEC + i * ms).collect();
+    times.extend([SEC + 5 * ms, SEC + 6 * ms, 10 * SEC]);
+    let (rec, _) = run_timed(TcpConfig::default(), &segs, &times);
+    let gap_only = rec
+        .monos
+        .iter()
+        .map(|(_, m)| m)
+        .find(|m| m.direction == C2S && m.bytes == 0)
+        .expect("the client's gap-only monologue");
+    assert_eq!(gap_only.gaps, vec![Gap { offset: 0, len: 8 }]);
+    assert_eq!(
+        (gap_only.t_start, gap_only.t_end),
+        (SEC + 6 * ms, SEC + 6 * ms)
+    );
+}
+
+#[test]
 fn an_acknowledgment_of_a_fin_seen_later_is_not_a_missing_byte() {
     // The client's held segment acknowledged the server's FIN (one sequence number after
     // "resp") before that FIN was captured; then the client's lost segment is retransmitted.
