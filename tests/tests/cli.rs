@@ -349,18 +349,12 @@ fn netan_on_a_quiet_pipe(
     assert!(capture.len() < 65536);
     input.write_all(capture).unwrap();
     input.flush().unwrap();
-    let status = format!("/proc/{}/status", child.id());
     let stat = format!("/proc/{}/stat", child.id());
     let ready = || {
-        let caught = std::fs::read_to_string(&status).ok().and_then(|s| {
-            let mask = s.lines().find_map(|l| l.strip_prefix("SigCgt:"))?;
-            u64::from_str_radix(mask.trim(), 16).ok()
-        });
-        // SIGINT is signal 2: bit 1 of the mask.
         let sleeping = std::fs::read_to_string(&stat)
             .ok()
             .and_then(|s| s.rsplit(") ").next().map(|rest| rest.starts_with('S')));
-        caught.is_some_and(|m| m & 2 != 0) && (!caught_up || sleeping == Some(true))
+        handles_sigint(&child) && (!caught_up || sleeping == Some(true))
     };
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     while !ready() {
@@ -371,6 +365,17 @@ fn netan_on_a_quiet_pipe(
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
     (child, input)
+}
+
+/// Whether the process has a handler for SIGINT (signal 2: bit 1 of its SigCgt mask).
+#[cfg(target_os = "linux")]
+fn handles_sigint(child: &std::process::Child) -> bool {
+    std::fs::read_to_string(format!("/proc/{}/status", child.id())).is_ok_and(|s| {
+        s.lines()
+            .find_map(|l| l.strip_prefix("SigCgt:"))
+            .and_then(|m| u64::from_str_radix(m.trim(), 16).ok())
+            .is_some_and(|m| m & 2 != 0)
+    })
 }
 
 /// Waits for netan to end (its input pipe still open), failing if it has not within 60 s.
@@ -633,4 +638,61 @@ fn stats_are_written_when_the_reader_of_the_records_went_away() {
     );
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&stats).unwrap()).unwrap();
     assert!(v["frames"].as_u64().unwrap() > 0);
+}
+
+/// A named pipe in `dir` (made with mkfifo(1)).
+#[cfg(target_os = "linux")]
+fn fifo(dir: &std::path::Path) -> std::path::PathBuf {
+    let path = dir.join("capture.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&path)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    path
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_named_pipe_is_read_once_its_writer_comes_and_ctrl_c_stops_the_wait() {
+    use std::io::Write;
+    let path = root().join("examples/captures/smtp.pcap");
+    let whole = run(&["flows", path.to_str().unwrap()]);
+    // The writer comes after netan opened the pipe.
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = fifo(dir.path());
+    let (child, input) = spawn_with_input(&["flows", pipe.to_str().unwrap()]);
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&pipe)
+        .unwrap()
+        .write_all(&std::fs::read(&path).unwrap())
+        .unwrap();
+    let out = ends(child);
+    drop(input);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_same_stdout(&out, &whole);
+    // No writer ever comes: Ctrl-C ends the wait.
+    let dir = tempfile::tempdir().unwrap();
+    let pipe = fifo(dir.path());
+    let (child, input) = spawn_with_input(&["flows", pipe.to_str().unwrap()]);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while !handles_sigint(&child) {
+        assert!(std::time::Instant::now() < deadline, "no handler");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    signal(&child, "INT");
+    let out = ends(child);
+    drop(input);
+    assert_eq!(
+        out.status.code(),
+        Some(130),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }

@@ -320,8 +320,10 @@ fn ip<'a>(
                 // misplaces the offsets of the others).
                 let h = v4.header();
                 let start = usize::from(h.ihl()) * 4;
+                // A total length of 0 (TSO) or one that does not even cover the header: as
+                // captured, as for a packet that is not a fragment.
                 let end = match usize::from(h.total_len()) {
-                    0 => bytes.len(),
+                    total if total < start => bytes.len(),
                     total => total.min(bytes.len()),
                 };
                 (

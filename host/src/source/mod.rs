@@ -251,6 +251,44 @@ fn stdin_file() -> std::io::Result<File> {
     }
 }
 
+/// Opens `path` for reading. A named pipe is opened without waiting for its writer (an open
+/// that waits cannot be stopped by Ctrl-C: the standard library retries it): the reads wait
+/// for it instead, watching for Ctrl-C ([`buffer::Stoppable`]).
+fn open_file(path: &Path) -> std::io::Result<File> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
+        if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
+            let file = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NONBLOCK)
+                .open(path)?;
+            blocking(&file)?;
+            return Ok(file);
+        }
+    }
+    File::open(path)
+}
+
+/// Makes reads of `file` wait again (it was opened with `O_NONBLOCK`).
+#[cfg(unix)]
+fn blocking(file: &File) -> std::io::Result<()> {
+    use std::os::fd::AsRawFd;
+    let fd = file.as_raw_fd();
+    // SAFETY: fcntl with F_GETFL / F_SETFL on a descriptor this function's caller owns and
+    // keeps open; it reads and sets the descriptor's status flags, nothing else.
+    #[allow(unsafe_code)]
+    let done = unsafe {
+        let flags = libc::fcntl(fd, libc::F_GETFL);
+        flags >= 0 && libc::fcntl(fd, libc::F_SETFL, flags & !libc::O_NONBLOCK) == 0
+    };
+    if done {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
+    }
+}
+
 impl CaptureFile {
     /// Opens `path` (standard input for [`STDIN`]) and reads its file header.
     pub fn open(path: &Path) -> Result<CaptureFile, CaptureError> {
@@ -259,12 +297,7 @@ impl CaptureFile {
             source,
         };
         let stdin = path == Path::new(STDIN);
-        let mut file = if stdin {
-            stdin_file()
-        } else {
-            File::open(path)
-        }
-        .map_err(io_err)?;
+        let mut file = if stdin { stdin_file() } else { open_file(path) }.map_err(io_err)?;
         let kind = file.metadata().map(|m| m.file_type()).ok();
         if kind.is_some_and(|k| k.is_dir()) {
             return Err(io_err(std::io::Error::new(
