@@ -18,6 +18,9 @@ pub struct AnalyseOptions {
     pub tcp: TcpConfig,
     /// Decoder settings.
     pub decode: DecodeOptions,
+    /// The sessions analysed at all (any by default): other packets are skipped before the
+    /// TCP listener, and counted.
+    pub select: crate::pipeline::Filter,
     /// Show a progress bar (only drawn when stderr is a terminal and the input is large).
     pub progress: bool,
 }
@@ -58,6 +61,10 @@ pub struct RunReport {
     pub elapsed: Duration,
     /// Set when the user stopped the reading (Ctrl-C, SIGTERM) before the end of the input.
     pub interrupted: Option<Interruption>,
+    /// The selection (`--ports`, `--addresses`; any by default).
+    pub select: crate::pipeline::Filter,
+    /// TCP segments outside it, skipped before the listener.
+    pub not_selected: u64,
 }
 
 /// Where reading stopped when the user asked the run to stop: what was read before was
@@ -115,6 +122,8 @@ pub fn analyse(
     let mut frame_index: u64 = 0;
     let mut done_bytes: u64 = 0;
     let keeps_input = obs.keeps_input();
+    let select_any = options.select.is_any();
+    let mut not_selected = 0;
     let mut interrupted = None;
     let stopped_by = |signal, path: &PathBuf, offset, frames| Interruption {
         signal,
@@ -162,7 +171,15 @@ pub fn analyse(
                         obs.input_frame(frame.data, frame.data_offset);
                     }
                     if let Some(pkt) = decoder.decode(frame.ts, frame.linktype, frame.data) {
-                        tcp.segment(&pkt, frame_index, frame.ts, obs);
+                        if select_any
+                            || options
+                                .select
+                                .matches((pkt.src.ip, pkt.src.port), (pkt.dst.ip, pkt.dst.port))
+                        {
+                            tcp.segment(&pkt, frame_index, frame.ts, obs);
+                        } else {
+                            not_selected += 1;
+                        }
                     }
                     frame_index += 1;
                     if obs.stop_requested() {
@@ -224,6 +241,8 @@ pub fn analyse(
         tcp: tcp.stats(),
         elapsed: started.elapsed(),
         interrupted,
+        select: options.select.clone(),
+        not_selected,
     })
 }
 

@@ -155,6 +155,17 @@ pub struct CaptureArgs {
     #[arg(long, help_heading = "Decoding")]
     pub no_tunnels: bool,
 
+    /// Analyse only sessions with one of these ports on either side (`80+8080`): the other
+    /// packets are skipped before reassembly and counted (a pipeline file's `[input] ports`).
+    #[arg(long, value_name = "PORTS", help_heading = "Selection")]
+    pub ports: Option<String>,
+
+    /// Analyse only sessions with an address in one of these networks on either side
+    /// (`10.0.0.0/8+2001:db8::1`); with --ports, both must hold (a pipeline file's `[input]
+    /// addresses`).
+    #[arg(long, value_name = "NETWORKS", help_heading = "Selection")]
+    pub addresses: Option<String>,
+
     /// No summary and no progress bar on stderr.
     #[arg(short, long)]
     pub quiet: bool,

@@ -14,7 +14,7 @@ use crate::decode::DecodeOptions;
 use crate::dispatch::Dispatcher;
 use crate::output::flows::FlowsWriter;
 use crate::output::monologues::MonologuesWriter;
-use crate::pipeline::{LoadSpec, Pipeline, PipelineSource};
+use crate::pipeline::{Filter, LoadSpec, Pipeline, PipelineSource};
 use crate::plugins::SearchPath;
 use crate::sink::jsonl::{JsonlSink, Target};
 use crate::sink::Sink;
@@ -34,13 +34,28 @@ fn seconds_to_ns(name: &str, secs: f64) -> Result<u64> {
     Ok((secs * 1e9).min(u64::MAX as f64) as u64)
 }
 
-/// Turns the capture options into analysis settings, over `tcp` and `decode` (the defaults,
-/// or a pipeline's): every option given on the command line wins.
+/// Turns the capture options into analysis settings, over `tcp`, `decode` and `select` (the
+/// defaults, or a pipeline's): every option given on the command line wins.
 pub fn analyse_options(
     args: &CaptureArgs,
     tcp: TcpConfig,
     decode: DecodeOptions,
+    select: Filter,
 ) -> Result<AnalyseOptions> {
+    let given = Filter::parse(args.ports.as_deref(), args.addresses.as_deref())
+        .map_err(|e| anyhow::anyhow!("--ports/--addresses: {e}"))?;
+    let select = Filter {
+        ports: if args.ports.is_some() {
+            given.ports
+        } else {
+            select.ports
+        },
+        networks: if args.addresses.is_some() {
+            given.networks
+        } else {
+            select.networks
+        },
+    };
     let mut tcp = tcp;
     if let Some(v) = args.max_session_size {
         tcp.max_session_size = v;
@@ -70,6 +85,7 @@ pub fn analyse_options(
     Ok(AnalyseOptions {
         tcp,
         decode,
+        select,
         progress: !args.quiet,
     })
 }
@@ -141,6 +157,7 @@ fn flows(args: &FlowsArgs) -> Result<ExitCode> {
         &args.capture,
         TcpConfig::default(),
         DecodeOptions::default(),
+        Filter::default(),
     )?;
     let stdout = io::stdout().lock();
     let mut writer = FlowsWriter::new(
@@ -163,6 +180,7 @@ fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
         &args.capture,
         TcpConfig::default(),
         DecodeOptions::default(),
+        Filter::default(),
     )?;
     if let Some(dir) = &args.dump_dir {
         std::fs::create_dir_all(dir)
@@ -272,7 +290,12 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             SearchPath::standard(&args.plugins.plugin_dir, &pipeline.plugin_dirs).describe()
         );
     }
-    let options = analyse_options(&args.capture, pipeline.tcp, pipeline.decode)?;
+    let options = analyse_options(
+        &args.capture,
+        pipeline.tcp,
+        pipeline.decode,
+        pipeline.select.clone(),
+    )?;
     let target = match &pipeline.output_dir {
         Some(dir) => {
             std::fs::create_dir_all(dir)

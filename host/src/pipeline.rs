@@ -87,6 +87,10 @@ struct File {
 #[serde(deny_unknown_fields)]
 struct InputSection {
     tunnels: Option<bool>,
+    /// Only sessions with one of these ports on either side are analysed.
+    ports: Option<Vec<u16>>,
+    /// Only sessions with an address in one of these networks on either side.
+    addresses: Option<Vec<Spanned<String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -154,6 +158,34 @@ pub struct Filter {
 }
 
 impl Filter {
+    /// From the command line's lists (`25+587`, `10.0.0.0/8+192.168.1.1`; commas work too).
+    pub fn parse(ports: Option<&str>, addresses: Option<&str>) -> Result<Filter, String> {
+        let items = |text: &str| -> Vec<String> {
+            text.split(['+', ','])
+                .map(|x| x.trim().to_string())
+                .filter(|x| !x.is_empty())
+                .collect()
+        };
+        let ports = ports
+            .map(items)
+            .unwrap_or_default()
+            .iter()
+            .map(|p| p.parse::<u16>().map_err(|e| format!("port `{p}`: {e}")))
+            .collect::<Result<Vec<_>, _>>()?;
+        let networks = addresses
+            .map(items)
+            .unwrap_or_default()
+            .iter()
+            .map(|a| parse_network(a))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(Filter { ports, networks })
+    }
+
+    /// Whether it lets every session through.
+    pub fn is_any(&self) -> bool {
+        self.ports.is_empty() && self.networks.is_empty()
+    }
+
     /// Whether a session between these endpoints passes.
     pub fn matches(&self, a: (IpAddr, u16), b: (IpAddr, u16)) -> bool {
         let port_ok =
@@ -324,6 +356,9 @@ pub struct Pipeline {
     pub tcp: TcpConfig,
     /// Decoder settings.
     pub decode: DecodeOptions,
+    /// The sessions analysed at all (`[input]` `ports`, `addresses`): the others' packets are
+    /// skipped before reassembly, and counted.
+    pub select: Filter,
     /// Monologue bytes delivered to plugins per part at most.
     pub monologue_part_size: usize,
     /// Monologue bytes held for plugins over all sessions before parts are sent early.
@@ -595,6 +630,19 @@ impl Pipeline {
             tunnels: file.input.tunnels.unwrap_or(true),
             ..DecodeOptions::default()
         };
+        let mut select = Filter {
+            ports: file.input.ports.clone().unwrap_or_default(),
+            networks: Vec::new(),
+        };
+        for a in file.input.addresses.iter().flatten() {
+            match parse_network(a.get_ref()) {
+                Ok(n) => select.networks.push(n),
+                Err(message) => errors.push(PipelineError {
+                    location: at(a.span().start),
+                    message,
+                }),
+            }
+        }
 
         // Entries as written.
         let mut drafts = Vec::new();
@@ -873,6 +921,7 @@ impl Pipeline {
             source: name.to_string(),
             tcp,
             decode,
+            select,
             monologue_part_size: part_size,
             max_monologue_buffer: t.max_monologue_buffer.unwrap_or(16 << 20),
             verbosity: t.verbosity.as_ref().map_or(0, |v| *v.get_ref()),
@@ -891,6 +940,15 @@ impl Pipeline {
     /// The resolved pipeline, for `netan check`.
     pub fn describe(&self) -> String {
         let mut s = format!("pipeline from {}\n", self.source);
+        s.push_str(&format!(
+            "  input: sessions on {}; VXLAN tunnels {}\n",
+            self.select.describe(),
+            if self.decode.tunnels {
+                "opened"
+            } else {
+                "not opened"
+            }
+        ));
         let t = &self.tcp;
         s.push_str(&format!(
             "  0. tcp (built in, always first): max_session_size={} max_buffered_per_session={} max_buffered={} max_sessions={} idle_timeout={}s close_linger={}s overlap_segments={} monologue_part_size={} max_monologue_buffer={}\n",

@@ -64,6 +64,16 @@ pub fn stats_json(report: &RunReport) -> serde_json::Value {
             "offset": i.offset,
             "frames": i.frames,
         })),
+        "selection": {
+            "ports": report.select.ports,
+            "addresses": report
+                .select
+                .networks
+                .iter()
+                .map(|(ip, len)| format!("{ip}/{len}"))
+                .collect::<Vec<_>>(),
+            "segments_skipped": report.not_selected,
+        },
         "decode": {
             "tcp_segments": d.tcp,
             "not_used": not_used,
@@ -169,6 +179,14 @@ pub fn summary(report: &RunReport) -> String {
             skipped.join(", ")
         }
     );
+    if !report.select.is_any() {
+        let _ = writeln!(
+            s,
+            "netan: selected sessions on {}: {} TCP segments outside skipped",
+            report.select.describe(),
+            report.not_selected
+        );
+    }
     for (lt, n) in &d.unsupported_linktypes {
         let _ = writeln!(s, "netan: {n} frames of unsupported link type {lt}");
     }

@@ -696,3 +696,123 @@ fn a_named_pipe_is_read_once_its_writer_comes_and_ctrl_c_stops_the_wait() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+#[test]
+fn ports_select_the_sessions_analysed_and_the_rest_is_counted() {
+    // The HTTP capture then the SMTP one, as one timeline, with only port 25: the flows are
+    // the SMTP capture's port-25 sessions, and every other segment is counted as skipped.
+    let http = root().join("examples/captures/http-pipelining.pcap");
+    let smtp = root().join("examples/captures/smtp.pcap");
+    let (out, v) = run_with_stats(&[
+        "flows",
+        "--ports",
+        "25",
+        http.to_str().unwrap(),
+        smtp.to_str().unwrap(),
+    ]);
+    let flows = |stdout: &[u8]| -> Vec<serde_json::Value> {
+        String::from_utf8_lossy(stdout)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    };
+    let summary = |f: &serde_json::Value| {
+        (
+            f["key"].as_str().unwrap().to_string(),
+            f["bytes_c2s"].as_u64().unwrap(),
+            f["bytes_s2c"].as_u64().unwrap(),
+        )
+    };
+    let selected = flows(&out.stdout);
+    let on_25: Vec<_> = flows(&run(&["flows", smtp.to_str().unwrap()]).stdout)
+        .into_iter()
+        .filter(|f| {
+            f["key"].as_str().unwrap().contains(":25-")
+                || f["key"].as_str().unwrap().ends_with(":25")
+        })
+        .collect();
+    assert!(!on_25.is_empty());
+    assert_eq!(
+        selected.iter().map(summary).collect::<Vec<_>>(),
+        on_25.iter().map(summary).collect::<Vec<_>>()
+    );
+    // Every TCP segment was either analysed (a packet of a selected session) or skipped.
+    assert_eq!(v["selection"]["ports"], serde_json::json!([25]));
+    let skipped = v["selection"]["segments_skipped"].as_u64().unwrap();
+    let analysed: u64 = selected
+        .iter()
+        .map(|f| f["packets"].as_u64().unwrap())
+        .sum();
+    assert_eq!(v["tcp"]["late_packets"], 0);
+    assert_eq!(
+        skipped + analysed,
+        v["decode"]["tcp_segments"].as_u64().unwrap()
+    );
+    assert!(skipped > 0);
+    // The summary says what was selected and skipped.
+    let said = run(&[
+        "flows",
+        "--ports",
+        "25",
+        http.to_str().unwrap(),
+        smtp.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&said.stderr);
+    assert!(
+        err.contains(&format!(
+            "selected sessions on ports 25: {skipped} TCP segments outside skipped"
+        )),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_bad_selection_is_a_usage_error() {
+    let smtp = root().join("examples/captures/smtp.pcap");
+    let out = run(&[
+        "flows",
+        "--addresses",
+        "10.0.0.0/40",
+        smtp.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--ports/--addresses: address `10.0.0.0/40`"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_pipelines_input_selection_applies_to_every_plugin_and_the_command_line_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let pipeline = write(
+        dir.path(),
+        "select.toml",
+        b"[input]\nports = [25]\n\n[[plugin]]\nname = \"http\"\nany = true\n\n[[plugin]]\nname = \"smtp\"\n",
+    );
+    let http = root().join("examples/captures/http-pipelining.pcap");
+    let smtp = root().join("examples/captures/smtp.pcap");
+    let kinds = |args: &[&str]| -> (std::collections::BTreeSet<String>, serde_json::Value) {
+        let mut all = vec!["run", "-p", pipeline.as_str()];
+        all.extend_from_slice(args);
+        all.extend([http.to_str().unwrap(), smtp.to_str().unwrap()]);
+        let (out, v) = run_with_stats(&all);
+        let kinds = String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(|l| {
+                let r: serde_json::Value = serde_json::from_str(l).unwrap();
+                r["type"].as_str().unwrap().to_string()
+            })
+            .collect();
+        (kinds, v)
+    };
+    // Port 25 only: the HTTP plugin, which takes any port, sees no HTTP session.
+    let (seen, v) = kinds(&[]);
+    assert!(seen.contains("smtp") && !seen.contains("http"), "{seen:?}");
+    assert_eq!(v["selection"]["ports"], serde_json::json!([25]));
+    // --ports replaces the file's ports.
+    let (seen, v) = kinds(&["--ports", "80"]);
+    assert!(seen.contains("http") && !seen.contains("smtp"), "{seen:?}");
+    assert_eq!(v["selection"]["ports"], serde_json::json!([80]));
+}

@@ -152,3 +152,40 @@ fn the_embedded_default_pipeline_is_valid() {
         .iter()
         .all(|e| BUNDLED.contains(&e.plugin.info.name.as_str())));
 }
+
+#[test]
+fn the_input_selection_is_read_and_a_bad_address_located() {
+    let p = load("[input]\nports = [25, 587]\naddresses = [\"10.0.0.0/8\", \"2001:db8::1\"]\n")
+        .unwrap();
+    assert_eq!(p.select.ports, vec![25, 587]);
+    assert_eq!(p.select.networks.len(), 2);
+    assert!(p.select.matches(
+        ("10.1.2.3".parse().unwrap(), 40000),
+        ("192.0.2.1".parse().unwrap(), 25)
+    ));
+    assert!(!p.select.matches(
+        ("10.1.2.3".parse().unwrap(), 40000),
+        ("192.0.2.1".parse().unwrap(), 80)
+    ));
+    assert!(
+        p.describe().contains("input: sessions on ports 25,587"),
+        "{}",
+        p.describe()
+    );
+    assert!(load("").unwrap().select.is_any());
+    let e = first_error("[input]\naddresses = [\"10.0.0.0/8\", \"10.0.0.0/99\"]\n");
+    assert_eq!(e.location, "p.toml:2:28");
+    assert!(e.message.contains("bad prefix length"), "{e}");
+}
+
+#[test]
+fn the_command_lines_selection_is_parsed_with_plus_or_comma() {
+    let f = Filter::parse(Some("80+8080, 443"), Some("192.168.1.0/24")).unwrap();
+    assert_eq!(f.ports, vec![80, 8080, 443]);
+    assert_eq!(f.networks.len(), 1);
+    assert!(Filter::parse(None, None).unwrap().is_any());
+    assert!(Filter::parse(Some("http"), None)
+        .unwrap_err()
+        .contains("port `http`"));
+    assert!(Filter::parse(None, Some("300.1.1.1")).is_err());
+}
