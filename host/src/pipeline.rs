@@ -166,6 +166,12 @@ impl Filter {
                 .filter(|x| !x.is_empty())
                 .collect()
         };
+        if ports.is_some_and(|p| items(p).is_empty()) {
+            return Err("no port given".to_string());
+        }
+        if addresses.is_some_and(|a| items(a).is_empty()) {
+            return Err("no address given".to_string());
+        }
         let ports = ports
             .map(items)
             .unwrap_or_default()

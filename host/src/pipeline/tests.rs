@@ -188,4 +188,7 @@ fn the_command_lines_selection_is_parsed_with_plus_or_comma() {
         .unwrap_err()
         .contains("port `http`"));
     assert!(Filter::parse(None, Some("300.1.1.1")).is_err());
+    // An empty list is a mistake, not "any".
+    assert!(Filter::parse(Some(""), None).is_err());
+    assert!(Filter::parse(None, Some(" + ")).is_err());
 }
