@@ -441,11 +441,15 @@ fn stopped_by(
 
 #[cfg(target_os = "linux")]
 fn signal(child: &std::process::Child, name: &str) {
-    let sent = std::process::Command::new("kill")
-        .args([&format!("-{name}"), &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
+    let number = match name {
+        "INT" => libc::SIGINT,
+        "TERM" => libc::SIGTERM,
+        _ => panic!("no signal {name}"),
+    };
+    let pid = libc::pid_t::try_from(child.id()).unwrap();
+    // SAFETY: kill(2) only sends a signal to the child process started by this test.
+    let sent = unsafe { libc::kill(pid, number) };
+    assert_eq!(sent, 0, "kill: {}", std::io::Error::last_os_error());
 }
 
 /// The number after `label` in `text` ("... 12 TCP sessions ..." with label " TCP sessions").
