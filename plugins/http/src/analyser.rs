@@ -35,36 +35,16 @@ struct Tracked {
     /// The destination of the SOCKS tunnel the session's HTTP runs in (`host:port`).
     socks: Option<String>,
     /// A session off the HTTP ports whose first bytes are too short to tell (a strict prefix
-    /// of a method or of `HTTP/1.`), until they tell: what it was fed is held here.
-    start: Option<Box<HeldStart>>,
+    /// of a method or of `HTTP/1.`), until they tell: what it was fed is held here, as it came
+    /// (the other side speaks, bytes are missing or the session ends: it is decided then too).
+    /// A decision needs at most ten bytes of the first side (`PROPPATCH `), so what waits
+    /// stays that small.
+    start: Option<Box<socks::Log>>,
 }
 
-/// The first bytes of a session that are too short to tell whether it is HTTP, as they came
-/// (with their times), until more of them tell or the start is complete: the other side
-/// speaks, bytes are missing, or the session ends. A decision needs at most ten bytes of the
-/// first side (`PROPPATCH `), so what waits stays that small (the part that decides is held
-/// only until it is replayed).
-#[derive(Default)]
-struct HeldStart {
-    log: Vec<Event>,
-}
-
-impl Feed for HeldStart {
-    fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) {
-        if !bytes.is_empty() {
-            self.log.push(Event::Data {
-                dir,
-                bytes: bytes.to_vec(),
-                ts,
-            });
-        }
-    }
-    fn gap(&mut self, dir: Direction, len: u64, ts: u64) {
-        if len > 0 {
-            self.log.push(Event::Gap { dir, len, ts });
-        }
-    }
-}
+/// Bytes of a session's start read to tell what it is: enough for every method and
+/// `HTTP/1.x`, and for a SOCKS request's head.
+const START_BYTES: usize = 24;
 
 /// Which headers to report: `"all"`, `"none"`, or a list of names.
 #[derive(Debug, Deserialize)]
@@ -262,7 +242,7 @@ impl Plugin for Http {
         // the part's start time: see below).
         let mut skip = 0;
         if first {
-            let head = m.head(24);
+            let head = m.head(START_BYTES);
             skip = probe_len(&head);
             // A SOCKS handshake is followed, on any port, to the HTTP it may tunnel.
             socks_start = m.direction == Direction::ClientToServer
@@ -393,6 +373,15 @@ impl Feed for Parser {
     }
 }
 
+impl Feed for socks::Log {
+    fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) {
+        socks::Log::data(self, dir, bytes, ts);
+    }
+    fn gap(&mut self, dir: Direction, len: u64, ts: u64) {
+        socks::Log::gap(self, dir, len, ts);
+    }
+}
+
 impl Feed for Opening {
     fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) {
         Opening::data(self, dir, bytes, ts);
@@ -457,7 +446,7 @@ fn settle(tracked: &mut Tracked, ports: &[u16], session: &Session, at_end: bool)
             let target = opening.handshake().target();
             if !target.is_some_and(|t| ports.contains(&t.port)) {
                 // A start too short to tell waits for more of it, unless it is complete.
-                match start_looks(opening.tunnel_start(24)) {
+                match start_looks(opening.tunnel_start(START_BYTES)) {
                     Looks::Http => {}
                     Looks::Undecided if !at_end => return Settled::Wait,
                     Looks::Undecided | Looks::NotHttp => return Settled::Drop,
@@ -504,17 +493,13 @@ fn settle_start(tracked: &mut Tracked, at_end: bool) -> Settled {
     let Some(start) = tracked.start.as_deref() else {
         return Settled::Parsing;
     };
-    let held = start.log.iter().map(|ev| (ev, ev.bytes()));
-    match start_looks(socks::start_of(held, 24)) {
+    match start_looks(socks::start_of(start.events(), START_BYTES)) {
         Looks::Http => {}
         Looks::Undecided if !at_end => return Settled::Wait,
         Looks::Undecided | Looks::NotHttp => return Settled::Drop,
     }
     if let Some(start) = tracked.start.take() {
-        replay(
-            &mut tracked.parser,
-            start.log.iter().map(|ev| (ev, ev.bytes())),
-        );
+        replay(&mut tracked.parser, start.events());
     }
     Settled::Parsing
 }

@@ -615,12 +615,46 @@ pub enum TunnelStart {
     Growing(Vec<u8>),
 }
 
+/// What a session was fed while it is held undecided, as it came (empty bytes and gaps
+/// left out), to be replayed once it is decided.
+#[derive(Debug, Default)]
+pub struct Log(Vec<Event>);
+
+impl Log {
+    /// In-order bytes from one side, at capture time `ts`. Returns whether there were any.
+    pub fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) -> bool {
+        if bytes.is_empty() {
+            return false;
+        }
+        self.0.push(Event::Data {
+            dir,
+            bytes: bytes.to_vec(),
+            ts,
+        });
+        true
+    }
+
+    /// `len` bytes from one side were never captured. Returns whether there were any.
+    pub fn gap(&mut self, dir: Direction, len: u64, ts: u64) -> bool {
+        if len == 0 {
+            return false;
+        }
+        self.0.push(Event::Gap { dir, len, ts });
+        true
+    }
+
+    /// Everything logged, as `(event, bytes of it)`.
+    pub fn events(&self) -> impl Iterator<Item = (&Event, &[u8])> + '_ {
+        self.0.iter().map(|ev| (ev, ev.bytes()))
+    }
+}
+
 /// A session that began like SOCKS: the handshake, and everything fed since the start, until
 /// the glue decides what to do with the session.
 #[derive(Debug, Default)]
 pub struct Opening {
     hs: Handshake,
-    log: Vec<Event>,
+    log: Log,
 }
 
 impl Opening {
@@ -630,24 +664,16 @@ impl Opening {
 
     /// In-order bytes from one side, at capture time `ts`.
     pub fn data(&mut self, dir: Direction, bytes: &[u8], ts: u64) {
-        if bytes.is_empty() {
-            return;
+        if self.log.data(dir, bytes, ts) {
+            self.hs.data(dir, bytes);
         }
-        self.hs.data(dir, bytes);
-        self.log.push(Event::Data {
-            dir,
-            bytes: bytes.to_vec(),
-            ts,
-        });
     }
 
     /// `len` bytes from one side were never captured.
     pub fn gap(&mut self, dir: Direction, len: u64, ts: u64) {
-        if len == 0 {
-            return;
+        if self.log.gap(dir, len, ts) {
+            self.hs.gap();
         }
-        self.hs.gap();
-        self.log.push(Event::Gap { dir, len, ts });
     }
 
     pub fn status(&self) -> Status {
@@ -661,7 +687,7 @@ impl Opening {
     /// Everything fed, as it came (for a session where no tunnel opened).
     #[cfg(test)]
     pub fn into_events(self) -> Vec<Event> {
-        self.log
+        self.log.0
     }
 
     /// What was fed, borrowed, as `(event, bytes of it)`: once the tunnel opened, what came
@@ -676,7 +702,7 @@ impl Opening {
         } else {
             [0, 0]
         };
-        self.log.iter().filter_map(move |ev| match ev {
+        self.log.0.iter().filter_map(move |ev| match ev {
             Event::Data { dir, bytes, .. } => {
                 let left = skip.get_mut(dir.index())?;
                 let cut = usize::try_from(*left)
