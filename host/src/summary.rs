@@ -39,7 +39,7 @@ pub fn stats_json(report: &RunReport) -> serde_json::Value {
         .collect();
     let f = &report.defrag;
     let t = &report.tcp;
-    let ended: Map<String, Value> = END_REASONS
+    let ended: Map<String, Value> = EndReason::ALL
         .iter()
         .map(|r| {
             let n = t.ended.get(*r as usize).copied().unwrap_or(0);
@@ -119,16 +119,6 @@ pub fn stats_json(report: &RunReport) -> serde_json::Value {
         },
     })
 }
-
-/// Session end reasons, in the order of [`crate::tcp::TcpStats::ended`].
-const END_REASONS: [EndReason; 6] = [
-    EndReason::Fin,
-    EndReason::Rst,
-    EndReason::Timeout,
-    EndReason::Eof,
-    EndReason::Reused,
-    EndReason::Evicted,
-];
 
 /// Human-readable byte count.
 pub fn human_bytes(n: u64) -> String {
@@ -213,7 +203,7 @@ pub fn summary(report: &RunReport) -> String {
         );
     }
     let t = &report.tcp;
-    let ended: Vec<String> = END_REASONS
+    let ended: Vec<String> = EndReason::ALL
         .iter()
         .filter_map(|r| {
             t.ended

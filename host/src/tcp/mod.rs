@@ -42,6 +42,16 @@ pub enum EndReason {
 }
 
 impl EndReason {
+    /// Every reason, in the order of [`TcpStats::ended`].
+    pub const ALL: [EndReason; 6] = [
+        EndReason::Fin,
+        EndReason::Rst,
+        EndReason::Timeout,
+        EndReason::Eof,
+        EndReason::Reused,
+        EndReason::Evicted,
+    ];
+
     /// Name used in output.
     pub fn name(self) -> &'static str {
         match self {
@@ -192,7 +202,7 @@ pub struct TcpStats {
     /// Sessions picked up without a handshake.
     pub midstream: u64,
     /// Sessions ended, by reason (indexed in [`EndReason`] order).
-    pub ended: [u64; 6],
+    pub ended: [u64; EndReason::ALL.len()],
     /// Packets for a session that had ended shortly before (late ACKs, FIN retransmissions).
     pub late_packets: u64,
     /// RSTs ignored because they could not belong to the connection (no ACK of the SYN).

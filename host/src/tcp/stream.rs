@@ -519,11 +519,10 @@ impl Stream {
     /// by the held segment's, the missing tail by the packet that announced or acknowledged
     /// its end.
     pub(crate) fn finish(&mut self, out: &mut impl Delivery) {
+        // (Each round delivers at least the first held segment.)
         while let Some(ts) = self.segments.first_key_value().map(|(_, seg)| seg.sent.ts) {
             out.shown_at(ts);
-            if !self.skip_first_hole(out) {
-                break;
-            }
+            self.skip_first_hole(out);
         }
         let target = self.known_end();
         if target > self.next {
