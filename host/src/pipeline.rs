@@ -160,30 +160,19 @@ pub struct Filter {
 impl Filter {
     /// From the command line's lists (`25+587`, `10.0.0.0/8+192.168.1.1`; commas work too).
     pub fn parse(ports: Option<&str>, addresses: Option<&str>) -> Result<Filter, String> {
-        let items = |text: &str| -> Vec<String> {
-            text.split(['+', ','])
-                .map(|x| x.trim().to_string())
-                .filter(|x| !x.is_empty())
-                .collect()
+        let ports = ports.map(parse_ports).transpose()?.unwrap_or_default();
+        let networks = match addresses {
+            Some(text) => {
+                let networks = list_items(text)
+                    .map(parse_network)
+                    .collect::<Result<Vec<_>, _>>()?;
+                if networks.is_empty() {
+                    return Err("no address given".to_string());
+                }
+                networks
+            }
+            None => Vec::new(),
         };
-        if ports.is_some_and(|p| items(p).is_empty()) {
-            return Err("no port given".to_string());
-        }
-        if addresses.is_some_and(|a| items(a).is_empty()) {
-            return Err("no address given".to_string());
-        }
-        let ports = ports
-            .map(items)
-            .unwrap_or_default()
-            .iter()
-            .map(|p| p.parse::<u16>().map_err(|e| format!("port `{p}`: {e}")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let networks = addresses
-            .map(items)
-            .unwrap_or_default()
-            .iter()
-            .map(|a| parse_network(a))
-            .collect::<Result<Vec<_>, _>>()?;
         Ok(Filter { ports, networks })
     }
 
@@ -436,19 +425,13 @@ impl LoadSpec {
             };
             match key {
                 "" => return Err(err("empty key".to_string())),
-                "ports" => {
-                    let ports = value
-                        .split('+')
-                        .map(|p| {
-                            p.trim()
-                                .parse::<u16>()
-                                .map_err(|e| err(format!("port `{p}`: {e}")))
-                        })
-                        .collect::<Result<Vec<_>, _>>()?;
-                    spec.ports = Some(ports);
-                }
+                "ports" => spec.ports = Some(parse_ports(value).map_err(err)?),
                 "addresses" => {
-                    spec.addresses = Some(value.split('+').map(|a| a.trim().to_string()).collect())
+                    let addresses: Vec<String> = list_items(value).map(str::to_string).collect();
+                    if addresses.is_empty() {
+                        return Err(err("no address given".to_string()));
+                    }
+                    spec.addresses = Some(addresses);
                 }
                 _ => {
                     let parsed = toml::from_str::<toml::Table>(&format!("v = {value}"))
@@ -636,19 +619,17 @@ impl Pipeline {
             tunnels: file.input.tunnels.unwrap_or(true),
             ..DecodeOptions::default()
         };
-        let mut select = Filter {
+        let select = Filter {
             ports: file.input.ports.clone().unwrap_or_default(),
-            networks: Vec::new(),
+            networks: parse_networks(
+                file.input
+                    .addresses
+                    .iter()
+                    .flatten()
+                    .map(|a| (a.get_ref().as_str(), at(a.span().start))),
+                &mut errors,
+            ),
         };
-        for a in file.input.addresses.iter().flatten() {
-            match parse_network(a.get_ref()) {
-                Ok(n) => select.networks.push(n),
-                Err(message) => errors.push(PipelineError {
-                    location: at(a.span().start),
-                    message,
-                }),
-            }
-        }
 
         // Entries as written.
         let mut drafts = Vec::new();
@@ -803,16 +784,12 @@ impl Pipeline {
                     continue;
                 }
             };
-            let mut networks = Vec::new();
-            for (text, location) in &d.addresses {
-                match parse_network(text) {
-                    Ok(n) => networks.push(n),
-                    Err(message) => errors.push(PipelineError {
-                        location: location.clone(),
-                        message,
-                    }),
-                }
-            }
+            let networks = parse_networks(
+                d.addresses
+                    .iter()
+                    .map(|(text, at)| (text.as_str(), at.clone())),
+                &mut errors,
+            );
             let ports = match (&d.ports, d.any) {
                 (Some(p), _) => p.clone(),
                 (None, true) => Vec::new(),
@@ -1004,6 +981,39 @@ impl Pipeline {
         ));
         s
     }
+}
+
+/// The networks of `(text, location)` pairs; each that does not parse is an error at its
+/// location.
+fn parse_networks<'a>(
+    texts: impl Iterator<Item = (&'a str, String)>,
+    errors: &mut Vec<PipelineError>,
+) -> Vec<(IpAddr, u8)> {
+    texts
+        .filter_map(|(text, location)| {
+            parse_network(text)
+                .map_err(|message| errors.push(PipelineError { location, message }))
+                .ok()
+        })
+        .collect()
+}
+
+/// `25+587` (or with commas): ports of a traffic filter on the command line.
+fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
+    let ports = list_items(text)
+        .map(|p| p.parse::<u16>().map_err(|e| format!("port `{p}`: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    if ports.is_empty() {
+        return Err("no port given".to_string());
+    }
+    Ok(ports)
+}
+
+/// The items of a command-line list: `a+b`, `a,b`, spaces around them left out.
+fn list_items(text: &str) -> impl Iterator<Item = &str> {
+    text.split(['+', ','])
+        .map(str::trim)
+        .filter(|x| !x.is_empty())
 }
 
 /// `10.0.0.0/8`, `192.168.1.1`, `2001:db8::/32`.
