@@ -125,16 +125,19 @@ pub fn analyse(
     let select_any = options.select.is_any();
     let mut not_selected = 0;
     let mut interrupted = None;
-    let stopped_by = |signal, path: &PathBuf, offset, frames| Interruption {
-        signal,
-        path: path.clone(),
-        offset,
-        frames,
+    // Where reading stopped, if the user asked it to (Ctrl-C, SIGTERM).
+    let stop_here = |path: &PathBuf, offset, frames| {
+        interrupt::requested().map(|signal| Interruption {
+            signal,
+            path: path.clone(),
+            offset,
+            frames,
+        })
     };
 
     for path in &list.files {
-        if let Some(signal) = interrupt::requested() {
-            interrupted = Some(stopped_by(signal, path, 0, frame_index));
+        interrupted = stop_here(path, 0, frame_index);
+        if interrupted.is_some() {
             break;
         }
         let mut report = FileReport {
@@ -147,14 +150,12 @@ pub fn analyse(
         };
         let mut file = match CaptureFile::open(path) {
             Ok(f) => f,
-            // Interrupted while waiting for the first bytes (a pipe): not the file's fault.
-            Err(_) if interrupt::requested().is_some() => {
-                if let Some(signal) = interrupt::requested() {
-                    interrupted = Some(stopped_by(signal, path, 0, frame_index));
-                }
-                break;
-            }
             Err(e) => {
+                // Interrupted while waiting for the first bytes (a pipe): not the file's fault.
+                interrupted = stop_here(path, 0, frame_index);
+                if interrupted.is_some() {
+                    break;
+                }
                 report.error = Some(e);
                 files.push(report);
                 continue;
@@ -188,9 +189,8 @@ pub fn analyse(
                     // Every 1024 frames (well under a millisecond): Ctrl-C, and the progress bar.
                     // A read waiting on a pipe notices Ctrl-C at once (see `interrupt`).
                     if frame_index % CHECK_EVERY == 0 {
-                        if let Some(signal) = interrupt::requested() {
-                            interrupted =
-                                Some(stopped_by(signal, path, file.position(), frame_index));
+                        interrupted = stop_here(path, file.position(), frame_index);
+                        if interrupted.is_some() {
                             break;
                         }
                         if let Some(bar) = &progress {
@@ -202,8 +202,7 @@ pub fn analyse(
                 }
                 Ok(None) => {
                     if file.interrupted() {
-                        let signal = interrupt::requested().unwrap_or(libc::SIGINT);
-                        interrupted = Some(stopped_by(signal, path, file.position(), frame_index));
+                        interrupted = stop_here(path, file.position(), frame_index);
                     }
                     break;
                 }
