@@ -90,8 +90,9 @@ pub fn analyse_options(
     })
 }
 
-/// Prints the summary, warnings and errors of a run on stderr; returns the exit status.
-pub fn report(report: &RunReport, quiet: bool) -> ExitCode {
+/// Prints the warnings and errors of a run, where it was interrupted (even with `--quiet`:
+/// the records cover only what was read) and its summary, on stderr.
+pub fn report(report: &RunReport, quiet: bool) {
     let mut err = io::stderr().lock();
     for file in &report.files {
         if let Some(t) = &file.truncated {
@@ -101,50 +102,60 @@ pub fn report(report: &RunReport, quiet: bool) -> ExitCode {
             let _ = writeln!(err, "netan: error: {e}");
         }
     }
-    // Said even with --quiet: the records cover only what was read.
-    let interrupted = note_interruption(&mut err, report);
+    note_interruption(&mut err, report);
     if !quiet {
         let _ = write!(err, "{}", summary(report));
     }
-    if let Some(code) = interrupted {
-        code
-    } else if report.had_errors() {
-        ExitCode::from(EXIT_INPUT_ERROR)
-    } else {
-        ExitCode::SUCCESS
+}
+
+/// Says where reading stopped if the user stopped the run.
+fn note_interruption(err: &mut impl Write, report: &RunReport) {
+    if let Some(i) = &report.interrupted {
+        let _ = writeln!(
+            err,
+            "netan: interrupted by {}: reading stopped at byte offset {} of {} after {} frames; what was read was analysed to the end (sessions still open ended there, as at the end of the input)",
+            crate::interrupt::name(i.signal),
+            i.offset,
+            input_name(&i.path),
+            i.frames
+        );
     }
 }
 
-/// Says where reading stopped if the user stopped the run; returns its exit status then.
-fn note_interruption(err: &mut impl Write, report: &RunReport) -> Option<ExitCode> {
-    let i = report.interrupted.as_ref()?;
-    let _ = writeln!(
-        err,
-        "netan: interrupted by {}: reading stopped at byte offset {} of {} after {} frames; what was read was analysed to the end (sessions still open ended there, as at the end of the input)",
-        crate::interrupt::name(i.signal),
-        i.offset,
-        input_name(&i.path),
-        i.frames
-    );
-    Some(ExitCode::from(interrupted_status(i.signal)))
+/// Whether standard output was closed before the records were all written (`netan flows x
+/// | head`: the reader has what it wanted, not an error); another write error is one.
+fn output_closed(written: io::Result<()>, what: &'static str) -> Result<bool> {
+    match written {
+        Err(e) if is_broken_pipe(&e) => Ok(true),
+        Err(e) => Err(e).context(what),
+        Ok(()) => Ok(false),
+    }
 }
 
-/// The end of a run whose standard output was closed (`netan flows x | head`): no summary
-/// and no warnings (the reader has what it wanted), but an interruption is still said, and
-/// `--stats` still written.
-fn output_closed(
+/// Ends a run whose records are written: the report (with standard output closed, only an
+/// interruption: the reader has what it wanted), `--stats` if asked, and the exit status,
+/// decided here for every command: 128 + the signal's number (as a shell reports a process a
+/// signal ended) when the user stopped the run; else 1 when some input could not be read, a
+/// plugin failed (`plugins_failed`) or the stats could not be written; else 0.
+fn conclude(
     args: &CaptureArgs,
     run: &RunReport,
+    closed: bool,
     plugins: Option<serde_json::Value>,
+    plugins_failed: bool,
 ) -> ExitCode {
-    let code = note_interruption(&mut io::stderr().lock(), run).unwrap_or(ExitCode::SUCCESS);
-    with_stats(code, args, run, plugins)
-}
-
-/// Exit status of a run the user stopped: 128 + the signal's number, as a shell reports a
-/// process the signal ended.
-fn interrupted_status(signal: i32) -> u8 {
-    u8::try_from(128 + signal).unwrap_or(EXIT_INPUT_ERROR)
+    if closed {
+        note_interruption(&mut io::stderr().lock(), run);
+    } else {
+        report(run, args.quiet);
+    }
+    let stats_written = write_stats(args, run, plugins);
+    let failed = !stats_written || (!closed && (run.had_errors() || plugins_failed));
+    match &run.interrupted {
+        Some(i) => ExitCode::from(u8::try_from(128 + i.signal).unwrap_or(EXIT_INPUT_ERROR)),
+        None if failed => ExitCode::from(EXIT_INPUT_ERROR),
+        None => ExitCode::SUCCESS,
+    }
 }
 
 /// Whether an error is a closed stdout (`netan flows x | head`): not worth a message.
@@ -166,13 +177,8 @@ fn flows(args: &FlowsArgs) -> Result<ExitCode> {
         args.order,
     );
     let run = analyse(&args.capture.captures, &options, &mut writer)?;
-    match writer.finish() {
-        Err(e) if is_broken_pipe(&e) => return Ok(output_closed(&args.capture, &run, None)),
-        Err(e) => return Err(e).context("writing the flow records"),
-        Ok(_) => {}
-    }
-    let code = report(&run, args.capture.quiet);
-    Ok(with_stats(code, &args.capture, &run, None))
+    let closed = output_closed(writer.finish().map(drop), "writing the flow records")?;
+    Ok(conclude(&args.capture, &run, closed, None, false))
 }
 
 fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
@@ -193,26 +199,15 @@ fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
         args.dump_dir.clone(),
     );
     let run = analyse(&args.capture.captures, &options, &mut writer)?;
-    match writer.finish() {
-        Err(e) if is_broken_pipe(&e) => return Ok(output_closed(&args.capture, &run, None)),
-        Err(e) => return Err(e).context("writing the monologues"),
-        Ok(_) => {}
-    }
-    let code = report(&run, args.capture.quiet);
-    Ok(with_stats(code, &args.capture, &run, None))
+    let closed = output_closed(writer.finish().map(drop), "writing the monologues")?;
+    Ok(conclude(&args.capture, &run, closed, None, false))
 }
 
 /// Writes `--stats FILE` if it was asked for: the run's counters, and for `run` the plugin
-/// path's. A file that cannot be written is one error and exit status 1 (unless the run was
-/// interrupted, which its status says first).
-fn with_stats(
-    code: ExitCode,
-    args: &CaptureArgs,
-    run: &RunReport,
-    plugins: Option<serde_json::Value>,
-) -> ExitCode {
+/// path's. Returns false (after one error message) if it could not be written.
+fn write_stats(args: &CaptureArgs, run: &RunReport, plugins: Option<serde_json::Value>) -> bool {
     let Some(path) = &args.stats else {
-        return code;
+        return true;
     };
     let mut stats = crate::summary::stats_json(run);
     if let (Some(plugins), Some(map)) = (plugins, stats.as_object_mut()) {
@@ -221,17 +216,10 @@ fn with_stats(
     let written = serde_json::to_string_pretty(&stats)
         .map_err(io::Error::other)
         .and_then(|text| std::fs::write(path, text + "\n"));
-    match written {
-        Ok(()) => code,
-        Err(e) => {
-            eprintln!("netan: error: writing the stats to {}: {e}", path.display());
-            if run.interrupted.is_some() {
-                code
-            } else {
-                ExitCode::from(EXIT_INPUT_ERROR)
-            }
-        }
+    if let Err(e) = &written {
+        eprintln!("netan: error: writing the stats to {}: {e}", path.display());
     }
+    written.is_ok()
 }
 
 /// Runs a parsed command line. The analysis commands install netan's Ctrl-C and SIGTERM
@@ -345,15 +333,18 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             "refused": refused,
         })),
     });
-    match sink.finish() {
-        Err(e) if is_broken_pipe(&e) => {
-            return Ok(output_closed(&args.capture, &run, Some(plugin_stats)))
-        }
-        Err(e) => return Err(e).context("writing the records"),
-        Ok(()) => {}
+    let closed = output_closed(sink.finish(), "writing the records")?;
+    let plugins_failed = !failures.is_empty() || stopped;
+    let code = conclude(
+        &args.capture,
+        &run,
+        closed,
+        Some(plugin_stats),
+        plugins_failed,
+    );
+    if closed {
+        return Ok(code);
     }
-    let code = report(&run, args.capture.quiet);
-    let code = with_stats(code, &args.capture, &run, Some(plugin_stats));
     if !args.capture.quiet {
         let mut kinds: Vec<(&String, &u64)> = sink.counts.iter().collect();
         kinds.sort();
@@ -384,15 +375,11 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             );
         }
     }
-    if !failures.is_empty() || stopped {
+    if plugins_failed {
         eprintln!(
             "netan: {} plugin failure(s); see the errors above",
             failures.len()
         );
-        // An interrupted run says so first.
-        if run.interrupted.is_none() {
-            return Ok(ExitCode::from(EXIT_INPUT_ERROR));
-        }
     }
     Ok(code)
 }
