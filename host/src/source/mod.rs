@@ -251,22 +251,22 @@ fn stdin_file() -> std::io::Result<File> {
     }
 }
 
-/// Opens `path` for reading. A named pipe is opened without waiting for its writer (an open
-/// that waits cannot be stopped by Ctrl-C: the standard library retries it): the reads wait
-/// for it instead, watching for Ctrl-C ([`buffer::Stoppable`]).
+/// Opens `path` for reading without waiting: a named pipe's open would wait for its writer,
+/// and an open that waits cannot be stopped by Ctrl-C (the standard library retries it). The
+/// reads wait instead, watching for Ctrl-C ([`buffer::Stoppable`]). (`O_NONBLOCK` changes
+/// nothing else for the kinds of file read here.)
 fn open_file(path: &Path) -> std::io::Result<File> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{FileTypeExt, OpenOptionsExt};
-        if std::fs::metadata(path).is_ok_and(|m| m.file_type().is_fifo()) {
-            let file = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NONBLOCK)
-                .open(path)?;
-            blocking(&file)?;
-            return Ok(file);
-        }
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(path)?;
+        blocking(&file)?;
+        Ok(file)
     }
+    #[cfg(not(unix))]
     File::open(path)
 }
 
