@@ -235,8 +235,7 @@ fn stats_of_a_plugin_run_count_its_records_by_kind() {
     let smtp = root().join("examples/captures/smtp.pcap");
     let (out, v) = run_with_stats(&["run", smtp.to_str().unwrap()]);
     let mut kinds = std::collections::BTreeMap::<String, u64>::new();
-    for line in String::from_utf8_lossy(&out.stdout).lines() {
-        let r: serde_json::Value = serde_json::from_str(line).unwrap();
+    for r in json_lines(&String::from_utf8_lossy(&out.stdout)) {
         *kinds
             .entry(r["type"].as_str().unwrap().to_string())
             .or_default() += 1;
@@ -315,20 +314,6 @@ fn bad_option_values_are_usage_errors() {
     assert_eq!(out.status.code(), Some(2));
     let out = run(&["flows"]);
     assert_eq!(out.status.code(), Some(2));
-}
-
-/// Starts netan with `args` and its standard streams piped; returns it and its input.
-fn spawn_with_input(args: &[&str]) -> (std::process::Child, std::process::ChildStdin) {
-    use std::process::{Command, Stdio};
-    let mut child = Command::new(netan())
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let input = child.stdin.take().unwrap();
-    (child, input)
 }
 
 /// Starts `netan ARGS -` with `capture`'s bytes in its input pipe, which stays open
@@ -481,10 +466,7 @@ fn ctrl_c_stops_reading_and_what_was_read_is_reported_with_exit_130() {
     assert!(!err.contains("warning") && !err.contains("error"), "{err}");
     // Every session read was ended and reported, as at the end of the input; the summary
     // counts the frames the note says were read.
-    let flows: Vec<serde_json::Value> = String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .map(|l| serde_json::from_str(l).unwrap())
-        .collect();
+    let flows = json_lines(&String::from_utf8_lossy(&out.stdout));
     assert!(!flows.is_empty(), "netan had read the whole capture: {err}");
     assert_eq!(
         flows.len() as u64,
@@ -518,15 +500,6 @@ fn sigterm_stops_a_plugin_run_which_still_writes_its_records_with_exit_143() {
     let records = String::from_utf8_lossy(&out.stdout);
     assert!(records.lines().count() > 0, "{err}");
     assert_eq!(records, String::from_utf8_lossy(&whole.stdout));
-}
-
-/// Runs netan with `args` and `input` as its standard input.
-fn run_with_stdin(args: &[&str], input: std::process::Stdio) -> std::process::Output {
-    std::process::Command::new(netan())
-        .args(args)
-        .stdin(input)
-        .output()
-        .unwrap()
 }
 
 #[test]
@@ -714,12 +687,7 @@ fn ports_select_the_sessions_analysed_and_the_rest_is_counted() {
         http.to_str().unwrap(),
         smtp.to_str().unwrap(),
     ]);
-    let flows = |stdout: &[u8]| -> Vec<serde_json::Value> {
-        String::from_utf8_lossy(stdout)
-            .lines()
-            .map(|l| serde_json::from_str(l).unwrap())
-            .collect()
-    };
+    let flows = |stdout: &[u8]| json_lines(&String::from_utf8_lossy(stdout));
     let summary = |f: &serde_json::Value| {
         (
             f["key"].as_str().unwrap().to_string(),
@@ -802,12 +770,9 @@ fn a_pipelines_input_selection_applies_to_every_plugin_and_the_command_line_over
         all.extend_from_slice(args);
         all.extend([http.to_str().unwrap(), smtp.to_str().unwrap()]);
         let (out, v) = run_with_stats(&all);
-        let kinds = String::from_utf8_lossy(&out.stdout)
-            .lines()
-            .map(|l| {
-                let r: serde_json::Value = serde_json::from_str(l).unwrap();
-                r["type"].as_str().unwrap().to_string()
-            })
+        let kinds = json_lines(&String::from_utf8_lossy(&out.stdout))
+            .iter()
+            .map(|r| r["type"].as_str().unwrap().to_string())
             .collect();
         (kinds, v)
     };

@@ -583,14 +583,7 @@ fn parts_sent_early_under_a_small_buffer_carry_exactly_the_monologues() {
     );
     // Through a pipe, plain and gzip'd (the decompressor then gets its bytes as they come).
     for (input, what) in [(&cap, "a capture"), (&gz, "a gzip'd capture")] {
-        let mut child = Command::new(netan())
-            .args(["run", "-p", &p, "/dev/stdin"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .spawn()
-            .unwrap();
-        let mut stdin = child.stdin.take().unwrap();
+        let (child, mut stdin) = spawn_with_input(&["run", "-p", &p, "/dev/stdin"]);
         let bytes = std::fs::read(input).unwrap();
         let writer = std::thread::spawn(move || {
             // Small writes: the reader gets the bytes a few KiB at a time.

@@ -128,6 +128,29 @@ pub fn golden(name: &str, got: &str) -> Option<String> {
     Some(format!("{}: differs", path.display()))
 }
 
+/// Starts netan with `args` and its standard streams piped; returns it and its input.
+pub fn spawn_with_input(args: &[&str]) -> (std::process::Child, std::process::ChildStdin) {
+    use std::process::Stdio;
+    let mut child = Command::new(netan())
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("starting netan");
+    let input = child.stdin.take().expect("netan's input");
+    (child, input)
+}
+
+/// Runs netan with `args` and `input` as its standard input.
+pub fn run_with_stdin(args: &[&str], input: std::process::Stdio) -> Output {
+    Command::new(netan())
+        .args(args)
+        .stdin(input)
+        .output()
+        .expect("running netan")
+}
+
 /// Parses JSON lines.
 pub fn json_lines(text: &str) -> Vec<serde_json::Value> {
     text.lines()
