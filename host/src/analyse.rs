@@ -115,7 +115,13 @@ pub fn analyse(
     let mut decoder = Decoder::new(options.decode);
     let mut tcp = TcpListener::new(options.tcp);
     let mut files = Vec::with_capacity(list.files.len());
-    let total_size: u64 = list.files.iter().filter_map(|p| disk_size(p)).sum();
+    // Sizes on disk, looked up once: the progress bar's total, and its position between files.
+    let sizes: Vec<u64> = list
+        .files
+        .iter()
+        .map(|p| disk_size(p).unwrap_or(0))
+        .collect();
+    let total_size: u64 = sizes.iter().sum();
     let progress =
         (options.progress && std::io::stderr().is_terminal() && total_size >= PROGRESS_THRESHOLD)
             .then(|| progress_bar(total_size));
@@ -135,7 +141,7 @@ pub fn analyse(
         })
     };
 
-    for path in &list.files {
+    for (path, size) in list.files.iter().zip(&sizes) {
         interrupted = stop_here(path, 0, frame_index);
         if interrupted.is_some() {
             break;
@@ -219,7 +225,7 @@ pub fn analyse(
         let stopping = obs.stop_requested();
         report.truncated = file.truncation().map(|t| t.to_string());
         report.counters = file.counters();
-        done_bytes += disk_size(path).unwrap_or(0);
+        done_bytes += size;
         files.push(report);
         if stopping || interrupted.is_some() {
             break;
