@@ -8,7 +8,9 @@ use std::time::{Duration, Instant};
 
 use crate::decode::{DecodeOptions, DecodeStats, Decoder};
 use crate::interrupt;
-use crate::source::{disk_size, expand_inputs, CaptureError, CaptureFile, SourceCounters};
+use crate::source::{
+    disk_size, expand_inputs, no_capture_in, CaptureError, CaptureFile, SourceCounters,
+};
 use crate::tcp::{TcpConfig, TcpListener, TcpObserver, TcpStats};
 
 /// Settings of one analysis run.
@@ -114,7 +116,19 @@ pub fn analyse(
     let list = expand_inputs(inputs)?;
     let mut decoder = Decoder::new(options.decode);
     let mut tcp = TcpListener::new(options.tcp);
-    let mut files = Vec::with_capacity(list.files.len());
+    // A directory argument with nothing to read is an input that could not be read.
+    let mut files: Vec<FileReport> = list
+        .empty
+        .into_iter()
+        .map(|dir| FileReport {
+            error: Some(no_capture_in(&dir)),
+            path: dir,
+            frames: 0,
+            bytes: 0,
+            truncated: None,
+            counters: SourceCounters::default(),
+        })
+        .collect();
     // Sizes on disk, looked up once: the progress bar's total, and its position between files.
     let sizes: Vec<u64> = list
         .files

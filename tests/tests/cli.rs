@@ -27,6 +27,28 @@ fn a_missing_file_is_one_error_line_naming_it_and_exit_1() {
 }
 
 #[test]
+fn a_directory_with_no_capture_in_it_is_an_error_naming_it_and_the_rest_is_analysed() {
+    let dir = tempfile::tempdir().unwrap();
+    write(dir.path(), "notes.txt", b"not a capture");
+    let google = capture("na-t1-google.pcap");
+    let out = run(&[
+        "flows",
+        dir.path().to_str().unwrap(),
+        google.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(errors.len(), 1, "{err}");
+    assert!(errors[0].contains(dir.path().to_str().unwrap()), "{err}");
+    assert!(
+        errors[0].contains("no capture file in this directory"),
+        "{err}"
+    );
+    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+}
+
+#[test]
 fn a_file_that_is_not_a_capture_is_refused_and_the_others_still_analysed() {
     let dir = tempfile::tempdir().unwrap();
     let notes = write(dir.path(), "notes.txt", b"these are notes, not packets");

@@ -518,6 +518,26 @@ pub struct InputList {
     pub files: Vec<PathBuf>,
     /// Files inside directory arguments that were not taken (no capture extension).
     pub skipped: Vec<PathBuf>,
+    /// Directory arguments with no capture file in them (see [`no_capture_in`]).
+    pub empty: Vec<PathBuf>,
+}
+
+/// What a directory argument with no capture file in it is: an input that could not be read.
+pub fn no_capture_in(dir: &Path) -> CaptureError {
+    let names: Vec<&str> = CAPTURE_EXTENSIONS
+        .iter()
+        .map(|e| e.trim_start_matches('.'))
+        .collect();
+    CaptureError::Io {
+        path: dir.to_path_buf(),
+        source: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!(
+                "no capture file in this directory (names ending in .{})",
+                names.join(", .")
+            ),
+        ),
+    }
 }
 
 /// Expands command-line inputs: a file is taken as is (whatever its name); a directory
@@ -552,6 +572,9 @@ pub fn expand_inputs(args: &[PathBuf]) -> Result<InputList, CaptureError> {
             } else {
                 list.skipped.push(path);
             }
+        }
+        if entries.is_empty() {
+            list.empty.push(arg.clone());
         }
         entries.sort();
         list.files.extend(entries);
