@@ -26,6 +26,15 @@ pub const DEFAULT_PIPELINE: &str = include_str!("default-pipeline.toml");
 /// Bundled plugins, in the order the default pipeline runs them.
 pub const BUNDLED: &[&str] = &["http", "http-perf", "smtp", "portcount"];
 
+/// `[tcp] max_monologue_buffer` when the pipeline does not set it: 64 MiB of capture held for
+/// pending monologue parts. The budget sets how often parts go out early: with N sessions in
+/// flight each holds about budget / N before its part is cut: 16 KiB with the benchmark
+/// capture's 4000 (4 KiB with the earlier default of 16 MiB: three times the parts, each a
+/// call into every plugin that takes monologues). For a capture file the windows are mappings whose pages take memory
+/// only once a plugin reads them (page-cache pages); for gzip and pipes it is memory the held
+/// bytes are copied into (docs/performance.md, "Memory").
+pub const DEFAULT_MAX_MONOLOGUE_BUFFER: usize = 64 << 20;
+
 /// A problem in a pipeline, located.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PipelineError {
@@ -356,7 +365,8 @@ pub struct Pipeline {
     pub select: Filter,
     /// Monologue bytes delivered to plugins per part at most.
     pub monologue_part_size: usize,
-    /// Monologue bytes held for plugins over all sessions before parts are sent early.
+    /// Capture held for pending monologue parts over all sessions before parts are sent
+    /// early ([`DEFAULT_MAX_MONOLOGUE_BUFFER`] unless set).
     pub max_monologue_buffer: usize,
     /// The original's verbosity bitmask: 0x02 per monologue, 0x04 per session (on stderr).
     pub verbosity: u8,
@@ -906,7 +916,9 @@ impl Pipeline {
             decode,
             select,
             monologue_part_size: part_size,
-            max_monologue_buffer: t.max_monologue_buffer.unwrap_or(16 << 20),
+            max_monologue_buffer: t
+                .max_monologue_buffer
+                .unwrap_or(DEFAULT_MAX_MONOLOGUE_BUFFER),
             verbosity: t.verbosity.as_ref().map_or(0, |v| *v.get_ref()),
             entries,
             output_dir: file.output.dir.as_deref().map(in_base),
