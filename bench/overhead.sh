@@ -67,6 +67,9 @@ rounds = [(r_[i][1] + r_[i + 1][1]) / (f[i][1] + f[i + 1][1]) for i in range(0, 
 r = med(r_, 1) / med(f, 1)
 m = min(x[1] for x in r_) / min(x[1] for x in f)
 print("overhead_cpu_rounds=%.1f%%  (median of per-round CPU-time ratios, run with the no-op plugin / flows)" % ((statistics.median(rounds) - 1) * 100))
+if len(rounds) >= 4:
+    q = statistics.quantiles(rounds, n=4)
+    print("overhead_cpu_rounds_quartiles=%.1f%%..%.1f%%  (half the rounds fall between: the spread of one sitting)" % ((q[0] - 1) * 100, (q[2] - 1) * 100))
 print("overhead_cpu_medians=%.1f%%  (ratio of the median CPU times)" % ((r - 1) * 100))
 print("overhead_cpu_minimums=%.1f%%  (ratio of the least disturbed runs: on a noisy machine the steadiest figure)" % ((m - 1) * 100))
 user_rounds = [(r_[i][3] + r_[i + 1][3]) / (f[i][3] + f[i + 1][3]) for i in range(0, min(len(f), len(r_)) - 1, 2)]
