@@ -207,6 +207,16 @@ impl Plugin for Http {
             }
             Some(HeaderSetting::Names(names)) => HeaderCapture::Names(names),
         };
+        // A limit of 0 would make the analyser useless (every head too large, every body
+        // cut to nothing).
+        for (key, zero) in [
+            ("max_head", s.max_head == Some(0)),
+            ("extract_max", s.extract_max == Some(0)),
+        ] {
+            if zero {
+                return Err(PluginError::config(key, "must be at least 1"));
+            }
+        }
         let defaults = HttpConfig::default();
         let config = HttpConfig {
             decode_bodies: s.decode_bodies,

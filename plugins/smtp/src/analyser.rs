@@ -113,6 +113,17 @@ impl Plugin for Smtp {
 
     fn new(config: Config<'_>) -> Result<Self, PluginError> {
         let s: Settings = config.parse()?;
+        // A limit of 0 would make the analyser useless (every line too long, every header
+        // block cut, nothing saved).
+        for (key, zero) in [
+            ("max_line", s.max_line == Some(0)),
+            ("max_header_block", s.max_header_block == Some(0)),
+            ("max_extract", s.max_extract == Some(0)),
+        ] {
+            if zero {
+                return Err(PluginError::config(key, "must be at least 1"));
+            }
+        }
         let d = SmtpConfig::default();
         let config = SmtpConfig {
             max_line: s.max_line.unwrap_or(d.max_line),
