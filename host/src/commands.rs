@@ -42,20 +42,32 @@ pub fn analyse_options(
     decode: DecodeOptions,
     select: Filter,
 ) -> Result<AnalyseOptions> {
-    let given = Filter::parse(args.ports.as_deref(), args.addresses.as_deref())
-        .map_err(|e| anyhow::anyhow!("--ports/--addresses: {e}"))?;
+    let ports =
+        Filter::parse(args.ports.as_deref(), None).map_err(|e| anyhow::anyhow!("--ports: {e}"))?;
+    let addresses = Filter::parse(None, args.addresses.as_deref())
+        .map_err(|e| anyhow::anyhow!("--addresses: {e}"))?;
     let select = Filter {
         ports: if args.ports.is_some() {
-            given.ports
+            ports.ports
         } else {
             select.ports
         },
         networks: if args.addresses.is_some() {
-            given.networks
+            addresses.networks
         } else {
             select.networks
         },
     };
+    // The stats file is written at the end: one that cannot be is said before the run, not
+    // after it (the file is created now if it is not there, and filled in at the end).
+    if let Some(path) = &args.stats {
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .with_context(|| format!("--stats {}", path.display()))?;
+    }
     let mut tcp = tcp;
     if let Some(v) = args.max_session_size {
         tcp.max_session_size = v;
@@ -241,11 +253,22 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
+/// `--plugin-dir` directories that cannot be searched: an error, not a silent skip.
+fn check_plugin_dirs(dirs: &[std::path::PathBuf]) -> Result<()> {
+    for dir in dirs {
+        if let Some(problem) = crate::plugins::not_a_directory(dir) {
+            anyhow::bail!("--plugin-dir {}: {problem}", dir.display());
+        }
+    }
+    Ok(())
+}
+
 fn load_pipeline(
     file: Option<&std::path::Path>,
     specs: &[String],
     dirs: &[std::path::PathBuf],
 ) -> Result<Pipeline> {
+    check_plugin_dirs(dirs)?;
     let specs = specs
         .iter()
         .map(|s| LoadSpec::parse(s))
@@ -270,6 +293,12 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
     }
     if let Some(dir) = &args.extract_dir {
         pipeline.extract_dir = Some(dir.clone());
+    }
+    // Extracted files go there as they are found: a directory that cannot be made is said
+    // now, once, not in a warning per file after a run that exits 0.
+    if let Some(dir) = &pipeline.extract_dir {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("creating the extraction directory {}", dir.display()))?;
     }
     if pipeline.entries.is_empty() {
         eprintln!(
@@ -411,6 +440,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
 }
 
 fn list_plugins(args: &PluginsArgs) -> Result<ExitCode> {
+    check_plugin_dirs(&args.plugins.plugin_dir)?;
     let search = SearchPath::standard(&args.plugins.plugin_dir, &[]);
     let found = search.discover();
     println!("plugin search path: {}", search.describe());

@@ -97,9 +97,9 @@ struct File {
 struct InputSection {
     tunnels: Option<bool>,
     /// Only sessions with one of these ports on either side are analysed.
-    ports: Option<Vec<u16>>,
+    ports: Option<Spanned<Vec<u16>>>,
     /// Only sessions with an address in one of these networks on either side.
-    addresses: Option<Vec<Spanned<String>>>,
+    addresses: Option<Spanned<Vec<Spanned<String>>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -127,7 +127,7 @@ struct TcpSection {
 #[serde(deny_unknown_fields)]
 struct PluginsSection {
     #[serde(default)]
-    dirs: Vec<PathBuf>,
+    dirs: Vec<Spanned<PathBuf>>,
     on_error: Option<OnError>,
 }
 
@@ -172,7 +172,8 @@ impl Filter {
         let ports = ports.map(parse_ports).transpose()?.unwrap_or_default();
         let networks = match addresses {
             Some(text) => {
-                let networks = list_items(text)
+                let networks = list_items(text)?
+                    .into_iter()
                     .map(parse_network)
                     .collect::<Result<Vec<_>, _>>()?;
                 if networks.is_empty() {
@@ -314,6 +315,30 @@ impl ConfigOrigin {
     }
 }
 
+/// Where the `n`th (from 0) `[[plugin]]` header of a pipeline's text is: entries written as
+/// tables (an inline array of entries has none).
+fn nth_entry_header(text: &str, n: usize) -> Option<usize> {
+    let mut offset = 0;
+    let mut seen = 0;
+    for line in text.split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        let header = trimmed.starts_with("[[")
+            && trimmed
+                .trim_start_matches('[')
+                .trim_start()
+                .strip_prefix("plugin")
+                .is_some_and(|r| r.trim_start().starts_with(']'));
+        if header {
+            if seen == n {
+                return Some(offset + (line.len() - trimmed.len()));
+            }
+            seen += 1;
+        }
+        offset += line.len();
+    }
+    None
+}
+
 /// Where key `key` is assigned in `region` (a table's text: `key = ...` on a line of its own
 /// or inside `{ ... }`, bare or quoted).
 fn find_key(region: &str, key: &str) -> Option<usize> {
@@ -328,6 +353,13 @@ fn find_key(region: &str, key: &str) -> Option<usize> {
         .map(|i| from + i)
     {
         from = i + key.len();
+        // Not in a comment (`# max_head = ...` above the real key).
+        let line = region.get(..i).map_or("", |r| {
+            r.rfind('\n').map_or(r, |n| r.get(n + 1..).unwrap_or(""))
+        });
+        if line.contains('#') {
+            continue;
+        }
         let quoted = i > 0 && bytes.get(i - 1) == Some(&b'"');
         let before = if quoted { i - 1 } else { i };
         let starts = before == 0
@@ -437,7 +469,11 @@ impl LoadSpec {
                 "" => return Err(err("empty key".to_string())),
                 "ports" => spec.ports = Some(parse_ports(value).map_err(err)?),
                 "addresses" => {
-                    let addresses: Vec<String> = list_items(value).map(str::to_string).collect();
+                    let addresses: Vec<String> = list_items(value)
+                        .map_err(err)?
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect();
                     if addresses.is_empty() {
                         return Err(err("no address given".to_string()));
                     }
@@ -629,13 +665,37 @@ impl Pipeline {
             tunnels: file.input.tunnels.unwrap_or(true),
             ..DecodeOptions::default()
         };
+        // An empty list would silently mean "every session".
+        if let Some(v) = file.input.ports.as_ref().filter(|p| p.get_ref().is_empty()) {
+            errors.push(PipelineError {
+                location: at(v.span().start),
+                message: "`ports = []` names no port: leave `ports` out to analyse every session"
+                    .to_string(),
+            });
+        }
+        if let Some(v) = file
+            .input
+            .addresses
+            .as_ref()
+            .filter(|a| a.get_ref().is_empty())
+        {
+            errors.push(PipelineError {
+                location: at(v.span().start),
+                message: "`addresses = []` names no address: leave `addresses` out to analyse every session".to_string(),
+            });
+        }
         let select = Filter {
-            ports: file.input.ports.clone().unwrap_or_default(),
+            ports: file
+                .input
+                .ports
+                .as_ref()
+                .map(|p| p.get_ref().clone())
+                .unwrap_or_default(),
             networks: parse_networks(
                 file.input
                     .addresses
                     .iter()
-                    .flatten()
+                    .flat_map(|list| list.get_ref().iter())
                     .map(|a| (a.get_ref().as_str(), at(a.span().start))),
                 &mut errors,
             ),
@@ -643,7 +703,7 @@ impl Pipeline {
 
         // Entries as written.
         let mut drafts = Vec::new();
-        for entry in &file.plugin {
+        for (n, entry) in file.plugin.iter().enumerate() {
             if let Some(v) = &entry.position {
                 errors.push(PipelineError {
                     location: at(v.span().start),
@@ -662,7 +722,7 @@ impl Pipeline {
                 ),
                 (None, None) => {
                     errors.push(PipelineError {
-                        location: name.to_string(),
+                        location: nth_entry_header(text, n).map_or_else(|| name.to_string(), at),
                         message: "a [[plugin]] entry needs `name` or `path`".to_string(),
                     });
                     continue;
@@ -674,6 +734,35 @@ impl Pipeline {
                     location: name_at.clone(),
                     message: "`ports = []` names no port: leave `ports` out for the plugin's default ports, or set `any = true` for every session".to_string(),
                 });
+            }
+            if entry.addresses.as_ref().is_some_and(|a| a.is_empty()) {
+                errors.push(PipelineError {
+                    location: name_at.clone(),
+                    message: "`addresses = []` names no address: leave `addresses` out for sessions of any address".to_string(),
+                });
+            }
+            if entry.any == Some(true) && entry.ports.is_some() {
+                errors.push(PipelineError {
+                    location: name_at.clone(),
+                    message: "`any = true` and `ports` contradict each other: `any` takes every session, `ports` only some; keep one".to_string(),
+                });
+            }
+            if let (Some(n), Some(p)) = (&entry.name, &entry.path) {
+                // Both given: they must name the same plugin (else one of them is a mistake
+                // that would be silently ignored).
+                if let Ok(plugin) = crate::plugins::load(&in_base(p.get_ref())) {
+                    if plugin.info.name.as_str() != n.get_ref() {
+                        errors.push(PipelineError {
+                            location: name_at.clone(),
+                            message: format!(
+                                "`name = \"{}\"` but the library at `path` ({}) is plugin `{}`: give only one of them, or the library's own name",
+                                n.get_ref(),
+                                in_base(p.get_ref()).display(),
+                                plugin.info.name
+                            ),
+                        });
+                    }
+                }
             }
             if entry.events.as_ref().is_some_and(|e| e.is_empty()) {
                 errors.push(PipelineError {
@@ -735,7 +824,40 @@ impl Pipeline {
                 option: Some(spec.text.clone()),
             };
             let location = format!("command line `-l {}`", spec.text);
-            match drafts.iter_mut().find(|d| d.name == spec.name) {
+            // `-l X` merges into the entry labelled X, else into the one entry of plugin X;
+            // with several entries of plugin X it cannot tell which.
+            let by_label = drafts
+                .iter()
+                .position(|d| d.label.as_deref() == Some(spec.name.as_str()));
+            let of_plugin: Vec<usize> = drafts
+                .iter()
+                .enumerate()
+                .filter(|(_, d)| d.name == spec.name)
+                .map(|(i, _)| i)
+                .collect();
+            let target = match (by_label, of_plugin.as_slice()) {
+                (Some(i), _) => Some(i),
+                (None, [i]) => Some(*i),
+                (None, []) => None,
+                (None, several) => {
+                    let labels: Vec<String> = several
+                        .iter()
+                        .filter_map(|&i| drafts.get(i))
+                        .map(|d| d.label.clone().unwrap_or_else(|| d.name.clone()))
+                        .collect();
+                    errors.push(PipelineError {
+                        location: location.clone(),
+                        message: format!(
+                            "the pipeline has {} entries of plugin `{}` ({}): name the one to change by its label (`-l LABEL,...`)",
+                            several.len(),
+                            spec.name,
+                            labels.join(", ")
+                        ),
+                    });
+                    continue;
+                }
+            };
+            match target.and_then(|i| drafts.get_mut(i)) {
                 Some(d) => {
                     if spec.ports.is_some() {
                         d.ports = spec.ports.clone();
@@ -773,7 +895,17 @@ impl Pipeline {
         }
 
         // Load the plugins.
-        let file_dirs: Vec<PathBuf> = file.plugins.dirs.iter().map(|d| in_base(d)).collect();
+        let mut file_dirs: Vec<PathBuf> = Vec::new();
+        for d in &file.plugins.dirs {
+            let dir = in_base(d.get_ref());
+            if let Some(problem) = crate::plugins::not_a_directory(&dir) {
+                errors.push(PipelineError {
+                    location: at(d.span().start),
+                    message: format!("plugin directory `{}`: {problem}", d.get_ref().display()),
+                });
+            }
+            file_dirs.push(dir);
+        }
         let search = SearchPath::standard(&source.plugin_dirs, &file_dirs);
         let mut entries: Vec<Entry> = Vec::new();
         for d in drafts {
@@ -1012,7 +1144,8 @@ fn parse_networks<'a>(
 
 /// `25+587` (or with commas): ports of a traffic filter on the command line.
 fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
-    let ports = list_items(text)
+    let ports = list_items(text)?
+        .into_iter()
         .map(|p| p.parse::<u16>().map_err(|e| format!("port `{p}`: {e}")))
         .collect::<Result<Vec<_>, _>>()?;
     if ports.is_empty() {
@@ -1021,11 +1154,20 @@ fn parse_ports(text: &str) -> Result<Vec<u16>, String> {
     Ok(ports)
 }
 
-/// The items of a command-line list: `a+b`, `a,b`, spaces around them left out.
-fn list_items(text: &str) -> impl Iterator<Item = &str> {
-    text.split(['+', ','])
-        .map(str::trim)
-        .filter(|x| !x.is_empty())
+/// The items of a command-line list: `a+b`, `a,b`, spaces around them left out. None for
+/// a blank text (the caller says what is missing); an error for an empty item (`80+`,
+/// `80,,25`), which is a typo, not a list.
+fn list_items(text: &str) -> Result<Vec<&str>, String> {
+    if text.trim().is_empty() {
+        return Ok(Vec::new());
+    }
+    let items: Vec<&str> = text.split(['+', ',']).map(str::trim).collect();
+    if items.iter().any(|x| x.is_empty()) {
+        return Err(format!(
+            "`{text}` has an empty item (a `+` or `,` with nothing on one side)"
+        ));
+    }
+    Ok(items)
 }
 
 /// `10.0.0.0/8`, `192.168.1.1`, `2001:db8::/32`.

@@ -89,6 +89,21 @@ fn is_plugin_file_name(name: &str) -> bool {
         && name.ends_with(std::env::consts::DLL_SUFFIX)
 }
 
+/// Why `dir` cannot be searched for plugins, if it cannot: a directory named on the command
+/// line, in a pipeline or in `$NETAN_PLUGIN_PATH` that is not there would otherwise be
+/// skipped in silence (and a plugin of the same name found elsewhere used instead).
+pub fn not_a_directory(dir: &Path) -> Option<String> {
+    if dir.as_os_str().is_empty() {
+        return Some("an empty path".to_string());
+    }
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => None,
+        Ok(_) => Some("not a directory".to_string()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Some("no such directory".to_string()),
+        Err(e) => Some(format!("cannot be read ({e})")),
+    }
+}
+
 /// Loads one library (once per process: later calls for the same file return the same result).
 pub fn load(path: &Path) -> Result<LoadedPlugin, LoadError> {
     static LOADED: Mutex<Option<HashMap<PathBuf, Result<LoadedPlugin, LoadError>>>> =
@@ -254,7 +269,16 @@ impl SearchPath {
     pub fn standard(cli_dirs: &[PathBuf], pipeline_dirs: &[PathBuf]) -> SearchPath {
         let mut dirs: Vec<PathBuf> = cli_dirs.iter().chain(pipeline_dirs).cloned().collect();
         if let Some(env) = std::env::var_os("NETAN_PLUGIN_PATH") {
-            dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
+            for dir in std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()) {
+                // Like $PATH, a missing entry is not fatal; but it is said.
+                if let Some(problem) = not_a_directory(&dir) {
+                    eprintln!(
+                        "netan: warning: $NETAN_PLUGIN_PATH entry {}: {problem}",
+                        dir.display()
+                    );
+                }
+                dirs.push(dir);
+            }
         }
         if let Some(dir) = std::env::current_exe()
             .ok()
@@ -333,8 +357,24 @@ impl SearchPath {
                 if names.contains(&name) {
                     continue;
                 }
+                // Found by name only if the file's name is the one its metadata gives: one
+                // that is not would be listed yet refused by `name = ...` and `-l`.
+                let loaded = load(&path).and_then(|plugin| {
+                    if library_file_name(plugin.info.name.as_str()) == name {
+                        Ok(plugin)
+                    } else {
+                        Err(LoadError::NotAPlugin {
+                            path: path.clone(),
+                            reason: format!(
+                                "its metadata names it `{}`, whose library would be {}: netan cannot find it by name (load it with `path`, or rename it)",
+                                plugin.info.name,
+                                library_file_name(plugin.info.name.as_str())
+                            ),
+                        })
+                    }
+                });
                 names.push(name);
-                out.push(load(&path));
+                out.push(loaded);
             }
         }
         out

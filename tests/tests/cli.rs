@@ -270,21 +270,26 @@ fn stats_of_a_plugin_run_count_its_records_by_kind() {
     assert_eq!(v["plugins"]["failures"], serde_json::json!([]));
 }
 
+/// A stats file that cannot be written is said before the run (exit 2, nothing analysed),
+/// not after a whole run whose counters are then lost.
 #[test]
-fn a_stats_file_that_cannot_be_written_is_an_error_and_exit_1_after_the_records() {
+fn a_stats_file_that_cannot_be_written_is_refused_before_the_run() {
     let google = capture("na-t1-google.pcap");
-    let out = run(&[
-        "flows",
-        "--stats",
-        "/nonexistent/dir/stats.json",
-        google.to_str().unwrap(),
-    ]);
-    assert_eq!(out.status.code(), Some(1));
-    let err = String::from_utf8_lossy(&out.stderr);
-    let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
-    assert_eq!(errors.len(), 1, "{err}");
-    assert!(errors[0].contains("/nonexistent/dir/stats.json"), "{err}");
-    assert_eq!(String::from_utf8_lossy(&out.stdout).lines().count(), 1);
+    let dir = tempfile::tempdir().unwrap();
+    for bad in [
+        "/nonexistent/dir/stats.json".to_string(),
+        dir.path().display().to_string(),
+    ] {
+        for command in ["flows", "run"] {
+            let out = run(&[command, "--stats", &bad, google.to_str().unwrap()]);
+            assert_eq!(out.status.code(), Some(2), "{command} {bad}");
+            let err = String::from_utf8_lossy(&out.stderr);
+            let errors: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+            assert_eq!(errors.len(), 1, "{err}");
+            assert!(errors[0].contains(&format!("--stats {bad}")), "{err}");
+            assert!(out.stdout.is_empty(), "{command}: analysed anyway");
+        }
+    }
 }
 
 #[test]
@@ -771,10 +776,7 @@ fn a_bad_selection_is_a_usage_error() {
     ]);
     assert_eq!(out.status.code(), Some(2));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        err.contains("--ports/--addresses: address `10.0.0.0/40`"),
-        "{err}"
-    );
+    assert!(err.contains("--addresses: address `10.0.0.0/40`"), "{err}");
 }
 
 #[test]
@@ -806,4 +808,69 @@ fn a_pipelines_input_selection_applies_to_every_plugin_and_the_command_line_over
     let (seen, v) = kinds(&["--ports", "80"]);
     assert!(seen.contains("http") && !seen.contains("smtp"), "{seen:?}");
     assert_eq!(v["selection"]["ports"], serde_json::json!([80]));
+}
+
+/// One located error and exit 2 for `netan run` with this pipeline text and arguments.
+fn refused(pipeline: &str, args: &[&str]) -> String {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("p.toml");
+    std::fs::write(&path, pipeline).unwrap();
+    let smtp = root().join("examples/captures/smtp.pcap");
+    let mut all = vec!["run", "-q", "-p", path.to_str().unwrap()];
+    all.extend_from_slice(args);
+    all.push(smtp.to_str().unwrap());
+    let out = run(&all);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(2), "{pipeline} {args:?}: {err}");
+    assert!(out.stdout.is_empty(), "{err}");
+    err.replace(path.to_str().unwrap(), "p.toml")
+}
+
+#[test]
+fn a_name_and_a_path_that_disagree_are_refused() {
+    let lib = netan().with_file_name(format!(
+        "{}netan_http{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    let err = refused(
+        &format!(
+            "[[plugin]]\nname = \"smtp\"\npath = \"{}\"\n",
+            lib.display()
+        ),
+        &[],
+    );
+    assert!(err.contains("p.toml:2:8"), "{err}");
+    assert!(err.contains("is plugin `http`"), "{err}");
+}
+
+#[test]
+fn analyser_limits_of_zero_are_refused_with_the_key() {
+    for (spec, key) in [
+        ("http,max_head=0", "max_head"),
+        ("http,extract_max=0", "extract_max"),
+        ("smtp,max_line=0", "max_line"),
+        ("smtp,max_extract=0", "max_extract"),
+    ] {
+        let err = refused("", &["-l", spec]);
+        assert!(err.contains(&format!("`{key}`")), "{spec}: {err}");
+        assert!(err.contains("must be at least 1"), "{spec}: {err}");
+    }
+}
+
+#[test]
+fn an_extraction_or_plugin_directory_that_cannot_be_used_is_refused_at_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("a-file");
+    std::fs::write(&file, "x").unwrap();
+    let f = file.to_str().unwrap();
+    let err = refused("", &["-l", "http,extract", "--extract-dir", f]);
+    assert!(err.contains("extraction directory"), "{err}");
+    let missing = dir.path().join("no-such-dir");
+    for bad in [f, missing.to_str().unwrap()] {
+        let err = refused("", &["--plugin-dir", bad]);
+        assert!(err.contains(&format!("--plugin-dir {bad}")), "{err}");
+        let out = run(&["plugins", "--plugin-dir", bad]);
+        assert_eq!(out.status.code(), Some(2));
+    }
 }
