@@ -102,7 +102,11 @@ struct Slot {
     start: bool,
     end: bool,
     named: Vec<String>,
+    /// Named events the plugin emits (its metadata).
+    emits: Vec<String>,
     failed: bool,
+    /// `finish` was called: no event reaches it any more.
+    finished: bool,
     /// With several instances: the messages printed so far (at most [`MAX_WARNED`]) and by
     /// which instance, so that one printed by an instance is not printed again by another.
     warned: Vec<(usize, String)>,
@@ -881,7 +885,15 @@ impl<'s> Dispatcher<'s> {
                     .filter(|e| !events::TCP.contains(&e.as_str()))
                     .cloned()
                     .collect(),
+                emits: entry
+                    .plugin
+                    .info
+                    .emits
+                    .iter()
+                    .map(|e| e.to_string())
+                    .collect(),
                 failed: false,
+                finished: false,
                 warned: Vec::new(),
             });
         }
@@ -1512,6 +1524,20 @@ impl<'s> Dispatcher<'s> {
                 if !consumes {
                     continue;
                 }
+                // A consumer that has finished gets nothing more (its `finish` was its last
+                // call): only a cycle of plugins emitting to each other in `finish` gets here
+                // (see `finish_order`).
+                if let Some(s) = self.an.slots.get_mut(slot).filter(|s| s.finished) {
+                    self.stats.events_dropped += 1;
+                    if !s.warned.iter().any(|(_, m)| m == "after finish") {
+                        s.warned.push((0, "after finish".to_string()));
+                        eprintln!(
+                            "netan: warning: plugin `{}` had finished when `{}` was emitted to it (plugins that emit to each other in `finish`): it was not delivered",
+                            s.label, event.name
+                        );
+                    }
+                    continue;
+                }
                 if let Some(id) = session {
                     // Events about a session reach consumers whose filter matches it.
                     let state = self.sessions.get(t).filter(|s| s.id == id);
@@ -1654,11 +1680,12 @@ impl<'s> Dispatcher<'s> {
             return;
         }
         self.gather_staged();
-        for slot in 0..self.an.slots.len() {
+        for slot in finish_order(&self.an.slots) {
             let Some(s) = self.an.slots.get_mut(slot) else {
                 continue;
             };
             if s.failed || self.an.stop {
+                s.finished = true;
                 continue;
             }
             // Fold the other instances' partial state into the first.
@@ -1692,9 +1719,13 @@ impl<'s> Dispatcher<'s> {
                 };
                 eprintln!("netan: error: {f}");
                 self.an.failures.push(f);
+                s.finished = true;
                 continue;
             }
             let outcome = self.an.call(slot, None, "finish", |a, host| a.finish(host));
+            if let Some(s) = self.an.slots.get_mut(slot) {
+                s.finished = true;
+            }
             self.settle(slot, NO_SLOT, 0, outcome);
             self.drain();
         }
@@ -1716,6 +1747,30 @@ impl<'s> Dispatcher<'s> {
             );
         }
     }
+}
+
+/// The order in which entries finish: pipeline order, except that an entry finishes only
+/// after every other entry that emits an event it consumes (so that what emitters send from
+/// `finish` still reaches their consumers). Entries in a cycle of emitting to each other
+/// finish in pipeline order.
+fn finish_order(slots: &[Slot]) -> Vec<usize> {
+    let mut left: Vec<usize> = (0..slots.len()).collect();
+    let mut order = Vec::with_capacity(slots.len());
+    while !left.is_empty() {
+        let waits = |i: usize| {
+            slots.get(i).is_some_and(|s| {
+                left.iter().any(|&j| {
+                    j != i
+                        && slots
+                            .get(j)
+                            .is_some_and(|e| e.emits.iter().any(|ev| s.named.contains(ev)))
+                })
+            })
+        };
+        let at = left.iter().position(|&i| !waits(i)).unwrap_or(0);
+        order.push(left.remove(at));
+    }
+    order
 }
 
 /// The packets a part's chunks came from, counted as the listener counts a monologue's: each

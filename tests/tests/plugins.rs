@@ -146,6 +146,35 @@ fn events_a_plugin_emits_reach_the_consumer_after_the_current_event_in_order() {
     }
 }
 
+/// Events an emitter sends from `finish` reach a consumer listed before it: the consumer
+/// finishes after the emitter (its own last record counts them), and nothing reaches a plugin
+/// after its `finish`.
+#[test]
+fn a_consumer_finishes_after_the_plugins_whose_events_it_consumes() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = pipeline(
+        dir.path(),
+        "[[plugin]]\npath = \"@pong\"\n\n[[plugin]]\npath = \"@events\"\n[plugin.config]\nping_in_finish = true\n",
+    );
+    let out = run(&["run", "-q", "-p", &p, &t6()]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(!err.contains("had finished"), "{err}");
+    let recs = records(&out.stdout);
+    let pongs: Vec<&serde_json::Value> = recs.iter().filter(|r| r["type"] == "pong").collect();
+    // 16 monologue ends, then the one from finish, last.
+    assert_eq!(pongs.len(), 17);
+    assert_eq!(pongs[16]["index"], 999_999);
+    let total: Vec<&serde_json::Value> =
+        recs.iter().filter(|r| r["type"] == "pong_total").collect();
+    assert_eq!(total.len(), 1);
+    assert_eq!(total[0]["seen"], 17);
+    assert_eq!(
+        recs.last().map(|r| &r["type"]),
+        Some(&serde_json::json!("pong_total"))
+    );
+}
+
 /// A plugin built against API 0.1.0 (its `Host` has one function fewer than today's) loads in
 /// today's netan beside current plugins, in either order, and gets every session's events:
 /// its per-session byte totals equal `netan flows`'.
@@ -484,6 +513,25 @@ fn plugins_lists_the_bundled_plugins_with_metadata() {
     assert!(text.contains("licence: MIT OR Apache-2.0"), "{text}");
     // Fixture libraries are not named like plugins, so they are not discovered.
     assert!(!text.contains("fixture"), "{text}");
+}
+
+/// A library named like a plugin whose metadata names another is not listed as if it could be
+/// loaded by name: `netan plugins` says why it cannot (and exits 1, as for any refused file).
+#[test]
+fn plugins_flags_a_library_whose_file_name_is_not_its_plugin_name() {
+    let dir = tempfile::tempdir().unwrap();
+    netan();
+    let other = dir.path().join(format!(
+        "{}netan_other{}",
+        std::env::consts::DLL_PREFIX,
+        std::env::consts::DLL_SUFFIX
+    ));
+    std::fs::copy(lib("netan_portcount"), &other).unwrap();
+    let out = run(&["plugins", "--plugin-dir", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("its metadata names it `portcount`"), "{err}");
+    assert!(err.contains(&other.display().to_string()), "{err}");
 }
 
 /// The capture held for pending parts stays within `max_monologue_buffer` with few sessions
