@@ -37,7 +37,7 @@ pub struct PluginInfo {
     pub emits: RVec<RString>,
     /// Record kinds it writes.
     pub records: RVec<RString>,
-    /// Server ports it analyses by default (empty: any traffic).
+    /// Ports it analyses by default, on either side of a session (empty: any traffic).
     pub default_ports: RVec<u16>,
 }
 

@@ -36,7 +36,8 @@ pub struct Info {
     pub emits: &'static [&'static str],
     /// Record kinds written.
     pub records: &'static [&'static str],
-    /// Server ports analysed by default (empty: all traffic).
+    /// Ports analysed by default, on either side of a session (empty: all traffic): the host's
+    /// pre-filter, applied before the plugin sees a session.
     pub default_ports: &'static [u16],
 }
 
@@ -196,6 +197,17 @@ impl<'a, 'h> Context<'a, 'h> {
 ///         if !m.more {
 ///             self.0 += 1;
 ///         }
+///         Ok(())
+///     }
+///     // The count spans sessions: with several instances (`--instances N`), each counts its
+///     // own sessions and hands its count over, to be merged into the one that finishes.
+///     fn partial(&mut self) -> Result<Option<String>, PluginError> {
+///         Ok(Some(self.0.to_string()))
+///     }
+///     fn merge(&mut self, partial: &str) -> Result<(), PluginError> {
+///         self.0 += partial
+///             .parse::<u64>()
+///             .map_err(|e| PluginError::failed(format!("partial state {partial:?}: {e}")))?;
 ///         Ok(())
 ///     }
 ///     fn finish(&mut self, ctx: &mut Context<'_, '_>) -> Result<(), PluginError> {
