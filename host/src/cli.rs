@@ -73,7 +73,7 @@ pub struct RunArgs {
     /// Run N instances of every analyser, each on a disjoint share of the sessions, merging
     /// their partial state at the end (exercises the protocol multi-core runs will use; the
     /// instances still share one thread).
-    #[arg(long, value_name = "N", default_value_t = 1)]
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = at_least_one)]
     pub instances: usize,
 
     /// Plugin search path.
@@ -133,7 +133,7 @@ pub struct CaptureArgs {
 
     /// Sessions open at once; beyond, the least recently active are ended (reason `evicted`).
     /// [default: 262144]
-    #[arg(long, value_name = "N", help_heading = "TCP reassembly")]
+    #[arg(long, value_name = "N", help_heading = "TCP reassembly", value_parser = at_least_one)]
     pub max_sessions: Option<usize>,
 
     /// End a session after this many seconds of capture time without a packet (0 = never).
@@ -212,4 +212,13 @@ pub struct MonologuesArgs {
     /// Capture input and reassembly options.
     #[command(flatten)]
     pub capture: CaptureArgs,
+}
+
+/// A count that must be at least 1 (0 would be taken as 1 in silence).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".to_string()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
 }

@@ -253,6 +253,14 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
+/// Makes directory `dir` (with its parents) or says why it cannot be.
+fn make_dir(dir: &std::path::Path, what: &str) -> Result<()> {
+    if dir.exists() && !dir.is_dir() {
+        bail!("the {what} {} exists and is not a directory", dir.display());
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the {what} {}", dir.display()))
+}
+
 /// `--plugin-dir` directories that cannot be searched: an error, not a silent skip.
 fn check_plugin_dirs(dirs: &[std::path::PathBuf]) -> Result<()> {
     for dir in dirs {
@@ -297,15 +305,21 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
     // Extracted files go there as they are found: a directory that cannot be made is said
     // now, once, not in a warning per file after a run that exits 0.
     if let Some(dir) = &pipeline.extract_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the extraction directory {}", dir.display()))?;
+        make_dir(dir, "extraction directory")?;
     }
     if pipeline.entries.is_empty() {
-        eprintln!(
-            "netan: warning: {} runs no plugin (none found in {}); only the TCP listener runs",
-            pipeline.source,
-            SearchPath::standard(&args.plugins.plugin_dir, &pipeline.plugin_dirs).describe()
-        );
+        if args.pipeline.is_none() && args.load.is_empty() {
+            eprintln!(
+                "netan: warning: {} runs no plugin (none found in {}); only the TCP listener runs",
+                pipeline.source,
+                SearchPath::standard(&args.plugins.plugin_dir, &pipeline.plugin_dirs).describe()
+            );
+        } else {
+            eprintln!(
+                "netan: warning: {} lists no plugin; only the TCP listener runs",
+                pipeline.source
+            );
+        }
     }
     let options = analyse_options(
         &args.capture,
@@ -315,8 +329,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
     )?;
     let target = match &pipeline.output_dir {
         Some(dir) => {
-            std::fs::create_dir_all(dir)
-                .with_context(|| format!("creating the output directory {}", dir.display()))?;
+            make_dir(dir, "output directory")?;
             Target::Directory(dir.clone())
         }
         None => Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))),

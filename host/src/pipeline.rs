@@ -108,7 +108,7 @@ struct TcpSection {
     max_session_size: Option<u64>,
     max_buffered_per_session: Option<usize>,
     max_buffered: Option<usize>,
-    max_sessions: Option<usize>,
+    max_sessions: Option<Spanned<usize>>,
     idle_timeout: Option<Spanned<f64>>,
     close_linger: Option<Spanned<f64>>,
     overlap_segments: Option<usize>,
@@ -149,8 +149,8 @@ struct EntrySection {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct OutputSection {
-    dir: Option<PathBuf>,
-    extract_dir: Option<PathBuf>,
+    dir: Option<Spanned<PathBuf>>,
+    extract_dir: Option<Spanned<PathBuf>>,
     extract_max_total: Option<u64>,
 }
 
@@ -273,8 +273,11 @@ pub struct ConfigOrigin {
     /// The pipeline file's name and text, and the byte range of the entry's config table (if
     /// it has one).
     pub file: Option<(String, std::sync::Arc<String>, std::ops::Range<usize>)>,
-    /// Or the command-line option.
+    /// Or the command-line option (merged over the file's table: then only the keys it
+    /// sets are its).
     pub option: Option<String>,
+    /// The keys the option sets.
+    pub option_keys: Vec<String>,
 }
 
 impl Entry {
@@ -293,7 +296,10 @@ impl ConfigOrigin {
     /// when the configuration came from neither a table nor an option.
     pub fn locate(&self, key: &str) -> Option<String> {
         if let Some(option) = &self.option {
-            return Some(format!("command line `-l {option}`"));
+            let top = key.split('.').next().unwrap_or(key);
+            if self.file.is_none() || key.is_empty() || self.option_keys.iter().any(|k| k == top) {
+                return Some(format!("command line `-l {option}`"));
+            }
         }
         let (name, text, span) = self.file.as_ref()?;
         let start = span.start;
@@ -461,6 +467,13 @@ impl LoadSpec {
             config: toml::Table::new(),
         };
         for part in parts {
+            let bare = part.trim();
+            // `ports=80,8080`: the comma ends the list; what follows is not a key.
+            if !part.contains('=') && (bare.parse::<u16>().is_ok() || parse_network(bare).is_ok()) {
+                return Err(err(format!(
+                    "`{bare}` is not a key: in -l, lists are joined with `+` (ports=80+8080, addresses=10.0.0.0/8+192.168.1.1)"
+                )));
+            }
             let (key, value) = match part.split_once('=') {
                 Some((k, v)) => (k.trim(), v.trim()),
                 None => (part.trim(), "true"),
@@ -628,8 +641,14 @@ impl Pipeline {
         if let Some(v) = t.max_buffered {
             tcp.max_buffered_total = v;
         }
-        if let Some(v) = t.max_sessions {
-            tcp.max_sessions = v.max(1);
+        if let Some(v) = &t.max_sessions {
+            if *v.get_ref() == 0 {
+                errors.push(PipelineError {
+                    location: at(v.span().start),
+                    message: "`max_sessions` must be at least 1".to_string(),
+                });
+            }
+            tcp.max_sessions = (*v.get_ref()).max(1);
         }
         if let Some(v) = t.overlap_segments {
             tcp.overlap_segments = v;
@@ -652,10 +671,13 @@ impl Pipeline {
         }
         let mut part_size = 1 << 20;
         if let Some(v) = &t.monologue_part_size {
-            if *v.get_ref() == 0 {
+            if *v.get_ref() == 0 || *v.get_ref() > u32::MAX as usize {
                 errors.push(PipelineError {
                     location: at(v.span().start),
-                    message: "`monologue_part_size` must be at least 1".to_string(),
+                    message: format!(
+                        "`monologue_part_size` must be from 1 to {} (a part's bytes are counted in 32 bits)",
+                        u32::MAX
+                    ),
                 });
             } else {
                 part_size = *v.get_ref();
@@ -805,6 +827,7 @@ impl Pipeline {
                 origin: ConfigOrigin {
                     file: config_span.map(|span| (name.to_string(), text_arc.clone(), span)),
                     option: None,
+                    option_keys: Vec::new(),
                 },
                 optional: embedded,
             });
@@ -822,6 +845,7 @@ impl Pipeline {
             let origin = ConfigOrigin {
                 file: None,
                 option: Some(spec.text.clone()),
+                option_keys: spec.config.keys().cloned().collect(),
             };
             let location = format!("command line `-l {}`", spec.text);
             // `-l X` merges into the entry labelled X, else into the one entry of plugin X;
@@ -869,7 +893,11 @@ impl Pipeline {
                         d.config.insert(k.clone(), v.clone());
                     }
                     if !spec.config.is_empty() {
-                        d.origin = origin;
+                        // The file's table stays where the keys the option does not set are.
+                        d.origin = ConfigOrigin {
+                            file: d.origin.file.take(),
+                            ..origin
+                        };
                     }
                     d.optional = false;
                 }
@@ -1025,18 +1053,60 @@ impl Pipeline {
                 }
             }
         }
-        let mut labels: Vec<&str> = Vec::new();
+        let mut labels: Vec<(&str, String)> = Vec::new();
         for e in &entries {
-            if labels.contains(&e.label.as_str()) {
+            // Labels also name each entry's extraction directory: two that name the same one
+            // (`a/b` and `a_b`) would mix their files.
+            let dir = crate::sink::artifacts::safe_name(&e.label);
+            if let Some((other, _)) = labels
+                .iter()
+                .find(|(l, d)| *l == e.label.as_str() || *d == dir)
+            {
                 errors.push(PipelineError {
                     location: e.location.clone(),
-                    message: format!(
-                        "two entries are labelled `{}`: give one a distinct `label`",
-                        e.label
-                    ),
+                    message: if *other == e.label.as_str() {
+                        format!(
+                            "two entries are labelled `{}`: give one a distinct `label`",
+                            e.label
+                        )
+                    } else {
+                        format!(
+                            "labels `{other}` and `{}` both name the extraction directory `{dir}`: give one a distinct `label`",
+                            e.label
+                        )
+                    },
                 });
             }
-            labels.push(&e.label);
+            labels.push((&e.label, dir));
+        }
+        // Output directories are made when the run starts; one that names a file cannot be.
+        for (dir, key) in [
+            (&file.output.dir, "dir"),
+            (&file.output.extract_dir, "extract_dir"),
+        ] {
+            if let Some(d) = dir {
+                let path = in_base(d.get_ref());
+                if path.exists() && !path.is_dir() {
+                    errors.push(PipelineError {
+                        location: at(d.span().start),
+                        message: format!(
+                            "[output] `{key}`: {} exists and is not a directory",
+                            path.display()
+                        ),
+                    });
+                }
+            }
+        }
+        // The same event twice in `events` is a slip (it is delivered once).
+        for e in &entries {
+            for (i, event) in e.events.iter().enumerate() {
+                if e.events.iter().take(i).any(|x| x == event) {
+                    errors.push(PipelineError {
+                        location: e.location.clone(),
+                        message: format!("`events` lists `{event}` twice"),
+                    });
+                }
+            }
         }
 
         if !errors.is_empty() {
@@ -1053,8 +1123,12 @@ impl Pipeline {
                 .unwrap_or(DEFAULT_MAX_MONOLOGUE_BUFFER),
             verbosity: t.verbosity.as_ref().map_or(0, |v| *v.get_ref()),
             entries,
-            output_dir: file.output.dir.as_deref().map(in_base),
-            extract_dir: file.output.extract_dir.as_deref().map(in_base),
+            output_dir: file.output.dir.as_ref().map(|d| in_base(d.get_ref())),
+            extract_dir: file
+                .output
+                .extract_dir
+                .as_ref()
+                .map(|d| in_base(d.get_ref())),
             extract_max_total: file
                 .output
                 .extract_max_total
@@ -1172,6 +1246,11 @@ fn list_items(text: &str) -> Result<Vec<&str>, String> {
 
 /// `10.0.0.0/8`, `192.168.1.1`, `2001:db8::/32`.
 fn parse_network(text: &str) -> Result<(IpAddr, u8), String> {
+    if text.trim().contains(char::is_whitespace) {
+        return Err(format!(
+            "address `{text}`: addresses are separated by `+` or `,`, not spaces"
+        ));
+    }
     let (addr, len) = match text.split_once('/') {
         Some((a, l)) => (a, Some(l)),
         None => (text, None),
@@ -1190,6 +1269,13 @@ fn parse_network(text: &str) -> Result<(IpAddr, u8), String> {
             .ok_or_else(|| format!("address `{text}`: bad prefix length"))?,
         None => max,
     };
+    // An IPv4-mapped IPv6 network (`::ffff:10.0.0.0/104`) is the IPv4 network: captures
+    // carry IPv4 sessions as IPv4, so the mapped form would match nothing.
+    if let IpAddr::V6(v6) = ip {
+        if let Some(v4) = v6.to_ipv4_mapped().filter(|_| len >= 96) {
+            return Ok((IpAddr::V4(v4), len - 96));
+        }
+    }
     Ok((ip, len))
 }
 

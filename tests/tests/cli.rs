@@ -874,3 +874,42 @@ fn an_extraction_or_plugin_directory_that_cannot_be_used_is_refused_at_once() {
         assert_eq!(out.status.code(), Some(2));
     }
 }
+
+#[test]
+fn entry_slips_that_would_pass_silently_are_refused() {
+    let err = refused(
+        "[[plugin]]\nname = \"http\"\nevents = [\"tcp_monologue\", \"tcp_monologue\"]\n",
+        &[],
+    );
+    assert!(err.contains("lists `tcp_monologue` twice"), "{err}");
+    let err = refused(
+        "[[plugin]]\nname = \"http\"\nlabel = \"a/b\"\n\n[[plugin]]\nname = \"http\"\nlabel = \"a_b\"\n",
+        &[],
+    );
+    assert!(
+        err.contains("labels `a/b` and `a_b` both name the extraction directory `a_b`"),
+        "{err}"
+    );
+    let err = refused(
+        "[[plugin]]\nname = \"minimal\"\n[plugin.config]\nverbose = true\n",
+        &[],
+    );
+    assert!(err.contains("p.toml:4:1"), "{err}");
+    assert!(err.contains("unknown field `verbose`"), "{err}");
+    for args in [["--max-sessions", "0"], ["--instances", "0"]] {
+        let err = refused("", &args);
+        assert!(err.contains("must be at least 1"), "{args:?}: {err}");
+    }
+}
+
+/// A configuration mistake in the file is located in the file even when an `-l` for the same
+/// entry sets other keys; one the `-l` sets is the option's.
+#[test]
+fn a_config_error_is_blamed_on_where_the_key_was_written() {
+    let file = "[[plugin]]\nname = \"http\"\n[plugin.config]\nheaders = \"some\"\n";
+    let err = refused(file, &["-l", "http,decode_bodies"]);
+    assert!(err.contains("p.toml:4:1"), "{err}");
+    assert!(!err.contains("command line"), "{err}");
+    let err = refused(file, &["-l", "http,headers=most"]);
+    assert!(err.contains("command line `-l http,headers=most`"), "{err}");
+}

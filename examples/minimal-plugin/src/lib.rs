@@ -3,6 +3,14 @@
 //! crossing the plugin boundary per session and per monologue).
 
 use netan_plugin_api::{events, Config, Info, Plugin, PluginError};
+use serde::Deserialize;
+
+/// Its settings: none yet. `deny_unknown_fields` turns a typo in a pipeline file into an
+/// error at the key's `file:line:column` instead of a setting silently ignored; keep it when
+/// you add fields.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct Settings {}
 
 /// The analyser.
 pub struct Minimal;
@@ -22,7 +30,8 @@ impl Plugin for Minimal {
         }
     }
 
-    fn new(_config: Config<'_>) -> Result<Self, PluginError> {
+    fn new(config: Config<'_>) -> Result<Self, PluginError> {
+        let Settings {} = config.parse()?;
         Ok(Minimal)
     }
 }

@@ -293,3 +293,48 @@ fn a_key_named_in_a_comment_is_not_where_the_key_is() {
     let at = find_key(region, "max_head").unwrap();
     assert_eq!(line_col(region, at), (4, 1));
 }
+
+#[test]
+fn counts_of_zero_and_part_sizes_beyond_32_bits_are_refused() {
+    let e = first_error("[tcp]\nmax_sessions = 0\n");
+    assert_eq!(e.location, "p.toml:2:16");
+    assert!(e.message.contains("at least 1"), "{e}");
+    let e = first_error("[tcp]\nmonologue_part_size = 4294967296\n");
+    assert!(e.message.contains("from 1 to 4294967295"), "{e}");
+}
+
+#[test]
+fn a_list_cut_by_a_comma_in_a_quick_form_is_explained() {
+    let e = LoadSpec::parse("http,ports=80,8080").unwrap_err();
+    assert!(e.message.contains("`8080` is not a key"), "{e}");
+    assert!(e.message.contains("ports=80+8080"), "{e}");
+    let e = LoadSpec::parse("http,addresses=10.0.0.0/8,192.168.0.0/16").unwrap_err();
+    assert!(e.message.contains("`192.168.0.0/16` is not a key"), "{e}");
+    // A real flag still reads as `true`.
+    assert!(LoadSpec::parse("http,decode_bodies").is_ok());
+}
+
+#[test]
+fn an_output_directory_that_is_a_file_is_located() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("f");
+    std::fs::write(&file, "x").unwrap();
+    let e = first_error(&format!(
+        "[output]\ndir = {:?}\n",
+        file.display().to_string()
+    ));
+    assert_eq!(e.location, "p.toml:2:7");
+    assert!(e.message.contains("exists and is not a directory"), "{e}");
+}
+
+#[test]
+fn an_ipv4_mapped_network_is_the_ipv4_network_and_spaces_are_explained() {
+    let f = Filter::parse(None, Some("::ffff:172.30.3.0/120")).unwrap();
+    assert_eq!(f.networks, vec![("172.30.3.0".parse().unwrap(), 24)]);
+    assert!(f.matches(
+        ("172.30.3.6".parse().unwrap(), 80),
+        ("10.0.0.1".parse().unwrap(), 40000)
+    ));
+    let e = Filter::parse(None, Some("10.0.0.0/8 10.1.0.0/16")).unwrap_err();
+    assert!(e.contains("not spaces"), "{e}");
+}
