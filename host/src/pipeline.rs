@@ -312,12 +312,59 @@ impl ConfigOrigin {
                 .and_then(|t| t.find("\n["))
                 .map_or(text.len(), |i| start + i + 1)
         };
-        let at = text
-            .get(start..end)
-            .and_then(|region| find_key(region, key))
-            .map_or(start, |i| start + i);
+        let region = text.get(start..end).unwrap_or("");
+        let at = find_key(region, key)
+            .map(|i| start + i)
+            .or_else(|| Self::locate_nested(text, start, end, key))
+            .unwrap_or(start);
         let (line, col) = line_col(text, at);
         Some(format!("{name}:{line}:{col}"))
+    }
+
+    /// Where dotted key `key` (`extra.deep`) of the table at `start..end` is when it is not
+    /// written out dotted: in a sub-table section after the table (`[plugin.config.extra]`
+    /// then `deep = ...`; the section itself for `extra`), or in an inline table (`extra =
+    /// { deep = ... }`).
+    fn locate_nested(text: &str, start: usize, end: usize, key: &str) -> Option<usize> {
+        let (parent, last) = match key.rsplit_once('.') {
+            Some((p, l)) => (Some(p), l),
+            None => (None, key),
+        };
+        // A sub-table section: a header ending in `.PARENT]` (or `.KEY]` for the table
+        // itself) after the table's own text, before the next `[[plugin]]`.
+        let after = text.get(end..)?;
+        let stop = after.find("[[").unwrap_or(after.len());
+        let sections = after.get(..stop)?;
+        let wanted = parent.unwrap_or(key);
+        let mut offset = 0;
+        for line in sections.split_inclusive('\n') {
+            let trimmed = line.trim();
+            let is_header = trimmed.starts_with('[')
+                && trimmed
+                    .trim_end_matches(']')
+                    .trim_end()
+                    .ends_with(&format!(".{wanted}"));
+            if is_header {
+                let header_at = end + offset + (line.len() - line.trim_start().len());
+                if parent.is_none() {
+                    return Some(header_at);
+                }
+                let body_start = end + offset + line.len();
+                let body = text.get(body_start..)?;
+                let body_end = body.find("\n[").map_or(body.len(), |i| i + 1);
+                return find_key(body.get(..body_end)?, last)
+                    .map(|i| body_start + i)
+                    .or(Some(header_at));
+            }
+            offset += line.len();
+        }
+        // An inline table: the last segment after its parent's key in the table's text.
+        let region = text.get(start..end)?;
+        let top = key.split('.').next().unwrap_or(key);
+        let parent_at = find_key(region, top)?;
+        find_key(region.get(parent_at..)?, last)
+            .map(|i| start + parent_at + i)
+            .or(Some(start + parent_at))
     }
 }
 
@@ -426,7 +473,12 @@ pub struct Pipeline {
 pub fn line_col(text: &str, offset: usize) -> (usize, usize) {
     let before = text.get(..offset.min(text.len())).unwrap_or("");
     let line = before.matches('\n').count() + 1;
-    let col = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    // A byte-order mark is not a column an editor shows.
+    let col = before
+        .rsplit('\n')
+        .next()
+        .map_or(0, |l| l.trim_start_matches('\u{feff}').chars().count())
+        + 1;
     (line, col)
 }
 

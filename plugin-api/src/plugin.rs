@@ -82,12 +82,36 @@ impl Config<'_> {
     }
 }
 
-/// The key of the `key = value` line that holds byte `at` of `text`.
+/// The key of the `key = value` line that holds byte `at` of `text`, as a dotted path when it
+/// is in a sub-table (`[extra]` then `deep = 1`: `extra.deep`; on the header itself:
+/// `extra`).
 fn key_at(text: &str, at: usize) -> Option<String> {
-    let line_start = text.get(..at)?.rfind('\n').map_or(0, |i| i + 1);
-    let line = text.get(line_start..)?.lines().next()?;
+    let before = text.get(..at)?;
+    let line_start = before.rfind('\n').map_or(0, |i| i + 1);
+    let line = text.get(line_start..)?.lines().next()?.trim();
+    let header = |l: &str| {
+        l.strip_prefix('[')
+            .filter(|h| !h.starts_with('['))
+            .and_then(|h| h.split(']').next())
+            .map(|h| h.trim().to_string())
+    };
+    if let Some(table) = header(line) {
+        return (!table.is_empty()).then_some(table);
+    }
     let key = line.split('=').next()?.trim().trim_matches('"');
-    (!key.is_empty()).then(|| key.to_string())
+    if key.is_empty() {
+        return None;
+    }
+    // The table the line is in: the last header above it, if any.
+    let table = text
+        .get(..line_start)?
+        .lines()
+        .rev()
+        .find_map(|l| header(l.trim()));
+    Some(match table {
+        Some(t) if !t.is_empty() => format!("{t}.{key}"),
+        _ => key.to_string(),
+    })
 }
 
 /// What a plugin can do during a call: write records, emit events, log.
@@ -433,4 +457,18 @@ macro_rules! export_plugin {
         #[doc(hidden)]
         type __NetanPluginType = $plugin;
     };
+}
+
+#[cfg(test)]
+mod key_tests {
+    use super::key_at;
+
+    #[test]
+    fn a_key_in_a_sub_table_is_named_by_its_dotted_path() {
+        let text = "max_head = 5\n\n[extra]\ndeep = 1\n";
+        let at = |s: &str| text.find(s).unwrap();
+        assert_eq!(key_at(text, at("5")).as_deref(), Some("max_head"));
+        assert_eq!(key_at(text, at("[extra]")).as_deref(), Some("extra"));
+        assert_eq!(key_at(text, at("1\n")).as_deref(), Some("extra.deep"));
+    }
 }

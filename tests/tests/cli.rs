@@ -913,3 +913,22 @@ fn a_config_error_is_blamed_on_where_the_key_was_written() {
     let err = refused(file, &["-l", "http,headers=most"]);
     assert!(err.contains("command line `-l http,headers=most`"), "{err}");
 }
+
+/// Configuration errors in sub-tables point at them, not at the `[plugin.config]` header.
+#[test]
+fn a_config_error_in_a_sub_table_is_located_there() {
+    for (text, at) in [
+        (
+            "[[plugin]]\nname = \"http\"\n[plugin.config]\nmax_head = 5\n\n[plugin.config.extra]\ndeep = 1\n",
+            "p.toml:6:1",
+        ),
+        (
+            "[[plugin]]\nname = \"http\"\n[plugin.config]\nmax_head = 5\nextra = { deep = 1 }\n",
+            "p.toml:5:1",
+        ),
+        ("[[plugin]]\nname = \"http\"\nconfig.max_head = \"x\"\n", "p.toml:3:1"),
+    ] {
+        let err = refused(text, &[]);
+        assert!(err.contains(at), "{text}: {err}");
+    }
+}

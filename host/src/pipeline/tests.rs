@@ -338,3 +338,11 @@ fn an_ipv4_mapped_network_is_the_ipv4_network_and_spaces_are_explained() {
     let e = Filter::parse(None, Some("10.0.0.0/8 10.1.0.0/16")).unwrap_err();
     assert!(e.contains("not spaces"), "{e}");
 }
+
+#[test]
+fn a_byte_order_mark_is_not_a_column() {
+    let e = first_error("\u{feff}[tcp]\nmax_sessions = 0\n");
+    assert_eq!(e.location, "p.toml:2:16");
+    let e = first_error("\u{feff}bogus = 1\n");
+    assert_eq!(e.location, "p.toml:1:1");
+}
