@@ -335,7 +335,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         None => Target::Stream(Box::new(BufWriter::with_capacity(1 << 16, io::stdout()))),
     };
     let mut sink = JsonlSink::new(target);
-    let (run, failures, stats, stopped, extracted) = {
+    let (run, failures, stats, stopped, extracted, starved) = {
         let mut dispatcher = Dispatcher::new(&pipeline, args.instances, &mut sink)?;
         dispatcher.set_quiet(args.capture.quiet);
         let run = analyse(&args.capture.captures, &options, &mut dispatcher)?;
@@ -349,6 +349,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             dispatcher.stats.clone(),
             dispatcher.stopped(),
             extracted,
+            dispatcher.starved(),
         )
     };
     let plugin_stats = serde_json::json!({
@@ -401,6 +402,16 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             stats.events,
             if stats.events_dropped > 0 { format!(" ({} dropped)", stats.events_dropped) } else { String::new() },
         );
+        // Only for plugins the user chose: the default pipeline runs http-perf on every
+        // capture, HTTP or not.
+        let chosen = args.pipeline.is_some() || !args.load.is_empty();
+        for (label, events) in starved.iter().filter(|_| chosen) {
+            eprintln!(
+                "netan: note: plugin `{label}` received no {} event in this run: the plugins that emit {} found nothing to send on this traffic, or are configured not to",
+                events.join(" or "),
+                if events.len() == 1 { "it" } else { "them" }
+            );
+        }
         if let (Some((files, bytes, refused)), Some(dir)) = (extracted, &pipeline.extract_dir) {
             eprintln!(
                 "netan: extracted {files} files ({}) under {}{}",

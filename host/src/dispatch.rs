@@ -107,6 +107,8 @@ struct Slot {
     failed: bool,
     /// `finish` was called: no event reaches it any more.
     finished: bool,
+    /// Named events delivered to it.
+    received: u64,
     /// With several instances: the messages printed so far (at most [`MAX_WARNED`]) and by
     /// which instance, so that one printed by an instance is not printed again by another.
     warned: Vec<(usize, String)>,
@@ -894,6 +896,7 @@ impl<'s> Dispatcher<'s> {
                     .collect(),
                 failed: false,
                 finished: false,
+                received: 0,
                 warned: Vec::new(),
             });
         }
@@ -1548,6 +1551,9 @@ impl<'s> Dispatcher<'s> {
                     }
                 }
                 self.stats.events += 1;
+                if let Some(s) = self.an.slots.get_mut(slot) {
+                    s.received += 1;
+                }
                 let id = session.unwrap_or(0);
                 let ctx = session.map(|id| About {
                     id,
@@ -1729,6 +1735,18 @@ impl<'s> Dispatcher<'s> {
             self.settle(slot, NO_SLOT, 0, outcome);
             self.drain();
         }
+    }
+
+    /// Entries that consume named events and received none in the whole run, with those
+    /// events: worth a note, since the emitter may be configured not to emit them
+    /// (`transactions = false` of `http`) or run on other traffic.
+    pub fn starved(&self) -> Vec<(String, Vec<String>)> {
+        self.an
+            .slots
+            .iter()
+            .filter(|s| !s.named.is_empty() && s.received == 0 && !s.failed)
+            .map(|s| (s.label.clone(), s.named.clone()))
+            .collect()
     }
 
     /// Whether the run must stop (an analyser failed and the pipeline says stop).

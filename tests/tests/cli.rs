@@ -932,3 +932,24 @@ fn a_config_error_in_a_sub_table_is_located_there() {
         assert!(err.contains(at), "{text}: {err}");
     }
 }
+
+/// A consumer that received none of its events gets a note: here the emitter is configured
+/// not to emit them, which nothing else would show.
+#[test]
+fn a_consumer_that_received_no_event_is_noted() {
+    let http = root().join("examples/captures/http-pipelining.pcap");
+    let http = http.to_str().unwrap();
+    let note = "plugin `http-perf` received no http_transaction event";
+    let out = run(&[
+        "run",
+        "-l",
+        "http,transactions=false",
+        "-l",
+        "http-perf",
+        http,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(note));
+    let out = run(&["run", "-l", "http", "-l", "http-perf", http]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains(note));
+}
