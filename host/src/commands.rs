@@ -253,6 +253,27 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
+/// Warns about entries whose ports the selection (`[input] ports`, `--ports`) leaves no
+/// session on: they would run and see nothing. A warning, not an error: `--ports` narrowing
+/// a pipeline for one run is deliberate.
+fn warn_unreachable(pipeline: &Pipeline, select: &Filter) {
+    if select.ports.is_empty() {
+        return;
+    }
+    for e in &pipeline.entries {
+        let ports = &e.filter.ports;
+        if !ports.is_empty() && !ports.iter().any(|p| select.ports.contains(p)) {
+            let list = |v: &[u16]| v.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
+            eprintln!(
+                "netan: warning: plugin `{}` runs on ports {} but the selection keeps only ports {}: it will see no session",
+                e.label,
+                list(ports),
+                list(&select.ports)
+            );
+        }
+    }
+}
+
 /// Makes directory `dir` (with its parents) or says why it cannot be.
 fn make_dir(dir: &std::path::Path, what: &str) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
@@ -327,6 +348,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         pipeline.decode,
         pipeline.select.clone(),
     )?;
+    warn_unreachable(&pipeline, &options.select);
     let target = match &pipeline.output_dir {
         Some(dir) => {
             make_dir(dir, "output directory")?;
@@ -458,6 +480,7 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
     let mut sink = NullSink;
     // Creating the analysers lets every plugin accept or reject its configuration.
     Dispatcher::new(&pipeline, 1, &mut sink)?;
+    warn_unreachable(&pipeline, &pipeline.select);
     print!("{}", pipeline.describe());
     println!("{}: OK", args.pipeline.display());
     Ok(ExitCode::SUCCESS)

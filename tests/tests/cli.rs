@@ -953,3 +953,31 @@ fn a_consumer_that_received_no_event_is_noted() {
     let out = run(&["run", "-l", "http", "-l", "http-perf", http]);
     assert!(!String::from_utf8_lossy(&out.stderr).contains(note));
 }
+
+#[test]
+fn an_entry_the_selection_leaves_nothing_to_is_warned_about() {
+    let smtp = root().join("examples/captures/smtp.pcap");
+    let smtp = smtp.to_str().unwrap();
+    let warning = "plugin `portcount` runs on ports 80 but the selection keeps only ports 25";
+    let out = run(&[
+        "run",
+        "-q",
+        "-l",
+        "portcount,ports=80",
+        "--ports",
+        "25",
+        smtp,
+    ]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&out.stderr).contains(warning));
+    let out = run(&[
+        "run",
+        "-q",
+        "-l",
+        "portcount,ports=80+25",
+        "--ports",
+        "25",
+        smtp,
+    ]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("will see no session"));
+}
