@@ -902,9 +902,12 @@ impl Pipeline {
             let location = format!("command line `-l {}`", spec.text);
             // `-l X` merges into the entry labelled X, else into the one entry of plugin X;
             // with several entries of plugin X it cannot tell which.
-            let by_label = drafts
-                .iter()
-                .position(|d| d.label.as_deref() == Some(spec.name.as_str()));
+            // (`-l` names are lower-cased, as the original's were: labels compare so too.)
+            let by_label = drafts.iter().position(|d| {
+                d.label
+                    .as_deref()
+                    .is_some_and(|l| l.to_lowercase() == spec.name)
+            });
             let of_plugin: Vec<usize> = drafts
                 .iter()
                 .enumerate()

@@ -247,7 +247,7 @@ fn a_plugin_directory_that_is_not_there_is_an_error() {
 
 #[test]
 fn a_quick_form_names_one_entry_by_label_or_by_its_only_plugin() {
-    let text = "[[plugin]]\nname = \"http\"\nlabel = \"web-a\"\n\n[[plugin]]\nname = \"http\"\nlabel = \"web-b\"\n";
+    let text = "[[plugin]]\nname = \"http\"\nlabel = \"web-a\"\n\n[[plugin]]\nname = \"http\"\nlabel = \"Web-B\"\n";
     let source = |spec: &str| PipelineSource {
         plugin_dirs: vec![std::env::temp_dir().join("netan-no-plugins-here")],
         specs: vec![LoadSpec::parse(spec).unwrap()],
@@ -262,19 +262,19 @@ fn a_quick_form_names_one_entry_by_label_or_by_its_only_plugin() {
         .expect("the -l is refused");
     assert!(
         e.message
-            .contains("2 entries of plugin `http` (web-a, web-b)"),
+            .contains("2 entries of plugin `http` (web-a, Web-B)"),
         "{e}"
     );
     // By label it is clear. (Without the plugin library next to the test binary the load
     // fails, but not because of the -l.)
-    match Pipeline::from_text("p.toml", text, false, &source("web-b,ports=9999")) {
+    match Pipeline::from_text("p.toml", text, false, &source("Web-B,ports=9999")) {
         Ok(p) => {
             let ports: Vec<(&str, &[u16])> = p
                 .entries
                 .iter()
                 .map(|e| (e.label.as_str(), e.filter.ports.as_slice()))
                 .collect();
-            assert_eq!(ports, vec![("web-a", &[][..]), ("web-b", &[9999][..])]);
+            assert_eq!(ports, vec![("web-a", &[][..]), ("Web-B", &[9999][..])]);
         }
         Err(errors) => assert!(
             errors
