@@ -58,15 +58,12 @@ pub fn analyse_options(
             select.networks
         },
     };
-    // The stats file is written at the end: one that cannot be is said before the run, not
-    // after it (the file is created now if it is not there, and filled in at the end).
+    // The stats file is written at the end: a path that cannot be one is said before the run,
+    // not after it. Nothing is opened now (a named pipe would see its end of file early).
     if let Some(path) = &args.stats {
-        std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("--stats {}", path.display()))?;
+        if let Some(problem) = unwritable_file(path) {
+            bail!("--stats {}: {problem}", path.display());
+        }
     }
     let mut tcp = tcp;
     if let Some(v) = args.max_session_size {
@@ -253,9 +250,48 @@ pub fn run(cli: &Cli) -> Result<ExitCode> {
     }
 }
 
-/// Warns about entries whose ports the selection (`[input] ports`, `--ports`) leaves no
-/// session on: they would run and see nothing. A warning, not an error: `--ports` narrowing
-/// a pipeline for one run is deliberate.
+/// A line into a `String` (writing to a `String` cannot fail).
+macro_rules! outln {
+    ($out:expr, $($arg:tt)*) => {{
+        use std::fmt::Write as _;
+        let _ = writeln!($out, $($arg)*);
+    }};
+}
+
+/// Writes a command's text to stdout; a reader that went away (`| head -1`) ends it quietly,
+/// as it would any Unix tool, instead of a panic.
+fn print_out(text: &str) -> Result<()> {
+    let mut out = io::stdout().lock();
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
+        other => other.context("writing to stdout"),
+    }
+}
+
+/// Why a file cannot be written at `path`, if that can be told without opening it: a
+/// directory there, or no directory to make it in.
+fn unwritable_file(path: &std::path::Path) -> Option<String> {
+    if path.is_dir() {
+        return Some("is a directory".to_string());
+    }
+    if path.exists() {
+        return None;
+    }
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => std::path::Path::new("."),
+    };
+    if parent.is_dir() {
+        None
+    } else {
+        Some(format!("no directory {} to write it in", parent.display()))
+    }
+}
+
+/// Warns about entries whose ports the selection (`[input] ports`, `--ports`) does not
+/// share: both match either side of a session, so such an entry sees only sessions from one
+/// list's port to the other's, mostly none. A warning, not an error: `--ports` narrowing a
+/// pipeline for one run is deliberate.
 fn warn_unreachable(pipeline: &Pipeline, select: &Filter) {
     if select.ports.is_empty() {
         return;
@@ -265,7 +301,7 @@ fn warn_unreachable(pipeline: &Pipeline, select: &Filter) {
         if !ports.is_empty() && !ports.iter().any(|p| select.ports.contains(p)) {
             let list = |v: &[u16]| v.iter().map(u16::to_string).collect::<Vec<_>>().join(",");
             eprintln!(
-                "netan: warning: plugin `{}` runs on ports {} but the selection keeps only ports {}: it will see no session",
+                "netan: warning: plugin `{}` (ports {}) and the selection (ports {}) share no port: it sees only sessions between one of its ports and one of the selection's",
                 e.label,
                 list(ports),
                 list(&select.ports)
@@ -481,8 +517,11 @@ fn check(args: &CheckArgs) -> Result<ExitCode> {
     // Creating the analysers lets every plugin accept or reject its configuration.
     Dispatcher::new(&pipeline, 1, &mut sink)?;
     warn_unreachable(&pipeline, &pipeline.select);
-    print!("{}", pipeline.describe());
-    println!("{}: OK", args.pipeline.display());
+    print_out(&format!(
+        "{}{}: OK\n",
+        pipeline.describe(),
+        args.pipeline.display()
+    ))?;
     Ok(ExitCode::SUCCESS)
 }
 
@@ -490,9 +529,10 @@ fn list_plugins(args: &PluginsArgs) -> Result<ExitCode> {
     check_plugin_dirs(&args.plugins.plugin_dir)?;
     let search = SearchPath::standard(&args.plugins.plugin_dir, &[]);
     let found = search.discover();
-    println!("plugin search path: {}", search.describe());
+    let mut out = String::new();
+    outln!(out, "plugin search path: {}", search.describe());
     if found.is_empty() {
-        println!("no plugins found");
+        outln!(out, "no plugins found");
     }
     let mut broken = false;
     for plugin in &found {
@@ -510,16 +550,20 @@ fn list_plugins(args: &PluginsArgs) -> Result<ExitCode> {
                     }
                 };
                 let ports: Vec<String> = i.default_ports.iter().map(u16::to_string).collect();
-                println!("{} {} - {}", i.name, i.version, i.description);
-                println!("    library:  {}", p.path.display());
-                println!(
+                outln!(out, "{} {} - {}", i.name, i.version, i.description);
+                outln!(out, "    library:  {}", p.path.display());
+                outln!(
+                    out,
                     "    api:      netan-plugin-api {}   author: {}   licence: {}",
-                    i.api_version, i.author, i.license
+                    i.api_version,
+                    i.author,
+                    i.license
                 );
-                println!("    consumes: {}", list(&i.consumes));
-                println!("    emits:    {}", list(&i.emits));
-                println!("    records:  {}", list(&i.records));
-                println!(
+                outln!(out, "    consumes: {}", list(&i.consumes));
+                outln!(out, "    emits:    {}", list(&i.emits));
+                outln!(out, "    records:  {}", list(&i.records));
+                outln!(
+                    out,
                     "    ports:    {}",
                     if ports.is_empty() {
                         "any".to_string()
@@ -534,6 +578,7 @@ fn list_plugins(args: &PluginsArgs) -> Result<ExitCode> {
             }
         }
     }
+    print_out(&out)?;
     Ok(if broken {
         ExitCode::from(EXIT_INPUT_ERROR)
     } else {

@@ -1535,7 +1535,7 @@ impl<'s> Dispatcher<'s> {
                     if !s.warned.iter().any(|(_, m)| m == "after finish") {
                         s.warned.push((0, "after finish".to_string()));
                         eprintln!(
-                            "netan: warning: plugin `{}` had finished when `{}` was emitted to it (plugins that emit to each other in `finish`): it was not delivered",
+                            "netan: warning: plugin `{}` had finished when `{}` was emitted to it (from a `finish` that came after its own: plugins that emit to each other, or to themselves, in `finish`): it was not delivered",
                             s.label, event.name
                         );
                     }
@@ -1769,24 +1769,51 @@ impl<'s> Dispatcher<'s> {
 
 /// The order in which entries finish: pipeline order, except that an entry finishes only
 /// after every other entry that emits an event it consumes (so that what emitters send from
-/// `finish` still reaches their consumers). Entries in a cycle of emitting to each other
-/// finish in pipeline order.
+/// `finish` still reaches their consumers). When every entry left waits on another, they
+/// wait in cycles: the first entry whose prerequisites all wait on it in turn (a member of
+/// a cycle nothing outside it feeds) goes next, so an entry downstream of a cycle still
+/// finishes after it.
 fn finish_order(slots: &[Slot]) -> Vec<usize> {
+    let feeds = |j: usize, i: usize| {
+        j != i
+            && slots.get(i).is_some_and(|s| {
+                slots
+                    .get(j)
+                    .is_some_and(|e| e.emits.iter().any(|ev| s.named.contains(ev)))
+            })
+    };
     let mut left: Vec<usize> = (0..slots.len()).collect();
     let mut order = Vec::with_capacity(slots.len());
     while !left.is_empty() {
-        let waits = |i: usize| {
-            slots.get(i).is_some_and(|s| {
-                left.iter().any(|&j| {
-                    j != i
-                        && slots
-                            .get(j)
-                            .is_some_and(|e| e.emits.iter().any(|ev| s.named.contains(ev)))
+        let ready = left
+            .iter()
+            .position(|&i| !left.iter().any(|&j| feeds(j, i)))
+            .or_else(|| {
+                // Whether `from` reaches `to` through entries still left.
+                let reaches = |from: usize, to: usize| {
+                    let mut seen = vec![from];
+                    let mut next = vec![from];
+                    while let Some(a) = next.pop() {
+                        for &b in &left {
+                            if feeds(a, b) && !seen.contains(&b) {
+                                if b == to {
+                                    return true;
+                                }
+                                seen.push(b);
+                                next.push(b);
+                            }
+                        }
+                    }
+                    false
+                };
+                left.iter().position(|&i| {
+                    left.iter()
+                        .filter(|&&j| feeds(j, i))
+                        .all(|&j| reaches(i, j))
                 })
             })
-        };
-        let at = left.iter().position(|&i| !waits(i)).unwrap_or(0);
-        order.push(left.remove(at));
+            .unwrap_or(0);
+        order.push(left.remove(ready));
     }
     order
 }
@@ -2068,6 +2095,43 @@ impl TcpObserver for Dispatcher<'_> {
 
 #[cfg(test)]
 mod tests {
+    use super::{finish_order, Slot};
+
+    fn slot(consumes: &[&str], emits: &[&str]) -> Slot {
+        Slot {
+            label: String::new(),
+            instances: Vec::new(),
+            filter: crate::pipeline::Filter::default(),
+            start: false,
+            end: false,
+            named: consumes.iter().map(|s| s.to_string()).collect(),
+            emits: emits.iter().map(|s| s.to_string()).collect(),
+            failed: false,
+            finished: false,
+            received: 0,
+            warned: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn consumers_finish_after_their_emitters_and_after_a_cycle_they_hang_from() {
+        // Listed consumer first: A consumes b (from B), B consumes c (from C).
+        let chain = [slot(&["b"], &[]), slot(&["c"], &["b"]), slot(&[], &["c"])];
+        assert_eq!(finish_order(&chain), vec![2, 1, 0]);
+        // P consumes x, emitted by X and Y, which emit to each other: the cycle first (in
+        // pipeline order), P after it.
+        let cycle = [
+            slot(&["x"], &[]),
+            slot(&["y"], &["x"]),
+            slot(&["x"], &["y", "x"]),
+        ];
+        let order = finish_order(&cycle);
+        assert_eq!(order.last(), Some(&0), "{order:?}");
+        // Nothing to wait for: pipeline order.
+        let free = [slot(&[], &[]), slot(&["tcp"], &[]), slot(&[], &["z"])];
+        assert_eq!(finish_order(&free), vec![0, 1, 2]);
+    }
+
     use super::SlotSet;
 
     #[test]

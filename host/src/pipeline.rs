@@ -392,6 +392,30 @@ fn nth_entry_header(text: &str, n: usize) -> Option<usize> {
     None
 }
 
+/// Whether `line` (the text before a point on a line) holds a `#` outside a string: the
+/// point is in a comment.
+fn starts_comment(line: &str) -> bool {
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in line.chars() {
+        match quote {
+            Some(q) => {
+                if escaped {
+                    escaped = false;
+                } else if c == '\\' && q == '"' {
+                    escaped = true;
+                } else if c == q {
+                    quote = None;
+                }
+            }
+            None if c == '"' || c == '\'' => quote = Some(c),
+            None if c == '#' => return true,
+            None => {}
+        }
+    }
+    false
+}
+
 /// Where key `key` is assigned in `region` (a table's text: `key = ...` on a line of its own
 /// or inside `{ ... }`, bare or quoted).
 fn find_key(region: &str, key: &str) -> Option<usize> {
@@ -406,11 +430,12 @@ fn find_key(region: &str, key: &str) -> Option<usize> {
         .map(|i| from + i)
     {
         from = i + key.len();
-        // Not in a comment (`# max_head = ...` above the real key).
+        // Not in a comment (`# max_head = ...` above the real key): a `#` before it on its
+        // line, outside a string.
         let line = region.get(..i).map_or("", |r| {
             r.rfind('\n').map_or(r, |n| r.get(n + 1..).unwrap_or(""))
         });
-        if line.contains('#') {
+        if starts_comment(line) {
             continue;
         }
         let quoted = i > 0 && bytes.get(i - 1) == Some(&b'"');
@@ -523,7 +548,7 @@ impl LoadSpec {
             // `ports=80,8080`: the comma ends the list; what follows is not a key.
             if !part.contains('=') && (bare.parse::<u16>().is_ok() || parse_network(bare).is_ok()) {
                 return Err(err(format!(
-                    "`{bare}` is not a key: in -l, lists are joined with `+` (ports=80+8080, addresses=10.0.0.0/8+192.168.1.1)"
+                    "`{bare}` is not a key: -l splits at every comma, so its lists are joined with `+` (ports=80+8080, addresses=10.0.0.0/8+192.168.1.1); a TOML array needs a pipeline file"
                 )));
             }
             let (key, value) = match part.split_once('=') {
@@ -902,12 +927,11 @@ impl Pipeline {
             let location = format!("command line `-l {}`", spec.text);
             // `-l X` merges into the entry labelled X, else into the one entry of plugin X;
             // with several entries of plugin X it cannot tell which.
-            // (`-l` names are lower-cased, as the original's were: labels compare so too.)
-            let by_label = drafts.iter().position(|d| {
-                d.label
-                    .as_deref()
-                    .is_some_and(|l| l.to_lowercase() == spec.name)
-            });
+            // A label is the one given, else the plugin's name. (`-l` names are lower-cased,
+            // as the original's were: labels compare so too.)
+            let by_label = drafts
+                .iter()
+                .position(|d| d.label.as_deref().unwrap_or(&d.name).to_lowercase() == spec.name);
             let of_plugin: Vec<usize> = drafts
                 .iter()
                 .enumerate()
@@ -915,6 +939,20 @@ impl Pipeline {
                 .map(|(i, _)| i)
                 .collect();
             let target = match (by_label, of_plugin.as_slice()) {
+                // The label of an entry of another plugin, and the plugin of entries here:
+                // say which is meant.
+                (Some(i), others)
+                    if !others.is_empty() && drafts.get(i).is_some_and(|d| d.name != spec.name) =>
+                {
+                    errors.push(PipelineError {
+                        location: location.clone(),
+                        message: format!(
+                            "`{}` is the label of one entry and the plugin of another: give the entry a label of its own",
+                            spec.name
+                        ),
+                    });
+                    continue;
+                }
                 (Some(i), _) => Some(i),
                 (None, [i]) => Some(*i),
                 (None, []) => None,
@@ -1108,31 +1146,29 @@ impl Pipeline {
                 }
             }
         }
-        let mut labels: Vec<(&str, String)> = Vec::new();
+        let mut labels: Vec<&str> = Vec::new();
         for e in &entries {
-            // Labels also name each entry's extraction directory: two that name the same one
-            // (`a/b` and `a_b`) would mix their files.
-            let dir = crate::sink::artifacts::safe_name(&e.label);
-            if let Some((other, _)) = labels
-                .iter()
-                .find(|(l, d)| *l == e.label.as_str() || *d == dir)
-            {
+            if labels.contains(&e.label.as_str()) {
                 errors.push(PipelineError {
                     location: e.location.clone(),
-                    message: if *other == e.label.as_str() {
-                        format!(
-                            "two entries are labelled `{}`: give one a distinct `label`",
-                            e.label
-                        )
-                    } else {
-                        format!(
-                            "labels `{other}` and `{}` both name the extraction directory `{dir}`: give one a distinct `label`",
-                            e.label
-                        )
-                    },
+                    message: format!(
+                        "two entries are labelled `{}`: give one a distinct `label`",
+                        e.label
+                    ),
                 });
             }
-            labels.push((&e.label, dir));
+            labels.push(&e.label);
+        }
+        // The same event twice in `events` is a slip (it is delivered once).
+        for e in &entries {
+            for (i, event) in e.events.iter().enumerate() {
+                if e.events.iter().take(i).filter(|x| *x == event).count() == 1 {
+                    errors.push(PipelineError {
+                        location: e.location.clone(),
+                        message: format!("`events` lists `{event}` more than once"),
+                    });
+                }
+            }
         }
         // Output directories are made when the run starts; one that names a file cannot be.
         for (dir, key) in [
@@ -1148,17 +1184,6 @@ impl Pipeline {
                             "[output] `{key}`: {} exists and is not a directory",
                             path.display()
                         ),
-                    });
-                }
-            }
-        }
-        // The same event twice in `events` is a slip (it is delivered once).
-        for e in &entries {
-            for (i, event) in e.events.iter().enumerate() {
-                if e.events.iter().take(i).any(|x| x == event) {
-                    errors.push(PipelineError {
-                        location: e.location.clone(),
-                        message: format!("`events` lists `{event}` twice"),
                     });
                 }
             }
@@ -1301,7 +1326,10 @@ fn list_items(text: &str) -> Result<Vec<&str>, String> {
 
 /// `10.0.0.0/8`, `192.168.1.1`, `2001:db8::/32`.
 fn parse_network(text: &str) -> Result<(IpAddr, u8), String> {
-    if text.trim().contains(char::is_whitespace) {
+    if text
+        .split('/')
+        .any(|p| p.trim().contains(char::is_whitespace))
+    {
         return Err(format!(
             "address `{text}`: addresses are separated by `+` or `,`, not spaces"
         ));

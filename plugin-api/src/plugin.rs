@@ -89,11 +89,18 @@ fn key_at(text: &str, at: usize) -> Option<String> {
     let before = text.get(..at)?;
     let line_start = before.rfind('\n').map_or(0, |i| i + 1);
     let line = text.get(line_start..)?.lines().next()?.trim();
+    // `[table]` or `[[array.of.tables]]` (an entry of it): a key path, not a line of a
+    // multi-line array (`[1, 2],`).
     let header = |l: &str| {
-        l.strip_prefix('[')
-            .filter(|h| !h.starts_with('['))
-            .and_then(|h| h.split(']').next())
-            .map(|h| h.trim().to_string())
+        let inner = l
+            .strip_prefix("[[")
+            .and_then(|h| h.strip_suffix("]]"))
+            .or_else(|| l.strip_prefix('[').and_then(|h| h.strip_suffix(']')))?
+            .trim();
+        let path = inner
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-.\"' ".contains(c));
+        (path && !inner.is_empty()).then(|| inner.to_string())
     };
     if let Some(table) = header(line) {
         return (!table.is_empty()).then_some(table);
@@ -470,5 +477,11 @@ mod key_tests {
         assert_eq!(key_at(text, at("5")).as_deref(), Some("max_head"));
         assert_eq!(key_at(text, at("[extra]")).as_deref(), Some("extra"));
         assert_eq!(key_at(text, at("1\n")).as_deref(), Some("extra.deep"));
+        // An array of tables, and a multi-line array whose lines look like headers.
+        let text = "x = 1\n[y]\nz = [\n  [1, 2],\n]\nw = 3\n[[list]]\na = \"bad\"\n";
+        let at = |s: &str| text.find(s).unwrap();
+        assert_eq!(key_at(text, at("\"bad")).as_deref(), Some("list.a"));
+        assert_eq!(key_at(text, at("[[list")).as_deref(), Some("list"));
+        assert_eq!(key_at(text, at("3\n")).as_deref(), Some("y.w"));
     }
 }

@@ -346,3 +346,42 @@ fn a_byte_order_mark_is_not_a_column() {
     let e = first_error("\u{feff}bogus = 1\n");
     assert_eq!(e.location, "p.toml:1:1");
 }
+
+#[test]
+fn a_quick_form_reaches_an_unlabelled_entry_and_refuses_a_label_that_is_a_plugin() {
+    let source = |spec: &str| PipelineSource {
+        plugin_dirs: vec![std::env::temp_dir().join("netan-no-plugins-here")],
+        specs: vec![LoadSpec::parse(spec).unwrap()],
+        ..Default::default()
+    };
+    let cmd_errors = |text: &str, spec: &str| -> Vec<String> {
+        match Pipeline::from_text("p.toml", text, false, &source(spec)) {
+            Ok(_) => Vec::new(),
+            Err(e) => {
+                e.0.into_iter()
+                    .filter(|e| e.location.starts_with("command line"))
+                    .map(|e| e.message)
+                    .collect()
+            }
+        }
+    };
+    // The unlabelled entry's label is its plugin's name.
+    let two = "[[plugin]]\nname = \"http\"\n\n[[plugin]]\nname = \"http\"\nlabel = \"h2\"\n";
+    assert_eq!(cmd_errors(two, "http,max_head=1000"), Vec::<String>::new());
+    // A label that is another entry's plugin.
+    let crossed = "[[plugin]]\nname = \"http\"\nlabel = \"smtp\"\n\n[[plugin]]\nname = \"smtp\"\nlabel = \"mail\"\n";
+    let errors = cmd_errors(crossed, "smtp,max_line=2000");
+    assert_eq!(errors.len(), 1, "{errors:?}");
+    assert!(errors[0].contains("the label of one entry and the plugin of another"));
+}
+
+#[test]
+fn spaces_around_a_prefix_slash_and_hashes_in_strings_are_not_mistakes() {
+    let f = Filter::parse(None, Some("10.0.0.0 / 8")).unwrap();
+    assert_eq!(f.networks, vec![("10.0.0.0".parse().unwrap(), 8)]);
+    let region = "config = { url = \"http://x/#a\", max_head = 0 }\n";
+    let at = find_key(region, "max_head").unwrap();
+    assert_eq!(region.get(at..at + 8), Some("max_head"));
+    let region = "# max_head = 1\nmax_head = 2\n";
+    assert_eq!(find_key(region, "max_head"), Some(15));
+}

@@ -59,6 +59,20 @@ pub fn safe_name(name: &str) -> String {
     s
 }
 
+/// The directory of entry `label`'s files: the label itself when it is a safe name, else
+/// its safe form and a digest of the label (FNV-1a), so that labels that differ only in
+/// what is not safe (`a/b`, `a_b`; `веб`, `пчт`) keep apart.
+pub fn entry_dir_name(label: &str) -> String {
+    let safe = safe_name(label);
+    if safe == label {
+        return safe;
+    }
+    let hash = label.bytes().fold(0x811c_9dc5_u32, |h, b| {
+        (h ^ u32::from(b)).wrapping_mul(0x0100_0193)
+    });
+    format!("{safe}-{hash:08x}")
+}
+
 impl Artifacts {
     /// Extraction into `dir` (created when the first file is written).
     pub fn new(dir: PathBuf, max_total: u64) -> Artifacts {
@@ -87,7 +101,7 @@ impl Artifacts {
                 self.bytes, self.max_total
             ));
         }
-        let sub = self.dir.join(safe_name(label));
+        let sub = self.dir.join(entry_dir_name(label));
         std::fs::create_dir_all(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
         self.counter += 1;
         let session = session.map_or("x".to_string(), |s| s.to_string());
