@@ -929,53 +929,63 @@ fn a_config_error_in_a_sub_table_is_located_there() {
     }
 }
 
+/// `text` is in what `netan WITH` (which succeeds) says on stderr, not in what `netan
+/// WITHOUT` says.
+fn said_only_by(with: &[&str], without: &[&str], text: &str) {
+    let out = run(with);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(err.contains(text), "{with:?}: {err}");
+    let out = run(without);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains(text), "{without:?}: {err}");
+}
+
 /// A consumer that received none of its events gets a note: here the emitter is configured
 /// not to emit them, which nothing else would show.
 #[test]
 fn a_consumer_that_received_no_event_is_noted() {
     let http = root().join("examples/captures/http-pipelining.pcap");
     let http = http.to_str().unwrap();
-    let note = "plugin `http-perf` received no http_transaction event";
-    let out = run(&[
-        "run",
-        "-l",
-        "http,transactions=false",
-        "-l",
-        "http-perf",
-        http,
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(note));
-    let out = run(&["run", "-l", "http", "-l", "http-perf", http]);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains(note));
+    said_only_by(
+        &[
+            "run",
+            "-l",
+            "http,transactions=false",
+            "-l",
+            "http-perf",
+            http,
+        ],
+        &["run", "-l", "http", "-l", "http-perf", http],
+        "plugin `http-perf` received no http_transaction event",
+    );
 }
 
 #[test]
 fn an_entry_the_selection_leaves_nothing_to_is_warned_about() {
     let smtp = root().join("examples/captures/smtp.pcap");
     let smtp = smtp.to_str().unwrap();
-    let warning = "plugin `portcount` (ports 80) and the selection (ports 25) share no port";
-    let out = run(&[
-        "run",
-        "-q",
-        "-l",
-        "portcount,ports=80",
-        "--ports",
-        "25",
-        smtp,
-    ]);
-    assert_eq!(out.status.code(), Some(0));
-    assert!(String::from_utf8_lossy(&out.stderr).contains(warning));
-    let out = run(&[
-        "run",
-        "-q",
-        "-l",
-        "portcount,ports=80+25",
-        "--ports",
-        "25",
-        smtp,
-    ]);
-    assert!(!String::from_utf8_lossy(&out.stderr).contains("share no port"));
+    said_only_by(
+        &[
+            "run",
+            "-q",
+            "-l",
+            "portcount,ports=80",
+            "--ports",
+            "25",
+            smtp,
+        ],
+        &[
+            "run",
+            "-q",
+            "-l",
+            "portcount,ports=80+25",
+            "--ports",
+            "25",
+            smtp,
+        ],
+        "plugin `portcount` (ports 80) and the selection (ports 25) share no port",
+    );
 }
 
 /// `--stats` to a named pipe: checked before the run without being opened (an early open
@@ -990,19 +1000,13 @@ fn stats_go_to_a_named_pipe() {
         std::thread::spawn(move || std::fs::read_to_string(fifo).unwrap())
     };
     let smtp = root().join("examples/captures/smtp.pcap");
-    let out = run(&[
+    run_ok(&[
         "flows",
         "-q",
         "--stats",
         fifo.to_str().unwrap(),
         smtp.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let text = reader.join().unwrap();
     let stats: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(stats["netan_version"], env!("CARGO_PKG_VERSION"), "{text}");
@@ -1021,7 +1025,7 @@ fn labels_that_differ_only_in_unsafe_characters_extract_apart() {
     .unwrap();
     let out_dir = dir.path().join("ex");
     let http = root().join("examples/captures/http-pipelining.pcap");
-    let out = run(&[
+    run_ok(&[
         "run",
         "-q",
         "-p",
@@ -1030,12 +1034,6 @@ fn labels_that_differ_only_in_unsafe_characters_extract_apart() {
         out_dir.to_str().unwrap(),
         http.to_str().unwrap(),
     ]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     let mut dirs: Vec<String> = std::fs::read_dir(&out_dir)
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
