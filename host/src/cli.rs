@@ -109,7 +109,8 @@ pub struct PluginsArgs {
 #[derive(Debug, Args, Clone)]
 pub struct CaptureArgs {
     /// Capture files (pcap or pcapng, optionally gzip-compressed), directories (their files
-    /// named *.pcap, *.pcapng, *.cap, *.gz, in name order) or `-` for standard input
+    /// named *.pcap, *.pcapng, *.cap, *.dmp, *.gz, in name order; not hidden files, not
+    /// subdirectories) or `-` for standard input
     /// (`tcpdump -w - | netan run -`). All are analysed as one timeline, in the order given,
     /// with TCP sessions carried from one file to the next.
     #[arg(required = true, value_name = "CAPTURE")]
