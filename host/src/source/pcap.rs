@@ -26,6 +26,8 @@ pub(super) struct PcapState {
     nanos: bool,
     little: bool,
     max_len: u32,
+    /// The file header's snap length (0: none given).
+    snaplen: u32,
 }
 
 impl PcapState {
@@ -63,6 +65,7 @@ impl PcapState {
             nanos: header.ts_resolution == TsResolution::NanoSecond,
             little: header.endianness == Endianness::Little,
             max_len: header.snaplen.max(LIBPCAP_MAX_SNAPLEN),
+            snaplen: header.snaplen,
             parser,
         })
     }
@@ -99,12 +102,28 @@ impl PcapState {
                 offset,
                 reason: format!(
                     "captured length {incl_len} exceeds the largest plausible record ({} bytes)",
-                    self.max_len
+                    self.max_len.min(MAX_RECORD_LEN as u32)
                 ),
             });
         }
         let total = RECORD_HEADER_LEN + incl_len as usize;
         if !buf.fill(total).map_err(io_err)? {
+            // A capture cut while it was written ends inside a record of a plausible length;
+            // one that claims more than the snap length and than is left is a corrupt length
+            // in mid-file, whose rest would otherwise be dropped with only a warning.
+            let present = buf.available().len();
+            if self.snaplen > 0 && incl_len > self.snaplen {
+                return Err(CaptureError::Corrupt {
+                    path: path.to_path_buf(),
+                    what: "record",
+                    offset,
+                    reason: format!(
+                        "captured length {incl_len} is more than the snap length {} and than the file holds ({} bytes after the record header): a corrupt length; the rest of the file was not read",
+                        self.snaplen,
+                        present.saturating_sub(RECORD_HEADER_LEN)
+                    ),
+                });
+            }
             return Ok(Step::Truncated(Truncation {
                 offset,
                 present: buf.available().len(),

@@ -333,5 +333,16 @@ fn block_len<R: Read>(
             stream_cut: false,
         }));
     }
+    // The total length is written at both ends of a block: a block whose lengths differ is
+    // corrupt, and trusting the first would swallow the blocks it wrongly covers in silence.
+    let trailer = super::u32_at(buf.available(), len - 4, little).unwrap_or(0) as usize;
+    if trailer != len {
+        return Err(CaptureError::Corrupt {
+            path: path.to_path_buf(),
+            what: "block",
+            offset,
+            reason: format!("block total lengths differ: {len} at its start, {trailer} at its end"),
+        });
+    }
     Ok(Ok((len, little)))
 }

@@ -202,6 +202,33 @@ fn pcap_cut_inside_a_record_is_a_truncation_not_an_error() {
     assert_eq!((t.offset, t.present, t.expected), (24 + 16 + 5, 25, 29));
 }
 
+/// A record that claims more than the snap length (65535 here) and more than is left is a
+/// corrupt length in mid-file, not a capture cut while it was written: an error, not a
+/// warning that would drop the rest of the file quietly.
+#[test]
+fn pcap_record_longer_than_the_snap_length_and_the_file_is_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = pcap(false, false, 1, &[(1, 0, b"ok", 2)]);
+    let at = bytes.len() as u64;
+    bytes.extend_from_slice(&[0; 8]);
+    bytes.extend_from_slice(&200_000u32.to_le_bytes());
+    bytes.extend_from_slice(&200_000u32.to_le_bytes());
+    bytes.extend(std::iter::repeat_n(7u8, 5000));
+    let (frames, trunc, err) = read_all(&write(&dir, "midfile.pcap", &bytes));
+    assert_eq!(frames.len(), 1);
+    assert!(trunc.is_none());
+    match err {
+        Some(CaptureError::Corrupt { offset, reason, .. }) => {
+            assert_eq!(offset, at);
+            assert!(
+                reason.contains("more than the snap length 65535"),
+                "{reason}"
+            );
+        }
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
+
 #[test]
 fn pcap_with_an_absurd_record_length_is_corrupt_at_its_offset() {
     let dir = tempfile::tempdir().unwrap();
@@ -385,6 +412,31 @@ fn pcapng_with_a_bad_block_length_is_corrupt() {
     let (_, _, err) = read_all(&write(&dir, "bad.pcapng", &ng.out));
     match err {
         Some(CaptureError::Corrupt { offset, .. }) => assert_eq!(offset, at as u64),
+        other => panic!("expected corruption, got {other:?}"),
+    }
+}
+
+/// A block whose leading length covers the next block (its trailing length says otherwise)
+/// is corrupt at its offset: trusting the leading one would swallow a packet in silence.
+#[test]
+fn pcapng_block_lengths_that_differ_at_the_two_ends_are_corrupt() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ng = Ng::new(false);
+    ng.interface(1, None);
+    ng.packet(0, 1, &[1; 20]);
+    let at = ng.out.len();
+    ng.packet(0, 2, &[2; 20]);
+    let second = ng.out.len() - at;
+    ng.packet(0, 3, &[3; 20]);
+    let swallowing = (second * 2) as u32;
+    ng.out[at + 4..at + 8].copy_from_slice(&swallowing.to_le_bytes());
+    let (frames, _, err) = read_all(&write(&dir, "swallow.pcapng", &ng.out));
+    assert_eq!(frames.len(), 1, "the first packet only");
+    match err {
+        Some(CaptureError::Corrupt { offset, reason, .. }) => {
+            assert_eq!(offset, at as u64);
+            assert!(reason.contains("lengths differ"), "{reason}");
+        }
         other => panic!("expected corruption, got {other:?}"),
     }
 }
