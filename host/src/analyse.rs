@@ -191,7 +191,12 @@ pub fn analyse(
                     if keeps_input {
                         obs.input_frame(frame.data, frame.data_offset);
                     }
-                    if let Some(pkt) = decoder.decode(frame.ts, frame.linktype, frame.data) {
+                    if let Some(pkt) = decoder.decode_frame(
+                        frame.ts,
+                        frame.linktype,
+                        frame.data,
+                        frame.orig_len as usize > frame.data.len(),
+                    ) {
                         if select_any
                             || options
                                 .select

@@ -80,6 +80,8 @@ pub fn stats_json(report: &RunReport) -> serde_json::Value {
             "unsupported_linktypes": linktypes,
             "truncated_segments": d.truncated_segments,
             "truncated_bytes": d.truncated_bytes,
+            "overstated_segments": d.overstated_segments,
+            "overstated_bytes": d.overstated_bytes,
             "tunnelled": d.tunnelled,
         },
         "ip_fragments": {
@@ -185,6 +187,13 @@ pub fn summary(report: &RunReport) -> String {
             s,
             "netan: {} segments cut by the snap length ({} payload bytes not captured)",
             d.truncated_segments, d.truncated_bytes
+        );
+    }
+    if d.overstated_segments > 0 {
+        let _ = writeln!(
+            s,
+            "netan: {} segments of complete frames whose IP length claims {} bytes more than the frame holds: taken as the frame's",
+            d.overstated_segments, d.overstated_bytes
         );
     }
     let f = &report.defrag;

@@ -156,6 +156,12 @@ pub struct DecodeStats {
     pub truncated_segments: u64,
     /// Payload bytes lost to the snap length.
     pub truncated_bytes: u64,
+    /// TCP segments of complete frames (not cut by the snap length) whose IP length claims
+    /// more than the frame holds: taken as what the frame holds (no bytes are invented as
+    /// missing; a real loss still shows in the sequence numbers).
+    pub overstated_segments: u64,
+    /// What those IP lengths claimed beyond the frames.
+    pub overstated_bytes: u64,
     /// Frames that came out of a VXLAN tunnel.
     pub tunnelled: u64,
 }
@@ -223,6 +229,19 @@ impl Decoder {
         linktype: u32,
         frame: &'a [u8],
     ) -> Option<TcpPacket<'a>> {
+        self.decode_frame(ts, linktype, frame, true)
+    }
+
+    /// [`Decoder::decode`], knowing whether the frame was `cut` by the snap length (its
+    /// original length is larger than what was captured). Only a cut frame can be missing
+    /// bytes that its IP header counts.
+    pub fn decode_frame<'a>(
+        &'a mut self,
+        ts: u64,
+        linktype: u32,
+        frame: &'a [u8],
+        cut: bool,
+    ) -> Option<TcpPacket<'a>> {
         self.stats.frames += 1;
         let result = decode_frame(
             &self.options,
@@ -233,8 +252,13 @@ impl Decoder {
             frame,
         );
         match result {
-            Ok(p) => {
+            Ok(mut p) => {
                 self.stats.tcp += 1;
+                if p.missing > 0 && !cut {
+                    self.stats.overstated_segments += 1;
+                    self.stats.overstated_bytes += u64::from(p.missing);
+                    p.missing = 0;
+                }
                 if p.missing > 0 {
                     self.stats.truncated_segments += 1;
                     self.stats.truncated_bytes += u64::from(p.missing);

@@ -280,3 +280,29 @@ fn every_prefix_and_every_byte_flip_of_a_frame_decodes_without_panicking() {
     }
     assert!(d.stats.frames > 1000);
 }
+
+/// A complete frame (not cut by the snap length) whose IPv4 total length claims more than it
+/// holds: its payload is what the frame holds, nothing is counted missing (no invented gap),
+/// and the overstatement is counted. The same bytes in a frame the snap length cut are a cut.
+#[test]
+fn an_ip_length_beyond_a_complete_frame_is_not_missing_payload() {
+    let mut frame = tcp_frame(&[b'x'; 10]);
+    let total = u16::from_be_bytes([frame[16], frame[17]]) + 950;
+    frame[16..18].copy_from_slice(&total.to_be_bytes());
+    let mut d = decoder();
+    let p = d
+        .decode_frame(0, link::linktype::ETHERNET, &frame, false)
+        .unwrap();
+    assert_eq!((p.payload.len(), p.missing), (10, 0));
+    assert_eq!(
+        (d.stats.overstated_segments, d.stats.overstated_bytes),
+        (1, 950)
+    );
+    assert_eq!(d.stats.truncated_segments, 0);
+    let mut d = decoder();
+    let p = d
+        .decode_frame(0, link::linktype::ETHERNET, &frame, true)
+        .unwrap();
+    assert_eq!(p.missing, 950);
+    assert_eq!(d.stats.truncated_segments, 1);
+}
