@@ -318,7 +318,7 @@ pub fn summary(report: &RunReport) -> String {
     if !report.skipped_files.is_empty() {
         let _ = writeln!(
             s,
-            "netan: {} files in input directories passed over (not named like captures)",
+            "netan: {} entries of input directories passed over (not named like captures, or not regular files: subdirectories, dangling links, pipes; listed under skipped_files in --stats)",
             report.skipped_files.len()
         );
     }

@@ -563,7 +563,10 @@ pub fn expand_inputs(args: &[PathBuf]) -> Result<InputList, CaptureError> {
                 source,
             })?;
             let path = entry.path();
+            // Only regular files are read: a subdirectory (not searched), a dangling link or a
+            // named pipe (which would wait for a writer) is passed over, and listed as such.
             if !path.is_file() {
+                list.skipped.push(path);
                 continue;
             }
             let name = entry.file_name().to_string_lossy().to_lowercase();

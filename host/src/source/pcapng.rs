@@ -117,10 +117,16 @@ impl Interface {
         })
     }
 
-    fn nanos(&self, units: u64) -> u64 {
-        let ns = i128::from(units) * 1_000_000_000 / self.units_per_sec as i128;
-        let ns = ns + i128::from(self.offset_secs) * 1_000_000_000;
-        u64::try_from(ns.max(0)).unwrap_or(u64::MAX)
+    /// The capture time of `units` in nanoseconds since the epoch; `None` when it cannot be
+    /// one: a resolution finer than 10^-18 s (`if_tsresol` 10^39 or 2^127 would read every
+    /// time as 0), or an offset (`if_tsoffset`) that puts it before 1970 or past 2554.
+    fn nanos(&self, units: u64) -> Option<u64> {
+        let per_sec = i128::try_from(self.units_per_sec)
+            .ok()
+            .filter(|&u| u <= 1_000_000_000_000_000_000)?;
+        let ns = i128::from(units) * 1_000_000_000 / per_sec;
+        let ns = ns.checked_add(i128::from(self.offset_secs).checked_mul(1_000_000_000)?)?;
+        u64::try_from(ns).ok()
     }
 }
 
@@ -240,7 +246,12 @@ impl PcapNgState {
                         }
                         Some(iface) => {
                             if let Some(units) = units {
-                                self.last_ts = iface.nanos(units);
+                                // A time that cannot be one is counted; the frame keeps the
+                                // last good time (never 0 or the end of time).
+                                match iface.nanos(units) {
+                                    Some(ns) => self.last_ts = ns,
+                                    None => counters.invalid_timestamp += 1,
+                                }
                             }
                             let mut orig_len = orig_len;
                             if (orig_len as usize) < caplen {

@@ -185,6 +185,23 @@ fn pcap_out_of_range_microseconds_are_carried_and_counted() {
     assert_eq!(f.counters().invalid_timestamp, 1);
 }
 
+/// A pcapng resolution finer than 10^-18 s cannot give a time (it read every time as 0):
+/// each such time is counted, and the frame keeps the last good time.
+#[test]
+fn pcapng_times_that_cannot_be_times_are_counted() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut ng = Ng::new(false);
+    ng.interface(1, Some(6)); // microseconds
+    ng.interface(1, Some(39)); // 10^-39 s
+    ng.packet(0, 5_000_000, &[1; 20]);
+    ng.packet(1, 123, &[2; 20]);
+    let p = write(&dir, "tsresol.pcapng", &ng.out);
+    let mut f = CaptureFile::open(&p).unwrap();
+    assert_eq!(f.next_frame().unwrap().unwrap().ts, 5_000_000_000);
+    assert_eq!(f.next_frame().unwrap().unwrap().ts, 5_000_000_000);
+    assert_eq!(f.counters().invalid_timestamp, 1);
+}
+
 #[test]
 fn pcap_cut_inside_a_record_is_a_truncation_not_an_error() {
     let dir = tempfile::tempdir().unwrap();
@@ -530,6 +547,26 @@ fn directories_expand_to_their_captures_in_name_order() {
         .collect();
     assert_eq!(names, vec!["a.pcapng", "b.pcap", "c.pcap.gz"]);
     assert_eq!(list.skipped.len(), 2);
+}
+
+/// Entries named like captures that are not regular files (a subdirectory, a dangling link)
+/// are passed over and listed, not dropped without a trace.
+#[cfg(unix)]
+#[test]
+fn directory_entries_that_are_not_files_are_listed_as_passed_over() {
+    let dir = tempfile::tempdir().unwrap();
+    write(&dir, "a.pcap", b"");
+    std::fs::create_dir(dir.path().join("sub.pcap")).unwrap();
+    std::os::unix::fs::symlink(dir.path().join("gone"), dir.path().join("g.pcap")).unwrap();
+    let list = expand_inputs(&[dir.path().to_path_buf()]).unwrap();
+    assert_eq!(list.files.len(), 1);
+    let mut skipped: Vec<String> = list
+        .skipped
+        .iter()
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    skipped.sort();
+    assert_eq!(skipped, vec!["g.pcap", "sub.pcap"]);
 }
 
 #[test]
