@@ -58,6 +58,19 @@ impl PcapState {
         })?;
         buf.consume(FILE_HEADER_LEN);
         let header: PcapHeader = parser.header();
+        // Every pcap writer since 1998 writes 2.4; libpcap and Wireshark refuse other major
+        // versions, whose records may be laid out otherwise.
+        if header.version_major != 2 {
+            return Err(CaptureError::Corrupt {
+                path: path.to_path_buf(),
+                what: "file header",
+                offset: 0,
+                reason: format!(
+                    "pcap version {}.{}: only 2.x is read",
+                    header.version_major, header.version_minor
+                ),
+            });
+        }
         Ok(PcapState {
             // The upper bits of the field carry FCS information (libpcap's LT_FCS_*); the
             // link type is the low 16 bits (LT_LINKTYPE).

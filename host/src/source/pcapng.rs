@@ -196,6 +196,15 @@ impl PcapNgState {
             let kind = f.u32(0).unwrap_or(0);
             let frame = match kind {
                 SECTION_HEADER => {
+                    // A reader must not read a section of another major version (pcapng
+                    // specification, section header block).
+                    let major = f.u16(12).unwrap_or(0);
+                    if major != 1 {
+                        return Err(corrupt(format!(
+                            "section header version {major}.{}: only 1.x is pcapng",
+                            f.u16(14).unwrap_or(0)
+                        )));
+                    }
                     self.interfaces.clear();
                     None
                 }

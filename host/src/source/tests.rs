@@ -277,6 +277,27 @@ fn non_captures_and_empty_files_are_refused_with_their_name() {
     assert!(e.to_string().contains("missing.pcap"));
 }
 
+/// Other major versions are refused, as libpcap and Wireshark refuse them: their records may
+/// be laid out otherwise.
+#[test]
+fn other_major_versions_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut bytes = pcap(false, false, 1, &[(1, 0, b"ok", 2)]);
+    bytes[4..6].copy_from_slice(&9u16.to_le_bytes());
+    let (frames, _, err) = read_all(&write(&dir, "v9.pcap", &bytes));
+    assert!(frames.is_empty());
+    let err = err.expect("refused").to_string();
+    assert!(err.contains("pcap version 9.4"), "{err}");
+    let mut ng = Ng::new(false);
+    ng.interface(1, None);
+    ng.packet(0, 1, &[1; 20]);
+    ng.out[12..14].copy_from_slice(&2u16.to_le_bytes());
+    let (frames, _, err) = read_all(&write(&dir, "v2.pcapng", &ng.out));
+    assert!(frames.is_empty());
+    let err = err.expect("refused").to_string();
+    assert!(err.contains("section header version 2.0"), "{err}");
+}
+
 #[test]
 fn pcap_header_only_is_an_empty_capture() {
     let dir = tempfile::tempdir().unwrap();
