@@ -93,15 +93,17 @@ pub enum Skip {
     LinkTruncated,
     /// The frame carries no IP (ARP, LLDP, STP, ...).
     NotIp,
-    /// The IP header is cut short.
+    /// The IP header is cut short by the snap length.
     IpTruncated,
-    /// The IP header is invalid (bad version, header length, ...).
+    /// The IP header is invalid (bad version, header length, ...), or cut short in a frame
+    /// the snap length did not cut.
     IpInvalid,
     /// An IP packet of another protocol (UDP, ICMP, ...).
     NotTcp,
     /// The TCP header is cut short by the snap length.
     TcpTruncated,
-    /// The TCP header is invalid (data offset below 5 words).
+    /// The TCP header is invalid (data offset below 5 words), or cut short in a frame the
+    /// snap length did not cut.
     TcpInvalid,
     /// An IP fragment held until its datagram is complete (not lost: counted separately).
     FragmentHeld,
@@ -266,6 +268,13 @@ impl Decoder {
                 Some(p)
             }
             Err(reason) => {
+                // A header cut short in a frame the snap length did not cut was not cut by
+                // the capture: it is malformed.
+                let reason = match reason {
+                    Skip::IpTruncated if !cut => Skip::IpInvalid,
+                    Skip::TcpTruncated if !cut => Skip::TcpInvalid,
+                    other => other,
+                };
                 if let Some(c) = self.stats.skipped.get_mut(reason as usize) {
                     *c += 1;
                 }

@@ -306,3 +306,29 @@ fn an_ip_length_beyond_a_complete_frame_is_not_missing_payload() {
     assert_eq!(p.missing, 950);
     assert_eq!(d.stats.truncated_segments, 1);
 }
+
+/// A TCP header cut short is `tcp_truncated` only in a frame the snap length cut; in a
+/// complete frame it is malformed: `tcp_invalid`.
+#[test]
+fn a_header_cut_short_in_a_complete_frame_is_invalid_not_truncated() {
+    let frame = tcp_frame(b"");
+    // Ethernet 14 + IPv4 20 + 10 bytes of the TCP header, the IP length shrunk to match.
+    let mut short = frame[..44].to_vec();
+    short[16..18].copy_from_slice(&30u16.to_be_bytes());
+    let mut d = decoder();
+    assert!(d
+        .decode_frame(0, link::linktype::ETHERNET, &short, false)
+        .is_none());
+    assert_eq!(
+        (
+            d.stats.skipped(Skip::TcpInvalid),
+            d.stats.skipped(Skip::TcpTruncated)
+        ),
+        (1, 0)
+    );
+    let mut d = decoder();
+    assert!(d
+        .decode_frame(0, link::linktype::ETHERNET, &frame[..44], true)
+        .is_none());
+    assert_eq!(d.stats.skipped(Skip::TcpTruncated), 1);
+}
