@@ -238,10 +238,19 @@ impl<R: Read> ByteBuffer<R> {
     /// Not enough bytes are left: the read error that ended the input (with where), or
     /// `Ok(false)` at a clean end.
     fn failure(&mut self) -> io::Result<bool> {
+        let (record, end) = (self.base + self.start as u64, self.base + self.end as u64);
         match self.failed.take() {
+            // Between records: where reading stopped. Inside one: where that record starts
+            // (what was lost), and how far the readable part went.
+            Some(e) if record == end => Err(io::Error::new(
+                e.kind(),
+                format!("{e} (after byte offset {end})"),
+            )),
             Some(e) => Err(io::Error::new(
                 e.kind(),
-                format!("{e} (after byte offset {})", self.base + self.end as u64),
+                format!(
+                    "{e} (in the record at byte offset {record}; the readable part ends at byte offset {end})"
+                ),
             )),
             None => Ok(false),
         }
@@ -289,6 +298,48 @@ mod tests {
             self.data = &self.data[n..];
             Ok(n)
         }
+    }
+
+    /// A reader that fails after `ok` bytes.
+    struct Failing<'a> {
+        data: &'a [u8],
+        ok: usize,
+    }
+
+    impl Read for Failing<'_> {
+        fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+            if self.ok == 0 {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    "corrupt deflate",
+                ));
+            }
+            let n = self.ok.min(out.len()).min(self.data.len());
+            out[..n].copy_from_slice(&self.data[..n]);
+            self.data = &self.data[n..];
+            self.ok -= n;
+            Ok(n)
+        }
+    }
+
+    /// A read error inside a record names where the record starts (what was lost), not only
+    /// where the readable bytes end.
+    #[test]
+    fn a_read_error_inside_a_record_names_the_records_offset() {
+        let data: Vec<u8> = (0..=255).collect();
+        let mut b = ByteBuffer::new(Failing {
+            data: &data,
+            ok: 150,
+        });
+        assert!(b.fill(100).unwrap());
+        b.consume(100);
+        let err = b.fill(100).unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "in the record at byte offset 100; the readable part ends at byte offset 150"
+            ),
+            "{err}"
+        );
     }
 
     /// A reader whose reads after the first `ok` bytes are interrupted by a signal, `times`
