@@ -322,10 +322,19 @@ fn ip<'a>(
     depth: usize,
 ) -> Result<TcpPacket<'a>, Skip> {
     use etherparse::err::ip::LaxHeaderSliceError;
-    let (slice, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
+    let (slice, ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
         LaxHeaderSliceError::Len(_) => Skip::IpTruncated,
         LaxHeaderSliceError::Content(_) => Skip::IpInvalid,
     })?;
+    // An extension header that cannot be read (IPv6's, or an IPv4 Authentication Header)
+    // hides the protocol: the packet is cut or malformed, not "another protocol". Not for
+    // fragments, whose headers are read after reassembly.
+    if let Some((e, _)) = ext_err.filter(|_| !slice.payload().fragmented) {
+        return Err(match e {
+            etherparse::err::ipv6_exts::HeaderSliceError::Len(_) => Skip::IpTruncated,
+            etherparse::err::ipv6_exts::HeaderSliceError::Content(_) => Skip::IpInvalid,
+        });
+    }
     let src = slice.source_addr();
     let dst = slice.destination_addr();
     let payload = slice.payload();

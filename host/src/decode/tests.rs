@@ -332,3 +332,33 @@ fn a_header_cut_short_in_a_complete_frame_is_invalid_not_truncated() {
         .is_none());
     assert_eq!(d.stats.skipped(Skip::TcpTruncated), 1);
 }
+
+/// An IPv6 extension header that runs past the packet hides its protocol: the packet is
+/// malformed (in a complete frame), not "another protocol than TCP".
+#[test]
+fn an_unreadable_extension_header_is_an_invalid_packet_not_another_protocol() {
+    let builder = PacketBuilder::ipv6(
+        [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+        [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
+        64,
+    )
+    .tcp(1234, 443, 5, 100);
+    let mut ip = Vec::new();
+    builder.write(&mut ip, b"").unwrap();
+    // A hop-by-hop header claiming 8 * (1 + 200) bytes, where the packet has 8.
+    let mut bad = ip[..40].to_vec();
+    bad[6] = 0;
+    bad[4..6].copy_from_slice(&8u16.to_be_bytes());
+    bad.extend_from_slice(&[6, 200, 1, 4, 0, 0, 0, 0]);
+    let mut d = decoder();
+    assert!(d
+        .decode_frame(0, link::linktype::RAW, &bad, false)
+        .is_none());
+    assert_eq!(
+        (
+            d.stats.skipped(Skip::IpInvalid),
+            d.stats.skipped(Skip::NotTcp)
+        ),
+        (1, 0)
+    );
+}
