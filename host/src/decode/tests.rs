@@ -102,8 +102,10 @@ fn ipv4_total_length_zero_takes_the_captured_length() {
     assert_eq!(p.payload, b"segmentation offload");
 }
 
-#[test]
-fn ipv6_with_an_extension_header_is_decoded() {
+/// A raw IPv6 packet (2001:db8::1 port 1234 to fe80::2 port 443) carrying `payload` over TCP,
+/// with a hop-by-hop options header whose length byte is `units` (8 * (1 + units) bytes
+/// claimed; 8 written) between the IPv6 header and TCP.
+fn ipv6_with_hop_by_hop(payload: &[u8], units: u8) -> Vec<u8> {
     let builder = PacketBuilder::ipv6(
         [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
         [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
@@ -111,14 +113,19 @@ fn ipv6_with_an_extension_header_is_decoded() {
     )
     .tcp(1234, 443, 5, 100);
     let mut ip = Vec::new();
-    builder.write(&mut ip, b"v6").unwrap();
-    // Insert a hop-by-hop options header (8 bytes) between the IPv6 header and TCP.
+    builder.write(&mut ip, payload).unwrap();
     let mut with_ext = ip[..40].to_vec();
     with_ext[6] = 0; // next header: hop-by-hop
     let payload_len = u16::from_be_bytes([ip[4], ip[5]]) + 8;
     with_ext[4..6].copy_from_slice(&payload_len.to_be_bytes());
-    with_ext.extend_from_slice(&[6, 0, 1, 4, 0, 0, 0, 0]);
+    with_ext.extend_from_slice(&[6, units, 1, 4, 0, 0, 0, 0]);
     with_ext.extend_from_slice(&ip[40..]);
+    with_ext
+}
+
+#[test]
+fn ipv6_with_an_extension_header_is_decoded() {
+    let with_ext = ipv6_with_hop_by_hop(b"v6", 0);
     let mut d = decoder();
     let p = d.decode(0, link::linktype::RAW, &with_ext).unwrap();
     assert_eq!(p.src.to_string(), "[2001:db8::1]:1234");
@@ -337,19 +344,9 @@ fn a_header_cut_short_in_a_complete_frame_is_invalid_not_truncated() {
 /// malformed (in a complete frame), not "another protocol than TCP".
 #[test]
 fn an_unreadable_extension_header_is_an_invalid_packet_not_another_protocol() {
-    let builder = PacketBuilder::ipv6(
-        [0x20, 1, 0xd, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
-        [0xfe, 0x80, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2],
-        64,
-    )
-    .tcp(1234, 443, 5, 100);
-    let mut ip = Vec::new();
-    builder.write(&mut ip, b"").unwrap();
     // A hop-by-hop header claiming 8 * (1 + 200) bytes, where the packet has 8.
-    let mut bad = ip[..40].to_vec();
-    bad[6] = 0;
+    let mut bad = ipv6_with_hop_by_hop(b"", 200)[..48].to_vec();
     bad[4..6].copy_from_slice(&8u16.to_be_bytes());
-    bad.extend_from_slice(&[6, 200, 1, 4, 0, 0, 0, 0]);
     let mut d = decoder();
     assert!(d
         .decode_frame(0, link::linktype::RAW, &bad, false)
