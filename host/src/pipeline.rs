@@ -330,33 +330,22 @@ impl ConfigOrigin {
             Some((p, l)) => (Some(p), l),
             None => (None, key),
         };
-        // A sub-table section: a header ending in `.PARENT]` (or `.KEY]` for the table
-        // itself) after the table's own text, before the next `[[plugin]]`.
-        let after = text.get(end..)?;
-        let stop = after.find("[[").unwrap_or(after.len());
-        let sections = after.get(..stop)?;
-        let wanted = parent.unwrap_or(key);
-        let mut offset = 0;
-        for line in sections.split_inclusive('\n') {
-            let trimmed = line.trim();
-            let is_header = trimmed.starts_with('[')
-                && trimmed
-                    .trim_end_matches(']')
-                    .trim_end()
-                    .ends_with(&format!(".{wanted}"));
-            if is_header {
-                let header_at = end + offset + (line.len() - line.trim_start().len());
-                if parent.is_none() {
-                    return Some(header_at);
-                }
-                let body_start = end + offset + line.len();
-                let body = text.get(body_start..)?;
-                let body_end = body.find("\n[").map_or(body.len(), |i| i + 1);
-                return find_key(body.get(..body_end)?, last)
-                    .map(|i| body_start + i)
-                    .or(Some(header_at));
+        // A sub-table section: a header ending in `.PARENT` (or `.KEY` for the table itself)
+        // after the table's own text, before the next array entry (`[[plugin]]`).
+        let wanted = format!(".{}", parent.unwrap_or(key));
+        let section = table_headers(text)
+            .skip_while(|h| h.at < end)
+            .take_while(|h| !h.array)
+            .find(|h| h.name.ends_with(&wanted));
+        if let Some(h) = section {
+            if parent.is_none() {
+                return Some(h.at);
             }
-            offset += line.len();
+            let body = text.get(h.body..)?;
+            let body_end = body.find("\n[").map_or(body.len(), |i| i + 1);
+            return find_key(body.get(..body_end)?, last)
+                .map(|i| h.body + i)
+                .or(Some(h.at));
         }
         // An inline table: the last segment after its parent's key in the table's text.
         let region = text.get(start..end)?;
@@ -368,28 +357,43 @@ impl ConfigOrigin {
     }
 }
 
+/// A table header line of a pipeline's text: `[name]`, or `[[name]]` (`array`).
+struct TableHeader<'a> {
+    /// Offset of its first `[`.
+    at: usize,
+    /// Offset of the line after it (the table's body).
+    body: usize,
+    name: &'a str,
+    array: bool,
+}
+
+/// The table headers of `text`, in order.
+fn table_headers(text: &str) -> impl Iterator<Item = TableHeader<'_>> {
+    let mut offset = 0;
+    text.split_inclusive('\n').filter_map(move |line| {
+        let at = offset + (line.len() - line.trim_start().len());
+        offset += line.len();
+        let trimmed = line.trim();
+        let (inner, array) = match trimmed.strip_prefix("[[") {
+            Some(rest) => (rest.strip_suffix("]]")?, true),
+            None => (trimmed.strip_prefix('[')?.strip_suffix(']')?, false),
+        };
+        Some(TableHeader {
+            at,
+            body: offset,
+            name: inner.trim(),
+            array,
+        })
+    })
+}
+
 /// Where the `n`th (from 0) `[[plugin]]` header of a pipeline's text is: entries written as
 /// tables (an inline array of entries has none).
 fn nth_entry_header(text: &str, n: usize) -> Option<usize> {
-    let mut offset = 0;
-    let mut seen = 0;
-    for line in text.split_inclusive('\n') {
-        let trimmed = line.trim_start();
-        let header = trimmed.starts_with("[[")
-            && trimmed
-                .trim_start_matches('[')
-                .trim_start()
-                .strip_prefix("plugin")
-                .is_some_and(|r| r.trim_start().starts_with(']'));
-        if header {
-            if seen == n {
-                return Some(offset + (line.len() - trimmed.len()));
-            }
-            seen += 1;
-        }
-        offset += line.len();
-    }
-    None
+    table_headers(text)
+        .filter(|h| h.array && h.name == "plugin")
+        .nth(n)
+        .map(|h| h.at)
 }
 
 /// Whether `line` (the text before a point on a line) holds a `#` outside a string: the
