@@ -262,10 +262,8 @@ macro_rules! outln {
 /// as it would any Unix tool, instead of a panic.
 fn print_out(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
-    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(()),
-        other => other.context("writing to stdout"),
-    }
+    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
+    output_closed(written, "writing to stdout").map(drop)
 }
 
 /// Why a file cannot be written at `path`, if that can be told without opening it: a
@@ -281,11 +279,8 @@ fn unwritable_file(path: &std::path::Path) -> Option<String> {
         Some(p) if !p.as_os_str().is_empty() => p,
         _ => std::path::Path::new("."),
     };
-    if parent.is_dir() {
-        None
-    } else {
-        Some(format!("no directory {} to write it in", parent.display()))
-    }
+    crate::plugins::not_a_directory(parent)
+        .map(|problem| format!("its directory {}: {problem}", parent.display()))
 }
 
 /// Warns about entries whose ports the selection (`[input] ports`, `--ports`) does not
@@ -318,11 +313,23 @@ fn make_dir(dir: &std::path::Path, what: &str) -> Result<()> {
     std::fs::create_dir_all(dir).with_context(|| format!("creating the {what} {}", dir.display()))
 }
 
-/// `--plugin-dir` directories that cannot be searched: an error, not a silent skip.
+/// `--plugin-dir` directories that cannot be searched: an error, not a silent skip. Entries
+/// of `$NETAN_PLUGIN_PATH` that cannot be are warned about (like `$PATH`, it may name
+/// directories that are not there). Called once per command.
 fn check_plugin_dirs(dirs: &[std::path::PathBuf]) -> Result<()> {
     for dir in dirs {
         if let Some(problem) = crate::plugins::not_a_directory(dir) {
             anyhow::bail!("--plugin-dir {}: {problem}", dir.display());
+        }
+    }
+    if let Some(env) = std::env::var_os("NETAN_PLUGIN_PATH") {
+        for dir in std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()) {
+            if let Some(problem) = crate::plugins::not_a_directory(&dir) {
+                eprintln!(
+                    "netan: warning: $NETAN_PLUGIN_PATH entry {}: {problem}",
+                    dir.display()
+                );
+            }
         }
     }
     Ok(())

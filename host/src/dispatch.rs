@@ -109,6 +109,8 @@ struct Slot {
     finished: bool,
     /// Named events delivered to it.
     received: u64,
+    /// Named events emitted to it after its `finish` (not delivered; warned about once).
+    after_finish: u64,
     /// With several instances: the messages printed so far (at most [`MAX_WARNED`]) and by
     /// which instance, so that one printed by an instance is not printed again by another.
     warned: Vec<(usize, String)>,
@@ -897,6 +899,7 @@ impl<'s> Dispatcher<'s> {
                 failed: false,
                 finished: false,
                 received: 0,
+                after_finish: 0,
                 warned: Vec::new(),
             });
         }
@@ -1532,8 +1535,8 @@ impl<'s> Dispatcher<'s> {
                 // (see `finish_order`).
                 if let Some(s) = self.an.slots.get_mut(slot).filter(|s| s.finished) {
                     self.stats.events_dropped += 1;
-                    if !s.warned.iter().any(|(_, m)| m == "after finish") {
-                        s.warned.push((0, "after finish".to_string()));
+                    s.after_finish += 1;
+                    if s.after_finish == 1 {
                         eprintln!(
                             "netan: warning: plugin `{}` had finished when `{}` was emitted to it (from a `finish` that came after its own: plugins that emit to each other, or to themselves, in `finish`): it was not delivered",
                             s.label, event.name
@@ -2109,6 +2112,7 @@ mod tests {
             failed: false,
             finished: false,
             received: 0,
+            after_finish: 0,
             warned: Vec::new(),
         }
     }

@@ -269,27 +269,7 @@ impl SearchPath {
     pub fn standard(cli_dirs: &[PathBuf], pipeline_dirs: &[PathBuf]) -> SearchPath {
         let mut dirs: Vec<PathBuf> = cli_dirs.iter().chain(pipeline_dirs).cloned().collect();
         if let Some(env) = std::env::var_os("NETAN_PLUGIN_PATH") {
-            for dir in std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()) {
-                // Like $PATH, a missing entry is not fatal; but it is said (once a run:
-                // the search path is made more than once).
-                static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
-                if let Some(problem) = not_a_directory(&dir) {
-                    let first = WARNED.lock().map_or(true, |mut w| {
-                        let first = !w.contains(&dir);
-                        if first {
-                            w.push(dir.clone());
-                        }
-                        first
-                    });
-                    if first {
-                        eprintln!(
-                            "netan: warning: $NETAN_PLUGIN_PATH entry {}: {problem}",
-                            dir.display()
-                        );
-                    }
-                }
-                dirs.push(dir);
-            }
+            dirs.extend(std::env::split_paths(&env).filter(|p| !p.as_os_str().is_empty()));
         }
         if let Some(dir) = std::env::current_exe()
             .ok()
