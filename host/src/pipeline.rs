@@ -613,6 +613,52 @@ struct Draft {
     optional: bool,
 }
 
+impl Draft {
+    /// Its label: the one given, else its plugin's name.
+    fn label(&self) -> &str {
+        self.label.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// The entry an `-l` merges into: the one labelled as the option names it, else the one entry
+/// of that plugin; `None` for a plugin not listed (the option adds an entry). An error when it
+/// cannot tell: several entries of the plugin, or a label that is another plugin's name.
+fn merge_target(drafts: &[Draft], spec: &LoadSpec) -> Result<Option<usize>, String> {
+    // (`-l` names are lower-cased, as the original's were: labels compare so too.)
+    let by_label = drafts
+        .iter()
+        .position(|d| d.label().to_lowercase() == spec.name);
+    let of_plugin: Vec<usize> = (0..drafts.len())
+        .filter(|&i| drafts.get(i).is_some_and(|d| d.name == spec.name))
+        .collect();
+    match (by_label, of_plugin.as_slice()) {
+        (Some(i), others)
+            if !others.is_empty() && drafts.get(i).is_some_and(|d| d.name != spec.name) =>
+        {
+            Err(format!(
+                "`{}` is the label of one entry and the plugin of another: give the entry a label of its own",
+                spec.name
+            ))
+        }
+        (Some(i), _) => Ok(Some(i)),
+        (None, [i]) => Ok(Some(*i)),
+        (None, []) => Ok(None),
+        (None, several) => {
+            let labels: Vec<&str> = several
+                .iter()
+                .filter_map(|&i| drafts.get(i))
+                .map(Draft::label)
+                .collect();
+            Err(format!(
+                "the pipeline has {} entries of plugin `{}` ({}): name the one to change by its label (`-l LABEL,...`)",
+                several.len(),
+                spec.name,
+                labels.join(", ")
+            ))
+        }
+    }
+}
+
 impl Pipeline {
     /// Reads, merges and validates a pipeline; loads its plugins from the search path.
     pub fn load(source: &PipelineSource) -> Result<Pipeline, PipelineErrors> {
@@ -929,51 +975,12 @@ impl Pipeline {
                 option_keys: spec.config.keys().cloned().collect(),
             };
             let location = format!("command line `-l {}`", spec.text);
-            // `-l X` merges into the entry labelled X, else into the one entry of plugin X;
-            // with several entries of plugin X it cannot tell which.
-            // A label is the one given, else the plugin's name. (`-l` names are lower-cased,
-            // as the original's were: labels compare so too.)
-            let by_label = drafts
-                .iter()
-                .position(|d| d.label.as_deref().unwrap_or(&d.name).to_lowercase() == spec.name);
-            let of_plugin: Vec<usize> = drafts
-                .iter()
-                .enumerate()
-                .filter(|(_, d)| d.name == spec.name)
-                .map(|(i, _)| i)
-                .collect();
-            let target = match (by_label, of_plugin.as_slice()) {
-                // The label of an entry of another plugin, and the plugin of entries here:
-                // say which is meant.
-                (Some(i), others)
-                    if !others.is_empty() && drafts.get(i).is_some_and(|d| d.name != spec.name) =>
-                {
+            let target = match merge_target(&drafts, spec) {
+                Ok(target) => target,
+                Err(message) => {
                     errors.push(PipelineError {
                         location: location.clone(),
-                        message: format!(
-                            "`{}` is the label of one entry and the plugin of another: give the entry a label of its own",
-                            spec.name
-                        ),
-                    });
-                    continue;
-                }
-                (Some(i), _) => Some(i),
-                (None, [i]) => Some(*i),
-                (None, []) => None,
-                (None, several) => {
-                    let labels: Vec<String> = several
-                        .iter()
-                        .filter_map(|&i| drafts.get(i))
-                        .map(|d| d.label.clone().unwrap_or_else(|| d.name.clone()))
-                        .collect();
-                    errors.push(PipelineError {
-                        location: location.clone(),
-                        message: format!(
-                            "the pipeline has {} entries of plugin `{}` ({}): name the one to change by its label (`-l LABEL,...`)",
-                            several.len(),
-                            spec.name,
-                            labels.join(", ")
-                        ),
+                        message,
                     });
                     continue;
                 }
