@@ -322,19 +322,10 @@ fn ip<'a>(
     depth: usize,
 ) -> Result<TcpPacket<'a>, Skip> {
     use etherparse::err::ip::LaxHeaderSliceError;
-    let (slice, ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
+    let (slice, _ext_err) = LaxIpSlice::from_slice(bytes).map_err(|e| match e {
         LaxHeaderSliceError::Len(_) => Skip::IpTruncated,
         LaxHeaderSliceError::Content(_) => Skip::IpInvalid,
     })?;
-    // An extension header that cannot be read (IPv6's, or an IPv4 Authentication Header)
-    // hides the protocol: the packet is cut or malformed, not "another protocol". Not for
-    // fragments, whose headers are read after reassembly.
-    if let Some((e, _)) = ext_err.filter(|_| !slice.payload().fragmented) {
-        return Err(match e {
-            etherparse::err::ipv6_exts::HeaderSliceError::Len(_) => Skip::IpTruncated,
-            etherparse::err::ipv6_exts::HeaderSliceError::Content(_) => Skip::IpInvalid,
-        });
-    }
     let src = slice.source_addr();
     let dst = slice.destination_addr();
     let payload = slice.payload();
@@ -442,6 +433,12 @@ fn ip<'a>(
         missing,
         depth,
     )
+}
+
+/// Extension headers etherparse reads (hop-by-hop, routing, fragment, authentication,
+/// destination options): a payload of one of these types is one it could not read.
+fn is_extension_header(p: IpNumber) -> bool {
+    matches!(p.0, 0 | 43 | 44 | 51 | 60)
 }
 
 /// A TCP segment whose header the snap length cut: ports, sequence and acknowledgment
@@ -596,6 +593,11 @@ fn transport<'a>(
                 _ => Err(Skip::NotTcp),
             }
         }
+        // etherparse stops at an extension header it cannot read (IPv6's, or an IPv4
+        // Authentication Header) and gives that header's own type: the packet is cut or
+        // malformed, not "another protocol" (`decode_frame` calls it invalid when the snap
+        // length did not cut the frame). Decided here, off the TCP path.
+        p if is_extension_header(p) => Err(Skip::IpTruncated),
         _ => Err(Skip::NotTcp),
     }
 }
