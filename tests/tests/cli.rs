@@ -851,11 +851,21 @@ fn analyser_limits_of_zero_are_refused_with_the_key() {
         ("http,extract_max=0", "extract_max"),
         ("smtp,max_line=0", "max_line"),
         ("smtp,max_extract=0", "max_extract"),
+        ("smtp,max_header_block=0", "max_header_block"),
+        // The former name is named as the file has it.
+        ("smtp,max_message_parse=0", "max_message_parse"),
     ] {
         let err = refused("", &["-l", spec]);
         assert!(err.contains(&format!("`{key}`")), "{spec}: {err}");
         assert!(err.contains("must be at least 1"), "{spec}: {err}");
     }
+}
+
+#[test]
+fn a_limit_given_under_both_its_names_is_refused() {
+    let err = refused("", &["-l", "smtp,max_header_block=64,max_message_parse=64"]);
+    assert!(err.contains("`max_message_parse`"), "{err}");
+    assert!(err.contains("give one of them"), "{err}");
 }
 
 #[test]

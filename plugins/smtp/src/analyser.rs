@@ -22,9 +22,11 @@ struct Settings {
     /// Parse message headers and attachments (MIME).
     parse_mime: Option<bool>,
     /// Longest header block (the message's, or a MIME part's) kept for parsing; message bodies
-    /// are never kept. `max_message_parse` is accepted as its former name.
-    #[serde(alias = "max_message_parse")]
+    /// are never kept.
     max_header_block: Option<usize>,
+    /// `max_header_block`'s former name, still accepted (a field of its own rather than a
+    /// serde alias, so that an error about it names the key the file has).
+    max_message_parse: Option<usize>,
     /// Compute each message's SHA-256 (attachment hashes are computed either way).
     #[serde(default)]
     hash_messages: bool,
@@ -113,11 +115,21 @@ impl Plugin for Smtp {
 
     fn new(config: Config<'_>) -> Result<Self, PluginError> {
         let s: Settings = config.parse()?;
+        let (header_key, max_header_block) = match (s.max_header_block, s.max_message_parse) {
+            (Some(_), Some(_)) => {
+                return Err(PluginError::config(
+                    "max_message_parse",
+                    "is the former name of `max_header_block`: give one of them",
+                ))
+            }
+            (None, Some(n)) => ("max_message_parse", Some(n)),
+            (n, None) => ("max_header_block", n),
+        };
         // A limit of 0 would make the analyser useless (every line too long, every header
         // block cut, nothing saved).
         for (key, zero) in [
             ("max_line", s.max_line == Some(0)),
-            ("max_header_block", s.max_header_block == Some(0)),
+            (header_key, max_header_block == Some(0)),
             ("max_extract", s.max_extract == Some(0)),
         ] {
             if zero {
@@ -128,7 +140,7 @@ impl Plugin for Smtp {
         let config = SmtpConfig {
             max_line: s.max_line.unwrap_or(d.max_line),
             parse_mime: s.parse_mime.unwrap_or(d.parse_mime),
-            max_header_block: s.max_header_block.unwrap_or(d.max_header_block),
+            max_header_block: max_header_block.unwrap_or(d.max_header_block),
             hash_messages: s.hash_messages,
             extract: s.extract,
             max_extract: s.max_extract.unwrap_or(d.max_extract),
