@@ -273,11 +273,9 @@ pub struct ConfigOrigin {
     /// The pipeline file's name and text, and the byte range of the entry's config table (if
     /// it has one).
     pub file: Option<(String, std::sync::Arc<String>, std::ops::Range<usize>)>,
-    /// Or the command-line option (merged over the file's table: then only the keys it
-    /// sets are its).
-    pub option: Option<String>,
-    /// The keys the option sets.
-    pub option_keys: Vec<String>,
+    /// Or the command-line options, in the order given, each with the keys it sets (merged
+    /// over the file's table and over each other: a key is the last option's that sets it).
+    pub options: Vec<(String, Vec<String>)>,
 }
 
 impl Entry {
@@ -295,11 +293,21 @@ impl ConfigOrigin {
     /// The location of configuration key `key` (the start of its line), for messages; `None`
     /// when the configuration came from neither a table nor an option.
     pub fn locate(&self, key: &str) -> Option<String> {
-        if let Some(option) = &self.option {
-            let top = key.split('.').next().unwrap_or(key);
-            if self.file.is_none() || key.is_empty() || self.option_keys.iter().any(|k| k == top) {
-                return Some(format!("command line `-l {option}`"));
-            }
+        let top = key.split('.').next().unwrap_or(key);
+        let setter = self
+            .options
+            .iter()
+            .rev()
+            .find(|(_, keys)| keys.iter().any(|k| k == top));
+        // A key no option sets (or the configuration as a whole) is the file's, if there is
+        // one, else the last option's.
+        let option = setter.or_else(|| {
+            (self.file.is_none() || key.is_empty())
+                .then(|| self.options.last())
+                .flatten()
+        });
+        if let Some((option, _)) = option {
+            return Some(format!("command line `-l {option}`"));
         }
         let (name, text, span) = self.file.as_ref()?;
         let start = span.start;
@@ -953,8 +961,7 @@ impl Pipeline {
                     .unwrap_or_default(),
                 origin: ConfigOrigin {
                     file: config_span.map(|span| (name.to_string(), text_arc.clone(), span)),
-                    option: None,
-                    option_keys: Vec::new(),
+                    options: Vec::new(),
                 },
                 optional: embedded,
             });
@@ -969,11 +976,7 @@ impl Pipeline {
                 });
                 continue;
             }
-            let origin = ConfigOrigin {
-                file: None,
-                option: Some(spec.text.clone()),
-                option_keys: spec.config.keys().cloned().collect(),
-            };
+            let option = (spec.text.clone(), spec.config.keys().cloned().collect());
             let location = format!("command line `-l {}`", spec.text);
             let target = match merge_target(&drafts, spec) {
                 Ok(target) => target,
@@ -997,11 +1000,8 @@ impl Pipeline {
                         d.config.insert(k.clone(), v.clone());
                     }
                     if !spec.config.is_empty() {
-                        // The file's table stays where the keys the option does not set are.
-                        d.origin = ConfigOrigin {
-                            file: d.origin.file.take(),
-                            ..origin
-                        };
+                        // The file's table stays where the keys no option sets are.
+                        d.origin.options.push(option);
                     }
                     d.optional = false;
                 }
@@ -1020,7 +1020,10 @@ impl Pipeline {
                     any: false,
                     events: Vec::new(),
                     config: spec.config.clone(),
-                    origin,
+                    origin: ConfigOrigin {
+                        file: None,
+                        options: vec![option],
+                    },
                     optional: false,
                 }),
             }

@@ -862,6 +862,14 @@ fn analyser_limits_of_zero_are_refused_with_the_key() {
 }
 
 #[test]
+fn a_configuration_error_names_the_option_that_set_the_key() {
+    // Two options merge into one entry: the error is the first's, which set the key.
+    let err = refused("", &["-l", "http,max_head=0", "-l", "http,extract_max=5"]);
+    assert!(err.contains("`-l http,max_head=0`"), "{err}");
+    assert!(!err.contains("extract_max"), "{err}");
+}
+
+#[test]
 fn a_limit_given_under_both_its_names_is_refused() {
     let err = refused("", &["-l", "smtp,max_header_block=64,max_message_parse=64"]);
     assert!(err.contains("`max_message_parse`"), "{err}");
