@@ -28,7 +28,8 @@ const ETHERTYPE_QINQ_OLD: u16 = 0x9100;
 const ETHERTYPE_MPLS: u16 = 0x8847;
 const ETHERTYPE_MPLS_MULTICAST: u16 = 0x8848;
 const ETHERTYPE_PPPOE_SESSION: u16 = 0x8864;
-/// Encapsulations deeper than this are refused (a crafted frame could nest forever).
+/// Encapsulations deeper than this are refused (a crafted frame could nest forever); real
+/// networks stack two VLAN tags (QinQ) or a few MPLS labels.
 const MAX_DEPTH: usize = 8;
 
 /// The network layer found inside a frame.
@@ -47,6 +48,8 @@ pub(crate) enum LinkError {
     Unsupported,
     /// The frame is shorter than its link-layer header.
     Truncated,
+    /// Encapsulations nested deeper than [`MAX_DEPTH`] (a crafted frame).
+    TooDeep,
 }
 
 /// Reads past the link-layer header of a frame of the given link type.
@@ -122,7 +125,7 @@ pub(crate) fn ethernet(frame: &[u8], depth: usize) -> Result<Network<'_>, LinkEr
 
 fn ethertype(kind: u16, payload: &[u8], depth: usize) -> Result<Network<'_>, LinkError> {
     if depth > MAX_DEPTH {
-        return Ok(Network::Other);
+        return Err(LinkError::TooDeep);
     }
     match kind {
         ETHERTYPE_IPV4 | ETHERTYPE_IPV6 => Ok(Network::Ip(payload)),
@@ -235,6 +238,36 @@ mod tests {
             network(linktype::ETHERNET, &f),
             Ok(Network::Ip(&[0x45, 9][..]))
         );
+    }
+
+    #[test]
+    fn vlan_tags_are_followed_to_a_depth_and_deeper_stacks_are_invalid() {
+        // `tags` 802.1Q tags, then IPv4.
+        let stacked = |tags: usize| {
+            let mut inner = Vec::new();
+            for i in 0..tags {
+                let next: u16 = if i + 1 == tags { 0x0800 } else { 0x8100 };
+                inner.extend_from_slice(&[0, 1]);
+                inner.extend_from_slice(&next.to_be_bytes());
+            }
+            inner.extend_from_slice(&[0x45, 9]);
+            eth(0x8100, &inner)
+        };
+        for tags in [1, 2, MAX_DEPTH] {
+            let f = stacked(tags);
+            assert_eq!(
+                network(linktype::ETHERNET, &f),
+                Ok(Network::Ip(&[0x45, 9][..])),
+                "{tags} tags"
+            );
+        }
+        for tags in [MAX_DEPTH + 1, 21] {
+            assert_eq!(
+                network(linktype::ETHERNET, &stacked(tags)),
+                Err(LinkError::TooDeep),
+                "{tags} tags"
+            );
+        }
     }
 
     #[test]

@@ -89,8 +89,11 @@ pub struct TcpPacket<'a> {
 pub enum Skip {
     /// The link type is not one netan decodes.
     UnsupportedLinktype,
-    /// The frame is shorter than its link-layer header.
+    /// The link-layer headers are cut short by the snap length.
     LinkTruncated,
+    /// The link-layer headers are invalid: cut short in a frame the snap length did not cut,
+    /// or encapsulations (VLAN tags, MPLS labels, PPPoE) nested deeper than netan follows.
+    LinkInvalid,
     /// The frame carries no IP (ARP, LLDP, STP, ...).
     NotIp,
     /// The IP header is cut short by the snap length.
@@ -113,9 +116,10 @@ pub enum Skip {
 
 impl Skip {
     /// Every reason, in report order.
-    pub const ALL: [Skip; 10] = [
+    pub const ALL: [Skip; 11] = [
         Skip::UnsupportedLinktype,
         Skip::LinkTruncated,
+        Skip::LinkInvalid,
         Skip::NotIp,
         Skip::IpTruncated,
         Skip::IpInvalid,
@@ -131,6 +135,7 @@ impl Skip {
         match self {
             Skip::UnsupportedLinktype => "unsupported_linktype",
             Skip::LinkTruncated => "link_truncated",
+            Skip::LinkInvalid => "link_invalid",
             Skip::NotIp => "not_ip",
             Skip::IpTruncated => "ip_truncated",
             Skip::IpInvalid => "ip_invalid",
@@ -271,6 +276,7 @@ impl Decoder {
                 // A header cut short in a frame the snap length did not cut was not cut by
                 // the capture: it is malformed.
                 let reason = match reason {
+                    Skip::LinkTruncated if !cut => Skip::LinkInvalid,
                     Skip::IpTruncated if !cut => Skip::IpInvalid,
                     Skip::TcpTruncated if !cut => Skip::TcpInvalid,
                     other => other,
@@ -306,6 +312,7 @@ fn decode_frame<'a>(
     let net = link::network(linktype, frame).map_err(|e| match e {
         LinkError::Unsupported => Skip::UnsupportedLinktype,
         LinkError::Truncated => Skip::LinkTruncated,
+        LinkError::TooDeep => Skip::LinkInvalid,
     })?;
     match net {
         Network::Ip(bytes) => ip(options, defrag, stats, ts, bytes, 0),
@@ -587,6 +594,7 @@ fn transport<'a>(
                             ip(options, defrag, stats, ts, inner_ip, depth + 1)
                         }
                         Ok(Network::Other) => Err(Skip::NotIp),
+                        Err(LinkError::TooDeep) => Err(Skip::LinkInvalid),
                         Err(_) => Err(Skip::LinkTruncated),
                     }
                 }

@@ -359,3 +359,35 @@ fn an_unreadable_extension_header_is_an_invalid_packet_not_another_protocol() {
         (1, 0)
     );
 }
+
+/// Link-layer headers that cannot be read are `link_truncated` only in a frame the snap
+/// length cut; in a complete frame, or nested deeper than netan follows, `link_invalid`
+/// (not `not_ip`: the frame may well carry IP).
+#[test]
+fn unreadable_link_headers_are_invalid_unless_the_snap_length_cut_them() {
+    let frame = tcp_frame(b"x");
+    let mut d = decoder();
+    assert!(d
+        .decode_frame(0, link::linktype::ETHERNET, &frame[..10], true)
+        .is_none());
+    assert!(d
+        .decode_frame(0, link::linktype::ETHERNET, &frame[..10], false)
+        .is_none());
+    // 21 stacked 802.1Q tags before the IPv4 packet.
+    let mut deep = frame[..12].to_vec();
+    for _ in 0..21 {
+        deep.extend_from_slice(&[0x81, 0x00, 0, 1]);
+    }
+    deep.extend_from_slice(&frame[12..]);
+    assert!(d
+        .decode_frame(0, link::linktype::ETHERNET, &deep, false)
+        .is_none());
+    assert_eq!(
+        (
+            d.stats.skipped(Skip::LinkTruncated),
+            d.stats.skipped(Skip::LinkInvalid),
+            d.stats.skipped(Skip::NotIp)
+        ),
+        (1, 2, 0)
+    );
+}
