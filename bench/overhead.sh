@@ -92,7 +92,7 @@ for n in range(int(sittings)):
     results.append(sitting())
     sys.stdout.flush()
 if len(results) > 1:
-    pct = sorted("%+.1f%%" % ((x - 1) * 100) for x in results)
+    pct = ["%+.1f%%" % ((x - 1) * 100) for x in sorted(results)]
     print("overhead_sittings=%s" % " ".join(pct))
     print("overhead_sittings_median=%.1f%%  (median over %d sittings of their median round ratio)" % ((statistics.median(results) - 1) * 100, len(results)))
 PY
