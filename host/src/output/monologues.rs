@@ -5,7 +5,7 @@ use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
-use rustc_hash::FxHashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 use sha2::{Digest, Sha256};
 
 use super::json::{hex, JsonLine};
@@ -21,6 +21,10 @@ pub struct MonologuesWriter<W: Write> {
     hashers: FxHashMap<u64, Sha256>,
     dump_dir: Option<PathBuf>,
     open_files: FxHashMap<u64, File>,
+    /// Sessions whose scratch file holds bytes of their current monologue (a file closed to
+    /// stay under [`MAX_OPEN_FILES`] is reopened to append; any other is started empty, so
+    /// that nothing left by an earlier run, killed or out of space, joins a dump).
+    started: FxHashSet<u64>,
     line: String,
     error: Option<io::Error>,
     /// Records written.
@@ -36,6 +40,7 @@ impl<W: Write> MonologuesWriter<W> {
             hashers: FxHashMap::default(),
             dump_dir,
             open_files: FxHashMap::default(),
+            started: FxHashSet::default(),
             line: String::with_capacity(512),
             error: None,
             written: 0,
@@ -109,9 +114,16 @@ impl<W: Write> TcpObserver for MonologuesWriter<W> {
                 // The monologue's number is not known before it ends: write to a per-session
                 // scratch file, renamed at monologue end.
                 let path = dir.join(format!(".partial.s{}", session.ordinal));
-                match OpenOptions::new().create(true).append(true).open(&path) {
+                let again = self.started.contains(&session.ordinal);
+                let opened = if again {
+                    OpenOptions::new().append(true).open(&path)
+                } else {
+                    File::create(&path)
+                };
+                match opened {
                     Ok(f) => {
                         self.open_files.insert(session.ordinal, f);
+                        self.started.insert(session.ordinal);
                     }
                     Err(e) => {
                         self.fail(io::Error::new(e.kind(), format!("{}: {e}", path.display())));
@@ -121,7 +133,8 @@ impl<W: Write> TcpObserver for MonologuesWriter<W> {
             }
             if let Some(f) = self.open_files.get_mut(&session.ordinal) {
                 if let Err(e) = f.write_all(data) {
-                    self.fail(e);
+                    let path = dir.join(format!(".partial.s{}", session.ordinal));
+                    self.fail(io::Error::new(e.kind(), format!("{}: {e}", path.display())));
                 }
             }
         }
@@ -161,6 +174,7 @@ impl<W: Write> TcpObserver for MonologuesWriter<W> {
         }
         if let Some(dir) = self.dump_dir.clone() {
             self.open_files.remove(&s.ordinal);
+            self.started.remove(&s.ordinal);
             let scratch = dir.join(format!(".partial.s{}", s.ordinal));
             let path = Self::dump_path(&dir, s, m.index);
             if m.bytes > 0 {
@@ -185,5 +199,6 @@ impl<W: Write> TcpObserver for MonologuesWriter<W> {
     fn session_end(&mut self, s: &SessionInfo, _end: &SessionEnd) {
         self.hashers.remove(&s.ordinal);
         self.open_files.remove(&s.ordinal);
+        self.started.remove(&s.ordinal);
     }
 }
