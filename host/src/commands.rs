@@ -103,6 +103,15 @@ pub fn analyse_options(
 /// the records cover only what was read) and its summary, on stderr.
 pub fn report(report: &RunReport, quiet: bool) {
     let mut err = io::stderr().lock();
+    report_inputs(&mut err, report);
+    note_interruption(&mut err, report);
+    if !quiet {
+        let _ = write!(err, "{}", summary(report));
+    }
+}
+
+/// The inputs' warnings (a file cut short) and errors (a file that could not be read).
+fn report_inputs(err: &mut impl Write, report: &RunReport) {
     for file in &report.files {
         if let Some(t) = &file.truncated {
             let _ = writeln!(err, "netan: warning: {}: {t}", input_name(&file.path));
@@ -110,10 +119,6 @@ pub fn report(report: &RunReport, quiet: bool) {
         if let Some(e) = &file.error {
             let _ = writeln!(err, "netan: error: {e}");
         }
-    }
-    note_interruption(&mut err, report);
-    if !quiet {
-        let _ = write!(err, "{}", summary(report));
     }
 }
 
@@ -141,6 +146,25 @@ fn output_closed(written: io::Result<()>, what: &'static str) -> Result<bool> {
     }
 }
 
+/// How writing a run's records ended.
+enum Output {
+    Written,
+    /// Standard output was closed (`| head`): the reader has what it wanted.
+    Closed,
+    /// Writing failed (a full disk, an I/O error): what and why.
+    Failed(String),
+}
+
+impl Output {
+    fn of(written: io::Result<()>, what: &str) -> Output {
+        match written {
+            Ok(()) => Output::Written,
+            Err(e) if is_broken_pipe(&e) => Output::Closed,
+            Err(e) => Output::Failed(format!("{what}: {e}")),
+        }
+    }
+}
+
 /// Ends a run whose records are written: the report (with standard output closed, only an
 /// interruption: the reader has what it wanted), `--stats` if asked, and the exit status,
 /// decided here for every command: 128 + the signal's number (as a shell reports a process a
@@ -149,17 +173,28 @@ fn output_closed(written: io::Result<()>, what: &'static str) -> Result<bool> {
 fn conclude(
     args: &CaptureArgs,
     run: &RunReport,
-    closed: bool,
+    output: &Output,
     plugins: Option<serde_json::Value>,
     plugins_failed: bool,
 ) -> ExitCode {
-    if closed {
-        note_interruption(&mut io::stderr().lock(), run);
-    } else {
-        report(run, args.quiet);
+    match output {
+        Output::Closed => {
+            // No summary for a reader that went away; what went wrong is still said.
+            let mut err = io::stderr().lock();
+            report_inputs(&mut err, run);
+            note_interruption(&mut err, run);
+        }
+        Output::Failed(why) => {
+            eprintln!(
+                "netan: error: {why} (the records stop there: reading stopped, and sessions still open were not ended; the summary covers what was read)"
+            );
+            report(run, args.quiet);
+        }
+        Output::Written => report(run, args.quiet),
     }
-    let stats_written = write_stats(args, run, plugins);
-    let failed = !stats_written || (!closed && (run.had_errors() || plugins_failed));
+    let stats_written = write_stats(args, run, output, plugins);
+    let failed =
+        !stats_written || run.had_errors() || plugins_failed || matches!(output, Output::Failed(_));
     match &run.interrupted {
         Some(i) => ExitCode::from(u8::try_from(128 + i.signal).unwrap_or(EXIT_INPUT_ERROR)),
         None if failed => ExitCode::from(EXIT_INPUT_ERROR),
@@ -186,8 +221,8 @@ fn flows(args: &FlowsArgs) -> Result<ExitCode> {
         args.order,
     );
     let run = analyse(&args.capture.captures, &options, &mut writer)?;
-    let closed = output_closed(writer.finish().map(drop), "writing the flow records")?;
-    Ok(conclude(&args.capture, &run, closed, None, false))
+    let output = Output::of(writer.finish().map(drop), "writing the flow records");
+    Ok(conclude(&args.capture, &run, &output, None, false))
 }
 
 fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
@@ -198,8 +233,7 @@ fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
         Filter::default(),
     )?;
     if let Some(dir) = &args.dump_dir {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("creating the dump directory {}", dir.display()))?;
+        make_dir(dir, "dump directory")?;
     }
     let stdout = io::stdout().lock();
     let mut writer = MonologuesWriter::new(
@@ -208,27 +242,61 @@ fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
         args.dump_dir.clone(),
     );
     let run = analyse(&args.capture.captures, &options, &mut writer)?;
-    let closed = output_closed(writer.finish().map(drop), "writing the monologues")?;
-    Ok(conclude(&args.capture, &run, closed, None, false))
+    let output = Output::of(writer.finish().map(drop), "writing the monologues");
+    Ok(conclude(&args.capture, &run, &output, None, false))
 }
 
 /// Writes `--stats FILE` if it was asked for: the run's counters, and for `run` the plugin
 /// path's. Returns false (after one error message) if it could not be written.
-fn write_stats(args: &CaptureArgs, run: &RunReport, plugins: Option<serde_json::Value>) -> bool {
+fn write_stats(
+    args: &CaptureArgs,
+    run: &RunReport,
+    output: &Output,
+    plugins: Option<serde_json::Value>,
+) -> bool {
     let Some(path) = &args.stats else {
         return true;
     };
     let mut stats = crate::summary::stats_json(run);
-    if let (Some(plugins), Some(map)) = (plugins, stats.as_object_mut()) {
-        map.insert("plugins".to_string(), plugins);
+    if let Some(map) = stats.as_object_mut() {
+        if let Some(plugins) = plugins {
+            map.insert("plugins".to_string(), plugins);
+        }
+        let (closed, error) = match output {
+            Output::Written => (false, None),
+            Output::Closed => (true, None),
+            Output::Failed(why) => (false, Some(why.clone())),
+        };
+        map.insert("output_closed".to_string(), closed.into());
+        map.insert("output_error".to_string(), error.into());
     }
     let written = serde_json::to_string_pretty(&stats)
         .map_err(io::Error::other)
-        .and_then(|text| std::fs::write(path, text + "\n"));
+        .and_then(|text| write_whole(path, (text + "\n").as_bytes()));
     if let Err(e) = &written {
         eprintln!("netan: error: writing the stats to {}: {e}", path.display());
     }
     written.is_ok()
+}
+
+/// Writes `data` to `path` whole or not at all when `path` is (or will be) a regular file: into
+/// a new file beside it, renamed over it once complete, so that a full disk leaves the last
+/// complete file (or none) rather than a cut one. Anything else there (a named pipe,
+/// `/dev/stdout`) is written to directly.
+fn write_whole(path: &std::path::Path, data: &[u8]) -> io::Result<()> {
+    let regular = std::fs::metadata(path).map_or(true, |m| m.is_file());
+    let name = path.file_name().filter(|_| regular);
+    let Some(name) = name else {
+        return std::fs::write(path, data);
+    };
+    let mut scratch = name.to_os_string();
+    scratch.push(format!(".netan-{}.tmp", std::process::id()));
+    let scratch = path.with_file_name(scratch);
+    let written = std::fs::write(&scratch, data).and_then(|()| std::fs::rename(&scratch, path));
+    if written.is_err() {
+        let _ = std::fs::remove_file(&scratch);
+    }
+    written
 }
 
 /// Runs a parsed command line. The analysis commands install netan's Ctrl-C and SIGTERM
@@ -305,12 +373,22 @@ fn warn_unreachable(pipeline: &Pipeline, select: &Filter) {
     }
 }
 
-/// Makes directory `dir` (with its parents) or says why it cannot be.
+/// Makes directory `dir` (with its parents), and checks that files can be made in it, or says
+/// why not: before the run, not in an error or a warning per file after it.
 fn make_dir(dir: &std::path::Path, what: &str) -> Result<()> {
     if dir.exists() && !dir.is_dir() {
         bail!("the {what} {} exists and is not a directory", dir.display());
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating the {what} {}", dir.display()))
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("creating the {what} {}", dir.display()))?;
+    let probe = dir.join(format!(".netan-write-check.{}", std::process::id()));
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&probe)
+        .with_context(|| format!("the {what} {} cannot be written to", dir.display()))?;
+    let _ = std::fs::remove_file(&probe);
+    Ok(())
 }
 
 /// `--plugin-dir` directories that cannot be searched: an error, not a silent skip. Entries
@@ -366,11 +444,6 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
     if let Some(dir) = &args.extract_dir {
         pipeline.extract_dir = Some(dir.clone());
     }
-    // Extracted files go there as they are found: a directory that cannot be made is said
-    // now, once, not in a warning per file after a run that exits 0.
-    if let Some(dir) = &pipeline.extract_dir {
-        make_dir(dir, "extraction directory")?;
-    }
     if pipeline.entries.is_empty() {
         if args.pipeline.is_none() && args.load.is_empty() {
             eprintln!(
@@ -392,6 +465,12 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         pipeline.select.clone(),
     )?;
     warn_unreachable(&pipeline, &options.select);
+    // Extracted files go there as they are found: a directory that cannot be made or written
+    // to is said now (after the other options are checked, so that a refused run leaves
+    // nothing made), once, not in a warning per file after a run that exits 0.
+    if let Some(dir) = &pipeline.extract_dir {
+        make_dir(dir, "extraction directory")?;
+    }
     let target = match &pipeline.output_dir {
         Some(dir) => {
             make_dir(dir, "output directory")?;
@@ -407,7 +486,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         dispatcher.finish();
         let extracted = dispatcher
             .artifacts()
-            .map(|a| (a.files, a.bytes, a.refused));
+            .map(|a| (a.files, a.bytes, a.refused, a.failed));
         (
             run,
             dispatcher.failures().to_vec(),
@@ -435,22 +514,24 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
                 "error": f.error.to_string(),
             }))
             .collect::<Vec<_>>(),
-        "extracted": extracted.map(|(files, bytes, refused)| serde_json::json!({
+        "extracted": extracted.map(|(files, bytes, refused, failed)| serde_json::json!({
             "files": files,
             "bytes": bytes,
             "refused": refused,
+            "failed": failed,
         })),
     });
-    let closed = output_closed(sink.finish(), "writing the records")?;
+    let output = Output::of(sink.finish(), "writing the records");
     let plugins_failed = !failures.is_empty() || stopped;
+    let extraction_failed = extracted.map_or(0, |e| e.3);
     let code = conclude(
         &args.capture,
         &run,
-        closed,
+        &output,
         Some(plugin_stats),
-        plugins_failed,
+        plugins_failed || extraction_failed > 0,
     );
-    if closed {
+    if matches!(output, Output::Closed) {
         return Ok(code);
     }
     if !args.capture.quiet {
@@ -477,7 +558,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
                 if events.len() == 1 { "it" } else { "them" }
             );
         }
-        if let (Some((files, bytes, refused)), Some(dir)) = (extracted, &pipeline.extract_dir) {
+        if let (Some((files, bytes, refused, _)), Some(dir)) = (extracted, &pipeline.extract_dir) {
             eprintln!(
                 "netan: extracted {files} files ({}) under {}{}",
                 crate::summary::human_bytes(bytes),
@@ -492,6 +573,14 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
                 }
             );
         }
+        if let Some(dir) = &pipeline.output_dir {
+            note_earlier_records(dir, &sink);
+        }
+    }
+    if extraction_failed > 0 {
+        eprintln!(
+            "netan: error: {extraction_failed} extracted file(s) could not be written; see the warnings above"
+        );
     }
     if plugins_failed {
         eprintln!(
@@ -500,6 +589,31 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         );
     }
     Ok(code)
+}
+
+/// Says which record files in output directory `dir` this run did not write (an earlier
+/// run's, of kinds this one had none of): files of the kinds it wrote are replaced, the others
+/// are left as they were, and a reader of the directory should know which are which.
+fn note_earlier_records(dir: &std::path::Path, sink: &JsonlSink) {
+    let written: std::collections::HashSet<&std::path::Path> = sink.file_names().collect();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut earlier: Vec<String> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "jsonl") && !written.contains(p.as_path()))
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    if earlier.is_empty() {
+        return;
+    }
+    earlier.sort();
+    eprintln!(
+        "netan: note: {} also holds {} from an earlier run (this run wrote none of their kinds)",
+        dir.display(),
+        earlier.join(", ")
+    );
 }
 
 /// A sink that keeps nothing (for `netan check`).

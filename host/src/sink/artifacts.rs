@@ -18,6 +18,8 @@ pub struct Artifacts {
     pub bytes: u64,
     /// Files refused because they would have gone over `max_total`.
     pub refused: u64,
+    /// Files that could not be written (a full disk, an I/O error): none is left cut short.
+    pub failed: u64,
 }
 
 /// Default of `[output] extract_max_total`: 4 GiB.
@@ -83,6 +85,7 @@ impl Artifacts {
             files: 0,
             bytes: 0,
             refused: 0,
+            failed: 0,
         }
     }
 
@@ -102,11 +105,19 @@ impl Artifacts {
             ));
         }
         let sub = self.dir.join(entry_dir_name(label));
-        std::fs::create_dir_all(&sub).map_err(|e| format!("{}: {e}", sub.display()))?;
+        if let Err(e) = std::fs::create_dir_all(&sub) {
+            self.failed += 1;
+            return Err(format!("{}: {e}", sub.display()));
+        }
         self.counter += 1;
         let session = session.map_or("x".to_string(), |s| s.to_string());
         let path = sub.join(format!("s{session}-{}-{}", self.counter, safe_name(name)));
-        std::fs::write(&path, data).map_err(|e| format!("{}: {e}", path.display()))?;
+        if let Err(e) = std::fs::write(&path, data) {
+            // A file cut short (a full disk) would pass for a real extraction.
+            let _ = std::fs::remove_file(&path);
+            self.failed += 1;
+            return Err(format!("{}: {e}", path.display()));
+        }
         self.files += 1;
         self.bytes += data.len() as u64;
         Ok(path)

@@ -29,11 +29,21 @@ pub enum Target {
 /// The JSON Lines sink.
 pub struct JsonlSink {
     target: Target,
-    files: HashMap<String, BufWriter<File>>,
+    /// With a directory target: each record kind's file (its path, for messages) by kind.
+    files: HashMap<String, (PathBuf, BufWriter<File>)>,
     line: String,
     error: Option<io::Error>,
-    /// Records written, by kind.
+    /// Records written, by kind (handed to the output before it failed or was closed, if it
+    /// was).
     pub counts: HashMap<String, u64>,
+}
+
+/// The file of record kind `kind` in an output directory: `KIND.jsonl` when the kind is a safe
+/// file name, else its safe form and a digest of it, so that kinds never share a file
+/// (`a/b` and `a_b`, `веб` and `пчт`, the empty kind and `records`) and a long kind still
+/// makes a name the file system takes.
+pub fn kind_file_name(kind: &str) -> String {
+    format!("{}.jsonl", super::artifacts::entry_dir_name(kind))
 }
 
 impl JsonlSink {
@@ -52,36 +62,31 @@ impl JsonlSink {
         match &mut self.target {
             Target::Stream(w) => w.write_all(self.line.as_bytes()),
             Target::Directory(dir) => {
-                let file_kind: String = kind
-                    .chars()
-                    .map(|c| {
-                        if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                            c
-                        } else {
-                            '_'
-                        }
-                    })
-                    .collect();
-                let file_kind = if file_kind.is_empty() {
-                    "records".to_string()
-                } else {
-                    file_kind
-                };
-                if !self.files.contains_key(&file_kind) {
-                    let path = dir.join(format!("{file_kind}.jsonl"));
-                    let f = File::create(&path).map_err(|e| {
-                        io::Error::new(e.kind(), format!("{}: {e}", path.display()))
-                    })?;
-                    self.files
-                        .insert(file_kind.clone(), BufWriter::with_capacity(1 << 16, f));
+                if !self.files.contains_key(kind) {
+                    let path = dir.join(kind_file_name(kind));
+                    let f = File::create(&path).map_err(|e| in_file(&path, e))?;
+                    let file = (path, BufWriter::with_capacity(1 << 16, f));
+                    self.files.insert(kind.to_string(), file);
                 }
-                match self.files.get_mut(&file_kind) {
-                    Some(f) => f.write_all(self.line.as_bytes()),
+                match self.files.get_mut(kind) {
+                    Some((path, f)) => f
+                        .write_all(self.line.as_bytes())
+                        .map_err(|e| in_file(path, e)),
                     None => Ok(()),
                 }
             }
         }
     }
+
+    /// The files this sink wrote, with a directory target.
+    pub fn file_names(&self) -> impl Iterator<Item = &std::path::Path> {
+        self.files.values().map(|(path, _)| path.as_path())
+    }
+}
+
+/// `e`, naming the file it happened in.
+fn in_file(path: &std::path::Path, e: io::Error) -> io::Error {
+    io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
 /// Appends `value` as JSON.
@@ -152,10 +157,15 @@ impl Sink for JsonlSink {
         }
         o.finish();
         self.line = line;
-        *self.counts.entry(record.kind.to_string()).or_default() += 1;
         if self.error.is_none() {
-            if let Err(e) = self.write_line(record.kind.as_str()) {
-                self.error = Some(e);
+            match self.write_line(record.kind.as_str()) {
+                Ok(()) => match self.counts.get_mut(record.kind.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        self.counts.insert(record.kind.to_string(), 1);
+                    }
+                },
+                Err(e) => self.error = Some(e),
             }
         }
     }
@@ -168,8 +178,8 @@ impl Sink for JsonlSink {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        for f in self.files.values_mut() {
-            f.flush()?;
+        for (path, f) in self.files.values_mut() {
+            f.flush().map_err(|e| in_file(path, e))?;
         }
         if let Target::Stream(w) = &mut self.target {
             w.flush()?;
@@ -181,6 +191,19 @@ impl Sink for JsonlSink {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn record_kinds_never_share_a_file_and_always_make_a_name() {
+        assert_eq!(kind_file_name("http"), "http.jsonl");
+        assert_eq!(kind_file_name("smtp_session"), "smtp_session.jsonl");
+        let kinds = ["a/b", "a_b", "веб", "пчт", "", "records", "unnamed", "a.b"];
+        let names: std::collections::HashSet<String> =
+            kinds.iter().map(|k| kind_file_name(k)).collect();
+        assert_eq!(names.len(), kinds.len(), "{names:?}");
+        let long = kind_file_name(&"k".repeat(300));
+        assert!(long.len() < 100, "{long}");
+        assert!(!long.contains('/'));
+    }
 
     #[test]
     fn json_values_that_would_break_the_lines_are_written_as_strings() {
