@@ -13,7 +13,11 @@
 use std::cmp::Reverse;
 use std::collections::{BTreeSet, BinaryHeap, VecDeque};
 
-use rustc_hash::FxHashMap;
+/// Maps keyed by what the capture says (addresses and ports): hashed with a per-run random
+/// seed (foldhash's quality variant), so that a capture cannot be crafted to make its keys
+/// collide (FxHash, unseeded and linear in its input, let 200k crafted SYNs take 30 s
+/// instead of 1).
+type FlowMap<V> = std::collections::HashMap<FlowKey, V, foldhash::quality::RandomState>;
 
 use crate::decode::{Endpoint, TcpFlags, TcpPacket};
 
@@ -21,8 +25,34 @@ use super::session::Session;
 use super::{EndReason, TcpConfig, TcpObserver, TcpStats};
 
 /// Both endpoints, in a fixed order, so that both directions find the same session.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct FlowKey(Endpoint, Endpoint);
+
+impl std::hash::Hash for FlowKey {
+    /// In as few words as the addresses take (two for an IPv4 pair, five for IPv6): the key
+    /// is hashed for every packet, and each word is a step of the seeded hash.
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        use std::net::IpAddr;
+        let ports = (u32::from(self.0.port) << 16) | u32::from(self.1.port);
+        match (self.0.ip, self.1.ip) {
+            (IpAddr::V4(a), IpAddr::V4(b)) => {
+                state.write_u64((u64::from(a.to_bits()) << 32) | u64::from(b.to_bits()));
+                state.write_u32(ports);
+            }
+            (a, b) => {
+                let wide = |ip: IpAddr| match ip {
+                    IpAddr::V4(v4) => v4.to_ipv6_mapped().to_bits(),
+                    IpAddr::V6(v6) => v6.to_bits(),
+                };
+                // The families differ from IPv4 pairs by the word count; a mixed pair (never
+                // one session in practice) is told from a v6 pair by its mapped address.
+                state.write_u128(wide(a));
+                state.write_u128(wide(b));
+                state.write_u32(ports);
+            }
+        }
+    }
+}
 
 impl FlowKey {
     fn new(a: Endpoint, b: Endpoint) -> FlowKey {
@@ -38,7 +68,7 @@ impl FlowKey {
 /// call [`TcpListener::finish`] at the end of the input.
 pub struct TcpListener {
     config: TcpConfig,
-    index: FxHashMap<FlowKey, usize>,
+    index: FlowMap<usize>,
     slots: Vec<Option<(FlowKey, Session)>>,
     free: Vec<usize>,
     /// Ordinals of the open sessions.
@@ -46,7 +76,7 @@ pub struct TcpListener {
     /// (deadline, ordinal, slot) of each open session's next possible expiry.
     timers: BinaryHeap<Reverse<(u64, u64, usize)>>,
     /// Recently closed port pairs, with the time they closed.
-    closed: FxHashMap<FlowKey, u64>,
+    closed: FlowMap<u64>,
     closed_order: VecDeque<(u64, FlowKey)>,
     next_ordinal: u64,
     buffered_total: usize,
@@ -61,12 +91,12 @@ impl TcpListener {
     pub fn new(config: TcpConfig) -> TcpListener {
         TcpListener {
             config,
-            index: FxHashMap::default(),
+            index: FlowMap::default(),
             slots: Vec::new(),
             free: Vec::new(),
             open: BTreeSet::new(),
             timers: BinaryHeap::new(),
-            closed: FxHashMap::default(),
+            closed: FlowMap::default(),
             closed_order: VecDeque::new(),
             next_ordinal: 0,
             buffered_total: 0,
@@ -397,5 +427,40 @@ impl TcpListener {
             self.stats.limit_sessions += 1;
             self.end_slot(slot, EndReason::Evicted, obs);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::BuildHasher;
+    use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+    fn ep(ip: IpAddr, port: u16) -> Endpoint {
+        Endpoint { ip, port }
+    }
+
+    /// The flow table's hash is keyed per run: what collides in one run does not in another,
+    /// so a capture cannot be made to collide (FxHash, which the table used, is unkeyed).
+    #[test]
+    fn flow_keys_hash_with_a_per_run_key_and_both_directions_alike() {
+        let a = ep(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 1)), 40000);
+        let b = ep(IpAddr::V4(Ipv4Addr::new(10, 0, 0, 2)), 80);
+        let v6 = ep(IpAddr::V6(Ipv6Addr::LOCALHOST), 80);
+        let one = foldhash::quality::RandomState::default();
+        let other = foldhash::quality::RandomState::default();
+        for key in [FlowKey::new(a, b), FlowKey::new(a, v6)] {
+            assert_ne!(one.hash_one(key), other.hash_one(key));
+        }
+        assert_eq!(
+            one.hash_one(FlowKey::new(a, b)),
+            one.hash_one(FlowKey::new(b, a))
+        );
+        // Ports and addresses both count.
+        let c = ep(a.ip, 40001);
+        assert_ne!(
+            one.hash_one(FlowKey::new(a, b)),
+            one.hash_one(FlowKey::new(c, b))
+        );
     }
 }
