@@ -99,6 +99,7 @@ pub fn stats_json(report: &RunReport) -> serde_json::Value {
             "ended": ended,
             "late_packets": t.late_packets,
             "rst_ignored": t.rst_ignored,
+            "fin_ignored": t.fin_ignored,
             "peak_buffered_bytes": t.peak_buffered,
             "limits": {
                 "max_session_size_sessions": t.limit_session_size,
@@ -272,8 +273,14 @@ pub fn summary(report: &RunReport) -> String {
     let mut odd = Vec::new();
     if t.rst_ignored > 0 {
         odd.push(format!(
-            "{} RSTs ignored (no ACK of the SYN)",
+            "{} RSTs ignored (no ACK of the SYN, or outside the stream)",
             t.rst_ignored
+        ));
+    }
+    if t.fin_ignored > 0 {
+        odd.push(format!(
+            "{} FINs ignored (outside the stream)",
+            t.fin_ignored
         ));
     }
     if st.keepalives > 0 {

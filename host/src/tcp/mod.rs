@@ -205,8 +205,12 @@ pub struct TcpStats {
     pub ended: [u64; EndReason::ALL.len()],
     /// Packets for a session that had ended shortly before (late ACKs, FIN retransmissions).
     pub late_packets: u64,
-    /// RSTs ignored because they could not belong to the connection (no ACK of the SYN).
+    /// RSTs ignored because they could not belong to the connection (no ACK of the SYN, or
+    /// outside the sender's stream).
     pub rst_ignored: u64,
+    /// FINs ignored because they fall outside the sender's stream: before bytes already
+    /// delivered or acknowledged, or implausibly far beyond what was sent.
+    pub fin_ignored: u64,
     /// Times the per-session out-of-order limit forced a gap.
     pub limit_session_buffer: u64,
     /// Times the overall out-of-order limit forced a gap.

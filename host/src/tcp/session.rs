@@ -236,6 +236,8 @@ pub(crate) struct Outcome {
     pub(crate) capped_now: bool,
     /// A RST was ignored.
     pub(crate) rst_ignored: bool,
+    /// A FIN was ignored.
+    pub(crate) fin_ignored: bool,
 }
 
 /// One connection.
@@ -576,10 +578,19 @@ impl Session {
             }
             if flags.has(TcpFlags::FIN) {
                 // The FIN follows every byte the segment carried, captured or cut off by the
-                // snap length.
+                // snap length. It must fall in the stream, as a RST must: not before bytes
+                // already delivered (they were sent before it) nor before what the peer
+                // acknowledged (a FIN takes one sequence number, acknowledged past it), nor
+                // implausibly far beyond what was sent. One that does not is stale or
+                // injected: taken, it would cut off the rest of the direction.
                 let fin = off + len as u64 + u64::from(pkt.missing);
                 let stream = self.stream_mut(d);
-                if stream.fin.is_none() {
+                let valid = fin >= stream.next
+                    && fin + 1 >= stream.acked
+                    && fin <= stream.highest().max(stream.next).max(stream.acked) + MAX_ACK_AHEAD;
+                if !valid {
+                    outcome.fin_ignored = true;
+                } else if stream.fin.is_none() {
                     stream.fin = Some(fin);
                 }
             }

@@ -198,6 +198,9 @@ impl TcpListener {
         if outcome.rst_ignored {
             self.stats.rst_ignored += 1;
         }
+        if outcome.fin_ignored {
+            self.stats.fin_ignored += 1;
+        }
         if outcome.ended {
             self.end_slot(s, reason, obs);
         } else if new_deadline {

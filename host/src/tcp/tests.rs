@@ -891,6 +891,34 @@ fn a_rst_outside_the_senders_stream_is_ignored() {
 }
 
 #[test]
+fn a_fin_outside_the_senders_stream_is_ignored() {
+    // A bare FIN behind bytes already delivered (stale or injected): taken, it would cut off
+    // everything the client says after it. A FIN before what the server acknowledged is
+    // as stale; a FIN at the end of the stream still closes it.
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, ACK | PSH, b"AAAA"),
+            c(0, 0, FIN | ACK, b""),
+            c(4, 0, ACK | PSH, b"BBBB"),
+            s(0, 8, ACK | PSH, b"ok"),
+            c(2, 2, FIN | ACK, b""),
+            c(8, 2, ACK | PSH, b"CCCC"),
+            c(12, 2, FIN | ACK, b""),
+            s(2, 13, FIN | ACK, b""),
+            c(13, 3, ACK, b""),
+        ],
+    ]);
+    let (rec, stats) = run(&segs);
+    assert_eq!(stats.fin_ignored, 2);
+    assert_eq!(
+        rec.texts(0),
+        vec![text(C2S, "AAAABBBB"), text(S2C, "ok"), text(C2S, "CCCC")]
+    );
+    assert_eq!(rec.reasons(), vec![EndReason::Fin]);
+}
+
+#[test]
 fn a_server_rst_counts_when_the_syn_ack_was_not_captured_but_data_went_both_ways() {
     let segs = vec![
         c(-1, 0, SYN, b""),
