@@ -122,12 +122,13 @@ pub struct CaptureArgs {
     #[arg(long, value_name = "BYTES", help_heading = "TCP reassembly")]
     pub max_session_size: Option<u64>,
 
-    /// Out-of-order bytes held per session waiting for a hole to fill; beyond, the hole is
-    /// declared a gap. [default: 4194304]
+    /// Out-of-order data held per session waiting for a hole to fill, counted as its bytes
+    /// plus 128 per held segment; beyond, the hole is declared a gap. [default: 4194304]
     #[arg(long, value_name = "BYTES", help_heading = "TCP reassembly")]
     pub max_buffered_per_session: Option<usize>,
 
-    /// Out-of-order bytes held over all sessions; beyond, holes are declared gaps.
+    /// Out-of-order data held over all sessions (counted the same way); beyond, holes are
+    /// declared gaps.
     /// [default: 67108864]
     #[arg(long, value_name = "BYTES", help_heading = "TCP reassembly")]
     pub max_buffered: Option<usize>,

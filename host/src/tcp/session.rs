@@ -326,9 +326,11 @@ impl Session {
         }
     }
 
-    /// Bytes held out of order in both directions.
-    pub(crate) fn buffered(&self) -> usize {
-        self.streams.iter().map(|s| s.buffered).sum()
+    /// What holding out-of-order data costs in both directions: the bytes, and each held
+    /// segment's own memory ([`super::stream::HELD_SEGMENT_COST`]). The out-of-order limits
+    /// count this.
+    pub(crate) fn held_cost(&self) -> usize {
+        self.streams.iter().map(|s| s.held_cost()).sum()
     }
 
     /// Whether the session has carried payload or completed its handshake (so that a SYN with
@@ -561,7 +563,7 @@ impl Session {
                     stream.segment(off, payload, keepalive, sent, out);
                 });
                 // Per-session out-of-order limit: give up on holes until within it.
-                while self.buffered() > config.max_buffered_per_session {
+                while self.held_cost() > config.max_buffered_per_session {
                     outcome.forced_gap = true;
                     let target = if self.streams_get(d).buffered > 0 {
                         d

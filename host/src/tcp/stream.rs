@@ -92,6 +92,11 @@ struct Segment {
     sent: Sent,
 }
 
+/// What a held segment costs beyond its bytes, counted against the out-of-order limits: its
+/// allocation's header and rounding, its [`Sent`], and its share of the ordered map (measured:
+/// a million one-byte segments held took 135 MB more than the same bytes in order).
+pub(crate) const HELD_SEGMENT_COST: usize = 128;
+
 /// Digests of the last segments delivered, kept to tell a faithful retransmission from one
 /// whose bytes differ without keeping the bytes themselves: each delivered chunk is remembered
 /// as (offset, length, 64-bit XXH3 digest keyed with a per-run seed). A retransmission is
@@ -416,6 +421,12 @@ impl Stream {
             added += self.hold(cursor, data_range(data, off, cursor, end), sent);
         }
         added
+    }
+
+    /// What holding this stream's out-of-order data costs: its bytes, and each held segment's
+    /// own memory.
+    pub(crate) fn held_cost(&self) -> usize {
+        self.buffered + self.segments.len() * HELD_SEGMENT_COST
     }
 
     fn hold(&mut self, off: u64, data: &[u8], sent: Sent) -> usize {

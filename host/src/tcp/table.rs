@@ -115,7 +115,7 @@ impl TcpListener {
         self.open.len()
     }
 
-    /// Out-of-order bytes held now.
+    /// What the out-of-order data held now costs (its bytes and each segment's own memory).
     pub fn buffered(&self) -> usize {
         self.buffered_total
     }
@@ -176,10 +176,10 @@ impl TcpListener {
         let Some((_, session)) = self.slots.get_mut(s).and_then(|x| x.as_mut()) else {
             return;
         };
-        let before = session.buffered();
+        let before = session.held_cost();
         let had_deadline = (session.reset_at, session.closing_since);
         let outcome = session.process(pkt, frame, ts, &self.config, obs);
-        let after = session.buffered();
+        let after = session.held_cost();
         let ordinal = session.info.ordinal;
         let new_deadline = (session.reset_at, session.closing_since) != had_deadline;
         let reason = if session.reset_at.is_some() {
@@ -360,7 +360,7 @@ impl TcpListener {
         self.free.push(slot);
         self.index.remove(&key);
         self.open.remove(&session.info.ordinal);
-        self.buffered_total -= session.buffered();
+        self.buffered_total -= session.held_cost();
         let oldest_open = self.open.first().copied().unwrap_or(u64::MAX);
         // When the pair really closed: its RST or FIN exchange plus the linger, not when the
         // end was noticed (timers are lazy: that can be any later packet).
@@ -385,7 +385,7 @@ impl TcpListener {
     fn enforce_total_buffer(&mut self, current: usize, ts: u64, obs: &mut impl TcpObserver) {
         while self.buffered_total > self.config.max_buffered_total {
             self.stats.limit_total_buffer += 1;
-            let target = if self.session(current).is_some_and(|s| s.buffered() > 0) {
+            let target = if self.session(current).is_some_and(|s| s.held_cost() > 0) {
                 current
             } else {
                 let largest = self
@@ -394,7 +394,7 @@ impl TcpListener {
                     .enumerate()
                     .filter_map(|(i, x)| {
                         x.as_ref()
-                            .map(|(_, s)| (s.buffered(), Reverse(s.info.ordinal), i))
+                            .map(|(_, s)| (s.held_cost(), Reverse(s.info.ordinal), i))
                     })
                     .max();
                 match largest {
@@ -405,11 +405,11 @@ impl TcpListener {
             let Some((_, session)) = self.slots.get_mut(target).and_then(|x| x.as_mut()) else {
                 break;
             };
-            let before = session.buffered();
+            let before = session.held_cost();
             if !session.skip_a_hole(ts, obs) {
                 break;
             }
-            self.buffered_total = self.buffered_total + session.buffered() - before;
+            self.buffered_total = self.buffered_total + session.held_cost() - before;
         }
     }
 

@@ -1182,7 +1182,31 @@ fn the_overall_buffer_limit_declares_holes_gaps() {
     let (rec, stats) = run_with(config, &segs);
     assert_eq!(rec.texts(0), vec![text(C2S, "AA<gap 2>CCCCDDDD")]);
     assert!(stats.limit_total_buffer >= 1);
-    assert!(stats.peak_buffered <= 8);
+    // What is held costs its bytes and each segment's own memory.
+    assert!(stats.peak_buffered <= (8 + 2 * super::stream::HELD_SEGMENT_COST) as u64);
+}
+
+#[test]
+fn tiny_held_segments_count_their_own_memory_against_the_limit() {
+    // A hole, then 200 one-byte segments beyond it: 200 bytes, far below the 4 KiB limit
+    // in bytes, but each held segment costs its own memory too (a million of them took
+    // 135 MB), so the limit bites and the hole becomes a gap.
+    let mut segs = handshake();
+    segs.push(c(0, 0, ACK, b"A"));
+    for i in 0..200 {
+        segs.push(c(2 + i, 0, ACK, b"x"));
+    }
+    let config = TcpConfig {
+        max_buffered_per_session: 4096,
+        ..TcpConfig::default()
+    };
+    let (rec, stats) = run_with(config, &segs);
+    assert!(stats.limit_session_buffer >= 1);
+    assert_eq!(
+        rec.texts(0),
+        vec![text(C2S, &format!("A<gap 1>{}", "x".repeat(200)))]
+    );
+    assert!(stats.peak_buffered <= 4096 + super::stream::HELD_SEGMENT_COST as u64);
 }
 
 #[test]
