@@ -106,6 +106,7 @@ pub fn stats_json(report: &RunReport) -> serde_json::Value {
                 "max_buffered_per_session_gaps": t.limit_session_buffer,
                 "max_buffered_gaps": t.limit_total_buffer,
                 "max_sessions_evicted": t.limit_sessions,
+                "max_sessions_closed_forgotten": t.limit_closed,
             },
             "payload": {
                 "bytes": st.bytes,
@@ -258,6 +259,12 @@ pub fn summary(report: &RunReport) -> String {
         limits.push(format!(
             "max_sessions evicted {} sessions",
             t.limit_sessions
+        ));
+    }
+    if t.limit_closed > 0 {
+        limits.push(format!(
+            "max_sessions forgot {} closed pairs before their close_linger",
+            t.limit_closed
         ));
     }
     let _ = writeln!(

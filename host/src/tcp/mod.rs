@@ -219,6 +219,9 @@ pub struct TcpStats {
     pub limit_session_size: u64,
     /// Sessions ended by `max_sessions`.
     pub limit_sessions: u64,
+    /// Closed port pairs forgotten before their `close_linger` ran out, because as many as
+    /// `max_sessions` were remembered (capture time stalled or went backwards).
+    pub limit_closed: u64,
     /// Peak out-of-order bytes held.
     pub peak_buffered: u64,
     /// Peak sessions open at once.

@@ -163,7 +163,10 @@ impl TcpListener {
             Some(s) => s,
             None => {
                 if let Some(&closed_at) = self.closed.get(&key) {
-                    if !syn && self.clock.saturating_sub(closed_at) <= self.config.close_linger_ns {
+                    // Within the linger either way: a packet stamped a little before the close
+                    // (clocks of two interfaces) is as late; one from long before or after is
+                    // not of that connection.
+                    if !syn && self.clock.abs_diff(closed_at) <= self.config.close_linger_ns {
                         self.stats.late_packets += 1;
                         return;
                     }
@@ -205,7 +208,7 @@ impl TcpListener {
             self.end_slot(s, reason, obs);
         } else if new_deadline {
             let deadline = self.clock.saturating_add(self.config.close_linger_ns);
-            self.timers.push(Reverse((deadline, ordinal, s)));
+            self.push_timer(deadline, ordinal, s);
         }
         self.enforce_total_buffer(s, ts, obs);
         if self.open.len() > self.config.max_sessions {
@@ -266,13 +269,33 @@ impl TcpListener {
         self.open.insert(ordinal);
         self.stats.peak_sessions = self.stats.peak_sessions.max(self.open.len() as u64);
         if self.config.idle_timeout_ns > 0 {
-            self.timers.push(Reverse((
+            self.push_timer(
                 self.clock.saturating_add(self.config.idle_timeout_ns),
                 ordinal,
                 slot,
-            )));
+            );
         }
         slot
+    }
+
+    /// Queues a check of the session `ordinal` in `slot` at `deadline`. Entries of sessions
+    /// that ended stay queued until their deadline (an hour of capture time for the idle
+    /// timer), so when they outnumber the open sessions' several times over they are dropped
+    /// at once: the heap stays within a few entries per open session, however many sessions
+    /// start and end within an idle timeout.
+    fn push_timer(&mut self, deadline: u64, ordinal: u64, slot: usize) {
+        self.timers.push(Reverse((deadline, ordinal, slot)));
+        if self.timers.len() > 4 * self.open.len() + 1024 {
+            let timers = std::mem::take(&mut self.timers).into_vec();
+            let live: Vec<_> = timers
+                .into_iter()
+                .filter(|Reverse((_, ordinal, slot))| {
+                    self.session(*slot)
+                        .is_some_and(|s| s.info.ordinal == *ordinal)
+                })
+                .collect();
+            self.timers = BinaryHeap::from(live);
+        }
     }
 
     /// Why a session is due to end at the current time, if it is.
@@ -341,14 +364,23 @@ impl TcpListener {
         for (_, slot, reason) in due {
             self.end_slot(slot, reason, obs);
         }
+        // Closed pairs are remembered in the order they closed, which is the order of their
+        // times only while capture time goes forward: a pair stamped far ahead (a bad clock)
+        // would hold every later one behind it. So there are never more than `max_sessions`
+        // of them: beyond, the oldest go early (counted).
         let linger = self.config.close_linger_ns;
         while let Some(&(at, key)) = self.closed_order.front() {
-            if self.clock.saturating_sub(at) <= linger {
+            let due = self.clock.saturating_sub(at) > linger;
+            let over = self.closed_order.len() > self.config.max_sessions;
+            if !due && !over {
                 break;
             }
             self.closed_order.pop_front();
             if self.closed.get(&key) == Some(&at) {
                 self.closed.remove(&key);
+                if !due {
+                    self.stats.limit_closed += 1;
+                }
             }
         }
     }

@@ -1240,6 +1240,65 @@ fn max_sessions_evicts_the_least_recently_active() {
     assert_eq!(tcp.stats().limit_sessions, 1);
 }
 
+/// A RST from client port `port` to the server: a session that ends at once with
+/// `close_linger_ns` 0.
+fn reset_from(port: u16, flags: u8, payload: &'static [u8]) -> TcpPacket<'static> {
+    TcpPacket {
+        src: Endpoint {
+            ip: "10.0.0.1".parse().unwrap(),
+            port,
+        },
+        dst: server(),
+        seq: 1,
+        ack: 1,
+        flags: TcpFlags(flags),
+        window: 0,
+        payload,
+        missing: 0,
+    }
+}
+
+const CENTURY: u64 = 100 * 365 * 24 * 3600 * SEC;
+
+#[test]
+fn closed_pairs_remembered_stay_within_max_sessions_whatever_the_clock_does() {
+    // One pair closes stamped a century ahead (a bad clock), then ten more at the right
+    // time: remembered in the order they closed, the later ones would wait behind the first
+    // for a century, and pile up. At most `max_sessions` are kept: the first goes early,
+    // counted, and the others then expire on time.
+    let mut tcp = TcpListener::new(TcpConfig {
+        max_sessions: 4,
+        close_linger_ns: 0,
+        ..TcpConfig::default()
+    });
+    let mut rec = Recorder::default();
+    tcp.segment(&reset_from(1, RST, b""), 0, CENTURY, &mut rec);
+    for i in 0..10u16 {
+        let t = SEC + u64::from(i);
+        tcp.segment(&reset_from(2 + i, RST, b""), 1 + u64::from(i), t, &mut rec);
+    }
+    tcp.finish(&mut rec);
+    assert_eq!(tcp.stats().limit_closed, 1);
+    assert_eq!(tcp.stats().sessions, 11);
+}
+
+#[test]
+fn a_packet_a_century_from_its_pairs_close_is_not_late() {
+    // Late packets (the last ACK after a close) are told by time: within `close_linger` of
+    // the close, before or after it (the clocks of two interfaces). A century away, the
+    // packet starts a new session.
+    let mut tcp = TcpListener::new(TcpConfig {
+        close_linger_ns: 0,
+        ..TcpConfig::default()
+    });
+    let mut rec = Recorder::default();
+    tcp.segment(&reset_from(1, RST, b""), 0, CENTURY, &mut rec);
+    tcp.segment(&reset_from(1, ACK, b"x"), 1, SEC, &mut rec);
+    tcp.finish(&mut rec);
+    assert_eq!(tcp.stats().late_packets, 0);
+    assert_eq!(tcp.stats().sessions, 2);
+}
+
 // ---------------------------------------------------------------------------------------
 // Ordering
 
