@@ -530,16 +530,20 @@ impl Session {
                     .iter()
                     .map(|s| s.stats.bytes + s.buffered as u64)
                     .sum();
-                // Only bytes not delivered yet count against the limit: a retransmission
-                // that carries old bytes with new ones gets room for the new ones.
-                let old = (self.streams_get(d).next.saturating_sub(off) as usize).min(len);
-                let fresh = len - old;
+                // Only bytes neither delivered nor held yet count against the limit: a
+                // retransmission that carries old bytes with new ones gets room for the new
+                // ones (held bytes are in `used` already).
+                let st = self.streams_get(d);
+                let old = (st.next.saturating_sub(off) as usize).min(len);
+                let fresh = st.unheld(off + old as u64, off + len as u64) as usize;
                 let room = if self.capped {
                     0
                 } else {
                     config.max_session_size.saturating_sub(used)
                 };
                 if (fresh as u64) > room {
+                    // Cut after `room` more bytes (fewer are kept when some beyond `old` were
+                    // held already: their copies are kept anyway).
                     let keep = old + room as usize;
                     self.stream_mut(d).cap((fresh - room as usize) as u64);
                     payload = payload.get(..keep).unwrap_or(&[]);

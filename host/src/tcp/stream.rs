@@ -423,6 +423,24 @@ impl Stream {
         added
     }
 
+    /// Bytes of [`from`, `to`) that no held segment covers.
+    pub(crate) fn unheld(&self, from: u64, to: u64) -> u64 {
+        if from >= to {
+            return 0;
+        }
+        let before = self.segments.range(..from).next_back();
+        let inside = self.segments.range(from..to);
+        let covered: u64 = before
+            .into_iter()
+            .chain(inside)
+            .map(|(&s, seg)| {
+                let e = s + seg.data.len() as u64;
+                e.min(to).saturating_sub(s.max(from))
+            })
+            .sum();
+        (to - from).saturating_sub(covered)
+    }
+
     /// What holding this stream's out-of-order data costs: its bytes, and each held segment's
     /// own memory.
     pub(crate) fn held_cost(&self) -> usize {

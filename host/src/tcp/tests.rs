@@ -1261,6 +1261,28 @@ fn reset_from(port: u16, flags: u8, payload: &'static [u8]) -> TcpPacket<'static
 const CENTURY: u64 = 100 * 365 * 24 * 3600 * SEC;
 
 #[test]
+fn a_retransmission_of_held_bytes_does_not_use_up_max_session_size() {
+    // 15 bytes in all, the last 10 first (held), twice, then the first 5: exactly the limit.
+    // The second copy of the held bytes is not new: charged again, it capped the session and
+    // turned the first 5 bytes, which did arrive, into a gap.
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(5, 0, ACK, b"FGHIJKLMNO"),
+            c(5, 0, ACK, b"FGHIJKLMNO"),
+            c(0, 0, ACK, b"ABCDE"),
+        ],
+    ]);
+    let config = TcpConfig {
+        max_session_size: 15,
+        ..TcpConfig::default()
+    };
+    let (rec, stats) = run_with(config, &segs);
+    assert_eq!(rec.texts(0), vec![text(C2S, "ABCDEFGHIJKLMNO")]);
+    assert_eq!(stats.limit_session_size, 0);
+}
+
+#[test]
 fn closed_pairs_remembered_stay_within_max_sessions_whatever_the_clock_does() {
     // One pair closes stamped a century ahead (a bad clock), then ten more at the right
     // time: remembered in the order they closed, the later ones would wait behind the first
