@@ -450,8 +450,23 @@ impl Session {
             }
         }
 
+        // A segment that starts before offset 0 but runs past it (a midstream capture whose
+        // first acknowledgment fell inside a segment later retransmitted, or coalesced): its
+        // bytes from offset 0 on are the stream's; only those before it are ignored.
+        let mut body = pkt.payload;
+        if let Some(base) = self.streams_get(d).base {
+            if self.streams_get(d).offset(data_seq).is_none() {
+                let before = base.wrapping_sub(data_seq) as usize;
+                if let Some(rest) = body.get(before..).filter(|r| !r.is_empty()) {
+                    self.stream_mut(d).stats.before_start += before as u64;
+                    body = rest;
+                    data_seq = base;
+                }
+            }
+        }
+
         // Where this packet's payload goes.
-        let len = pkt.payload.len();
+        let len = body.len();
         let placed = if len > 0 || pkt.missing > 0 || flags.has(TcpFlags::FIN) {
             let off = self.streams_get(d).offset(data_seq);
             if off.is_none() {
@@ -518,7 +533,7 @@ impl Session {
 
         // This packet's payload.
         if let Some(off) = placed {
-            let mut payload = pkt.payload;
+            let mut payload = body;
             {
                 let stream = self.stream_mut(d);
                 let wire_end = off + len as u64 + u64::from(pkt.missing);

@@ -1261,6 +1261,25 @@ fn reset_from(port: u16, flags: u8, payload: &'static [u8]) -> TcpPacket<'static
 const CENTURY: u64 = 100 * 365 * 24 * 3600 * SEC;
 
 #[test]
+fn a_segment_that_runs_past_the_midstream_start_keeps_its_bytes_from_there_on() {
+    // Picked up midstream: the server's first packet acknowledges client offset 0 at
+    // relative sequence 10; the client's next segment (a retransmission coalescing what the
+    // server had and more) starts 10 bytes before that and carries 20 beyond it.
+    let segs = vec![
+        s(0, 10, ACK, b""),
+        c(0, 0, ACK | PSH, b"0123456789abcdefghijklmnopqrst"),
+        s(0, 30, ACK | PSH, b"ok"),
+    ];
+    let (rec, stats) = run(&segs);
+    assert_eq!(
+        rec.texts(0),
+        vec![text(C2S, "abcdefghijklmnopqrst"), text(S2C, "ok")]
+    );
+    assert_eq!(stats.streams.before_start, 10);
+    assert_eq!(stats.streams.gaps, 0);
+}
+
+#[test]
 fn a_retransmission_of_held_bytes_does_not_use_up_max_session_size() {
     // 15 bytes in all, the last 10 first (held), twice, then the first 5: exactly the limit.
     // The second copy of the held bytes is not new: charged again, it capped the session and
