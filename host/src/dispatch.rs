@@ -2005,8 +2005,16 @@ impl TcpObserver for Dispatcher<'_> {
         hot.opened = true;
         hot.extra = true;
         let offset = hot.len;
+        let mut full = false;
         if let Some(state) = self.sessions.get_mut(s.slot) {
-            state.part.extra().gaps.push(ApiGap { offset, len });
+            let gaps = &mut state.part.extra().gaps;
+            gaps.push(ApiGap { offset, len });
+            full = gaps.len() >= crate::tcp::MAX_LISTED_GAPS;
+        }
+        // A part's gap list is bounded as the listener's is: a part with that many goes now,
+        // to be continued (its bytes were bounded by the part size already).
+        if full {
+            self.flush_part(s.slot, true);
         }
     }
 

@@ -157,7 +157,7 @@ impl<W: Write> TcpObserver for MonologuesWriter<W> {
             .time("t_end", m.t_end)
             .num("packets", m.packets)
             .num("bytes", m.bytes)
-            .num("gaps", m.gaps.len() as u64);
+            .num("gaps", m.gap_count());
         if !m.gaps.is_empty() {
             let list: Vec<String> = m
                 .gaps
@@ -165,6 +165,10 @@ impl<W: Write> TcpObserver for MonologuesWriter<W> {
                 .map(|g| format!("{{\"offset\":{},\"len\":{}}}", g.offset, g.len))
                 .collect();
             o.raw("gap_list", &format!("[{}]", list.join(",")));
+            if m.gaps_unlisted > 0 {
+                // The list holds the first gaps only.
+                o.num("gaps_unlisted", m.gaps_unlisted);
+            }
         }
         if self.hash {
             match self.hashers.remove(&s.ordinal) {

@@ -89,8 +89,22 @@ pub struct Monologue {
     pub packets: u64,
     /// Bytes delivered (gaps excluded).
     pub bytes: u64,
-    /// Gaps, in order.
+    /// Gaps, in order: the first [`MAX_LISTED_GAPS`].
     pub gaps: Vec<Gap>,
+    /// Gaps beyond those listed (a direction that left a hole after nearly every byte, for
+    /// as long as the other side stayed silent): counted, not kept.
+    pub gaps_unlisted: u64,
+}
+
+/// Gaps listed per monologue (16 bytes each); beyond, they are counted only, so that a
+/// monologue's memory does not grow with every packet of a direction full of holes.
+pub const MAX_LISTED_GAPS: usize = 4096;
+
+impl Monologue {
+    /// Gaps in the monologue, listed or not.
+    pub fn gap_count(&self) -> u64 {
+        self.gaps.len() as u64 + self.gaps_unlisted
+    }
 }
 
 /// How a session ended, with its totals.

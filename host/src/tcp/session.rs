@@ -102,6 +102,7 @@ struct Current {
     recent_packets: super::RecentPackets,
     bytes: u64,
     gaps: Vec<Gap>,
+    gaps_unlisted: u64,
 }
 
 /// Monologue bookkeeping, apart from the streams so that both can be borrowed at once.
@@ -121,6 +122,7 @@ impl Monologues {
                 packets: c.packets,
                 bytes: c.bytes,
                 gaps: c.gaps,
+                gaps_unlisted: c.gaps_unlisted,
             };
             self.count += 1;
             obs.monologue_end(info, &m);
@@ -150,6 +152,7 @@ impl Monologues {
             recent_packets: super::RecentPackets::default(),
             bytes: 0,
             gaps: Vec::new(),
+            gaps_unlisted: 0,
         })
     }
 }
@@ -190,10 +193,14 @@ impl<O: TcpObserver> Delivery for Speaker<'_, O> {
         let cur = self
             .monologues
             .speak(self.info, self.direction, self.now, self.obs);
-        cur.gaps.push(Gap {
-            offset: cur.bytes,
-            len,
-        });
+        if cur.gaps.len() < super::MAX_LISTED_GAPS {
+            cur.gaps.push(Gap {
+                offset: cur.bytes,
+                len,
+            });
+        } else {
+            cur.gaps_unlisted += 1;
+        }
         self.obs.gap(self.info, self.direction, len, self.now);
     }
 

@@ -1280,6 +1280,27 @@ fn a_segment_that_runs_past_the_midstream_start_keeps_its_bytes_from_there_on() 
 }
 
 #[test]
+fn a_monologue_lists_its_first_gaps_and_counts_the_rest() {
+    // A byte after every one-byte hole, the server acknowledging past each: a gap per two
+    // packets, for as long as the server stays silent. The list stops growing; the count
+    // does not.
+    let n = super::MAX_LISTED_GAPS as i64 + 10;
+    let mut segs = handshake();
+    for i in 0..n {
+        segs.push(c(2 * i + 1, 0, ACK, b"x"));
+        segs.push(s(0, 2 * i + 2, ACK, b""));
+    }
+    segs.push(s(0, 2 * n, ACK | PSH, b"ok"));
+    let (rec, stats) = run(&segs);
+    let (_, m) = &rec.monos[0];
+    assert_eq!(m.gaps.len(), super::MAX_LISTED_GAPS);
+    assert_eq!(m.gaps_unlisted, 10);
+    assert_eq!(m.gap_count(), n as u64);
+    assert_eq!(m.bytes, n as u64);
+    assert_eq!(stats.streams.gaps, n as u64);
+}
+
+#[test]
 fn a_retransmission_of_held_bytes_does_not_use_up_max_session_size() {
     // 15 bytes in all, the last 10 first (held), twice, then the first 5: exactly the limit.
     // The second copy of the held bytes is not new: charged again, it capped the session and
