@@ -282,9 +282,10 @@ fn write_stats(
 /// Writes `data` to `path` whole or not at all when `path` is (or will be) a regular file: into
 /// a new file beside it, renamed over it once complete, so that a full disk leaves the last
 /// complete file (or none) rather than a cut one. Anything else there (a named pipe,
-/// `/dev/stdout`) is written to directly.
+/// `/dev/stdout`, a symbolic link) is written to directly.
 fn write_whole(path: &std::path::Path, data: &[u8]) -> io::Result<()> {
-    let regular = std::fs::metadata(path).map_or(true, |m| m.is_file());
+    // Not through a symbolic link: the rename would replace the link, not what it names.
+    let regular = std::fs::symlink_metadata(path).map_or(true, |m| m.is_file());
     let name = path.file_name().filter(|_| regular);
     let Some(name) = name else {
         return std::fs::write(path, data);
