@@ -541,10 +541,26 @@ impl Session {
         // This packet's payload.
         if let Some(off) = placed {
             let mut payload = body;
-            {
+            // A FIN follows every byte the segment carried, captured or cut off by the snap
+            // length. It must fall in the stream, as a RST must, judged by what was known
+            // before this packet: not before bytes already delivered or acknowledged (give or
+            // take its own sequence number, which the peer acknowledges, and which a flush
+            // on that acknowledgment may have declared missing before the FIN was captured),
+            // nor implausibly far beyond what was sent. One that does not is stale or
+            // injected: taken, it would cut off the rest of the direction (or, far ahead,
+            // make a phantom gap).
+            let fin_at = off + len as u64 + u64::from(pkt.missing);
+            let fin_valid = {
+                let st = self.streams_get(d);
+                fin_at + 1 >= st.next
+                    && fin_at + 1 >= st.acked
+                    && fin_at <= st.highest().max(st.next).max(st.acked) + MAX_ACK_AHEAD
+            };
+            let bad_fin = flags.has(TcpFlags::FIN) && !fin_valid;
+            // A bare FIN ignored says nothing of what was sent.
+            if !(bad_fin && len == 0 && pkt.missing == 0) {
                 let stream = self.stream_mut(d);
-                let wire_end = off + len as u64 + u64::from(pkt.missing);
-                stream.sent_up_to(wire_end, ts);
+                stream.sent_up_to(fin_at, ts);
             }
             if config.max_session_size > 0 && len > 0 {
                 let used: u64 = self
@@ -564,9 +580,11 @@ impl Session {
                     config.max_session_size.saturating_sub(used)
                 };
                 if (fresh as u64) > room {
-                    // Cut after `room` more bytes (fewer are kept when some beyond `old` were
-                    // held already: their copies are kept anyway).
-                    let keep = old + room as usize;
+                    // Cut where `room` more new bytes have gone by (held bytes on the way are
+                    // kept: their copies are held anyway).
+                    let from = off + old as u64;
+                    let cut = st.after_unheld(from, off + len as u64, room);
+                    let keep = ((cut - off) as usize).min(len);
                     self.stream_mut(d).cap((fresh - room as usize) as u64);
                     payload = payload.get(..keep).unwrap_or(&[]);
                     if !self.capped {
@@ -604,22 +622,12 @@ impl Session {
                     }
                 }
             }
-            if flags.has(TcpFlags::FIN) {
-                // The FIN follows every byte the segment carried, captured or cut off by the
-                // snap length. It must fall in the stream, as a RST must: not before bytes
-                // already delivered (they were sent before it) nor before what the peer
-                // acknowledged (a FIN takes one sequence number, acknowledged past it), nor
-                // implausibly far beyond what was sent. One that does not is stale or
-                // injected: taken, it would cut off the rest of the direction.
-                let fin = off + len as u64 + u64::from(pkt.missing);
+            if bad_fin {
+                outcome.fin_ignored = true;
+            } else if flags.has(TcpFlags::FIN) {
                 let stream = self.stream_mut(d);
-                let valid = fin >= stream.next
-                    && fin + 1 >= stream.acked
-                    && fin <= stream.highest().max(stream.next).max(stream.acked) + MAX_ACK_AHEAD;
-                if !valid {
-                    outcome.fin_ignored = true;
-                } else if stream.fin.is_none() {
-                    stream.fin = Some(fin);
+                if stream.fin.is_none() {
+                    stream.fin = Some(fin_at);
                 }
             }
         }

@@ -423,6 +423,28 @@ impl Stream {
         added
     }
 
+    /// Where, from `from` on, `room` bytes that no held segment covers have gone by (at most
+    /// `to`): what a segment over [`from`, `to`) can keep when only `room` new bytes may be.
+    pub(crate) fn after_unheld(&self, from: u64, to: u64, room: u64) -> u64 {
+        let mut at = from;
+        let mut left = room;
+        let before = self.segments.range(..from).next_back();
+        for (&s, seg) in before.into_iter().chain(self.segments.range(from..to)) {
+            let (s, e) = (s.max(at), (s + seg.data.len() as u64).min(to));
+            if e <= at {
+                continue;
+            }
+            // Unheld bytes before this held segment.
+            let free = s.saturating_sub(at);
+            if free >= left {
+                return at + left;
+            }
+            left -= free;
+            at = e;
+        }
+        (at + left).min(to)
+    }
+
     /// Bytes of [`from`, `to`) that no held segment covers.
     pub(crate) fn unheld(&self, from: u64, to: u64) -> u64 {
         if from >= to {

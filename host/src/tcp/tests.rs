@@ -919,6 +919,50 @@ fn a_fin_outside_the_senders_stream_is_ignored() {
 }
 
 #[test]
+fn a_fin_captured_after_the_ack_of_it_still_closes_its_direction() {
+    // Capture reordering: the server's reply acknowledges the client's last 10 bytes and its
+    // FIN before the segment carrying them is captured. The flush on that acknowledgment
+    // declares them missing, FIN's sequence number included; the FIN that arrives next is
+    // one behind and is the real one.
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(0, 0, ACK | PSH, b"request"),
+            s(0, 7 + 10 + 1, ACK | PSH, b"reply"),
+            c(7, 0, FIN | ACK | PSH, b"0123456789"),
+            s(5, 18, FIN | ACK, b""),
+            c(18, 6, ACK, b""),
+        ],
+    ]);
+    let (rec, stats) = run(&segs);
+    assert_eq!(stats.fin_ignored, 0);
+    assert_eq!(rec.reasons(), vec![EndReason::Fin]);
+}
+
+#[test]
+fn a_bare_fin_far_beyond_what_was_sent_is_ignored_and_leaves_no_gap() {
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(3 << 29, 0, FIN | ACK, b""),
+            c(0, 0, ACK | PSH, b"AAAA"),
+            s(0, 4, ACK | PSH, b"resp"),
+            c(4, 4, FIN | ACK, b"CCCC"),
+            s(4, 9, FIN | ACK, b""),
+            c(9, 5, ACK, b""),
+        ],
+    ]);
+    let (rec, stats) = run(&segs);
+    assert_eq!(stats.fin_ignored, 1);
+    assert_eq!(stats.streams.gaps, 0);
+    assert_eq!(
+        rec.texts(0),
+        vec![text(C2S, "AAAA"), text(S2C, "resp"), text(C2S, "CCCC")]
+    );
+    assert_eq!(rec.reasons(), vec![EndReason::Fin]);
+}
+
+#[test]
 fn a_server_rst_counts_when_the_syn_ack_was_not_captured_but_data_went_both_ways() {
     let segs = vec![
         c(-1, 0, SYN, b""),
@@ -1277,6 +1321,29 @@ fn a_segment_that_runs_past_the_midstream_start_keeps_its_bytes_from_there_on() 
     );
     assert_eq!(stats.streams.before_start, 10);
     assert_eq!(stats.streams.gaps, 0);
+}
+
+#[test]
+fn max_session_size_cuts_where_the_room_for_new_bytes_runs_out() {
+    // [10, 60) held, then [0, 200) with room for 100 bytes: 50 are held, so 50 new ones fit,
+    // 10 before the held ones and 40 after; the other 100 are dropped, and counted.
+    let segs = trace(&[
+        handshake(),
+        vec![
+            c(10, 0, ACK, &[b'h'; 50]),
+            c(0, 0, ACK, &[b'a'; 200]),
+            s(0, 200, ACK, b""),
+        ],
+    ]);
+    let config = TcpConfig {
+        max_session_size: 100,
+        ..TcpConfig::default()
+    };
+    let (rec, _) = run_with(config, &segs);
+    let end = rec.end(0);
+    assert_eq!(end.streams[0].bytes, 100);
+    assert_eq!(end.streams[0].capped, 100);
+    assert_eq!(end.streams[0].gaps, 0);
 }
 
 #[test]
