@@ -151,25 +151,30 @@ enum Output {
     Written,
     /// Standard output was closed (`| head`): the reader has what it wanted.
     Closed,
-    /// Writing failed (a full disk, an I/O error): what and why.
-    Failed(String),
+    /// Writing failed (a full disk, an I/O error): what and why, and whether it failed while
+    /// reading (which then stopped) rather than at the last flush.
+    Failed(String, bool),
 }
 
 impl Output {
-    fn of(written: io::Result<()>, what: &str) -> Output {
+    /// How writing ended: `written` is the last flush's result, `early` whether a write had
+    /// failed before it.
+    fn of(written: io::Result<()>, what: &str, early: bool) -> Output {
         match written {
             Ok(()) => Output::Written,
             Err(e) if is_broken_pipe(&e) => Output::Closed,
-            Err(e) => Output::Failed(format!("{what}: {e}")),
+            Err(e) => Output::Failed(format!("{what}: {e}"), early),
         }
     }
 }
 
-/// Ends a run whose records are written: the report (with standard output closed, only an
-/// interruption: the reader has what it wanted), `--stats` if asked, and the exit status,
+/// Ends a run whose records are written: the report (with standard output closed, no summary,
+/// the reader has what it wanted, but the inputs' errors and an interruption), `--stats` if
+/// asked, and the exit status,
 /// decided here for every command: 128 + the signal's number (as a shell reports a process a
 /// signal ended) when the user stopped the run; else 1 when some input could not be read, a
-/// plugin failed (`plugins_failed`) or the stats could not be written; else 0.
+/// plugin failed (`plugins_failed`), writing the records failed or the stats could not be
+/// written; else 0.
 fn conclude(
     args: &CaptureArgs,
     run: &RunReport,
@@ -184,17 +189,25 @@ fn conclude(
             report_inputs(&mut err, run);
             note_interruption(&mut err, run);
         }
-        Output::Failed(why) => {
-            eprintln!(
-                "netan: error: {why} (the records stop there: reading stopped, and sessions still open were not ended; the summary covers what was read)"
-            );
+        Output::Failed(why, early) => {
+            if *early {
+                eprintln!(
+                    "netan: error: {why} (the records stop there: reading stopped, and sessions still open were not ended; the summary covers what was read, and its record counts include lines that were buffered and not written)"
+                );
+            } else {
+                eprintln!(
+                    "netan: error: {why} (at the last flush, after everything was read: the last records, up to 64 KiB of them, were not written)"
+                );
+            }
             report(run, args.quiet);
         }
         Output::Written => report(run, args.quiet),
     }
     let stats_written = write_stats(args, run, output, plugins);
-    let failed =
-        !stats_written || run.had_errors() || plugins_failed || matches!(output, Output::Failed(_));
+    let failed = !stats_written
+        || run.had_errors()
+        || plugins_failed
+        || matches!(output, Output::Failed(..));
     match &run.interrupted {
         Some(i) => ExitCode::from(u8::try_from(128 + i.signal).unwrap_or(EXIT_INPUT_ERROR)),
         None if failed => ExitCode::from(EXIT_INPUT_ERROR),
@@ -221,7 +234,8 @@ fn flows(args: &FlowsArgs) -> Result<ExitCode> {
         args.order,
     );
     let run = analyse(&args.capture.captures, &options, &mut writer)?;
-    let output = Output::of(writer.finish().map(drop), "writing the flow records");
+    let early = writer.failed();
+    let output = Output::of(writer.finish().map(drop), "writing the flow records", early);
     Ok(conclude(&args.capture, &run, &output, None, false))
 }
 
@@ -242,7 +256,8 @@ fn monologues(args: &MonologuesArgs) -> Result<ExitCode> {
         args.dump_dir.clone(),
     );
     let run = analyse(&args.capture.captures, &options, &mut writer)?;
-    let output = Output::of(writer.finish().map(drop), "writing the monologues");
+    let early = writer.failed();
+    let output = Output::of(writer.finish().map(drop), "writing the monologues", early);
     Ok(conclude(&args.capture, &run, &output, None, false))
 }
 
@@ -265,7 +280,7 @@ fn write_stats(
         let (closed, error) = match output {
             Output::Written => (false, None),
             Output::Closed => (true, None),
-            Output::Failed(why) => (false, Some(why.clone())),
+            Output::Failed(why, _) => (false, Some(why.clone())),
         };
         map.insert("output_closed".to_string(), closed.into());
         map.insert("output_error".to_string(), error.into());
@@ -522,7 +537,8 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
             "failed": failed,
         })),
     });
-    let output = Output::of(sink.finish(), "writing the records");
+    let early = sink.failed();
+    let output = Output::of(sink.finish(), "writing the records", early);
     let plugins_failed = !failures.is_empty() || stopped;
     let extraction_failed = extracted.map_or(0, |e| e.3);
     let code = conclude(
@@ -532,10 +548,9 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         Some(plugin_stats),
         plugins_failed || extraction_failed > 0,
     );
-    if matches!(output, Output::Closed) {
-        return Ok(code);
-    }
-    if !args.capture.quiet {
+    // A reader that went away gets no summary; failures are still said.
+    let closed = matches!(output, Output::Closed);
+    if !args.capture.quiet && !closed {
         let mut kinds: Vec<(&String, &u64)> = sink.counts.iter().collect();
         kinds.sort();
         let records: Vec<String> = kinds.iter().map(|(k, n)| format!("{k} {n}")).collect();

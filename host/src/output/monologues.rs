@@ -47,6 +47,11 @@ impl<W: Write> MonologuesWriter<W> {
         }
     }
 
+    /// A write failed (output or dump file): reading stops.
+    pub fn failed(&self) -> bool {
+        self.error.is_some()
+    }
+
     /// Flushes. Returns the first write error (output or dump file), if any.
     pub fn finish(mut self) -> io::Result<W> {
         if let Some(e) = self.error.take() {

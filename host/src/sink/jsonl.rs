@@ -89,6 +89,36 @@ fn in_file(path: &std::path::Path, e: io::Error) -> io::Error {
     io::Error::new(e.kind(), format!("{}: {e}", path.display()))
 }
 
+/// Gives up on a record file a write to failed (a full disk): what is still buffered is
+/// dropped, not written later, and a line the failure cut short is cut off, so that the file
+/// holds whole lines only (as many records as reached it).
+fn abandon(path: &std::path::Path, writer: BufWriter<File>) {
+    let (file, _unwritten) = writer.into_parts();
+    let Ok(len) = file.metadata().map(|m| m.len()) else {
+        return;
+    };
+    // The last line break is within the last block the writer handed over.
+    let tail = len.min(1 << 16);
+    let Ok(mut reader) = File::open(path) else {
+        return;
+    };
+    use std::io::{Read, Seek, SeekFrom};
+    let mut buf = Vec::new();
+    if reader.seek(SeekFrom::Start(len - tail)).is_err()
+        || reader.take(tail).read_to_end(&mut buf).is_err()
+    {
+        return;
+    }
+    let keep = match buf.iter().rposition(|&b| b == b'\n') {
+        Some(i) => len - tail + i as u64 + 1,
+        None if tail == len => 0,
+        None => return,
+    };
+    if keep < len {
+        let _ = file.set_len(keep);
+    }
+}
+
 /// Appends `value` as JSON.
 pub fn value_json(buf: &mut String, value: &Value) {
     match value {
@@ -165,7 +195,12 @@ impl Sink for JsonlSink {
                         self.counts.insert(record.kind.to_string(), 1);
                     }
                 },
-                Err(e) => self.error = Some(e),
+                Err(e) => {
+                    self.error = Some(e);
+                    if let Some((path, writer)) = self.files.remove(record.kind.as_str()) {
+                        abandon(&path, writer);
+                    }
+                }
             }
         }
     }
@@ -178,8 +213,18 @@ impl Sink for JsonlSink {
         if let Some(e) = self.error.take() {
             return Err(e);
         }
-        for (path, f) in self.files.values_mut() {
-            f.flush().map_err(|e| in_file(path, e))?;
+        let mut failed = None;
+        for (kind, (path, f)) in &mut self.files {
+            if let Err(e) = f.flush() {
+                failed = Some((kind.clone(), in_file(path, e)));
+                break;
+            }
+        }
+        if let Some((kind, e)) = failed {
+            if let Some((path, writer)) = self.files.remove(&kind) {
+                abandon(&path, writer);
+            }
+            return Err(e);
         }
         if let Target::Stream(w) = &mut self.target {
             w.flush()?;
