@@ -238,6 +238,25 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_record_file_given_up_on_keeps_whole_lines_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("http.jsonl");
+        std::fs::write(&path, "{\"a\":1}\n{\"a\":2}\n{\"a\":").unwrap();
+        let file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        let mut writer = BufWriter::new(file);
+        // Still buffered when the disk filled: never written.
+        writer.write_all(b"3}\n").unwrap();
+        abandon(&path, writer);
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "{\"a\":1}\n{\"a\":2}\n"
+        );
+    }
+
+    #[test]
     fn record_kinds_never_share_a_file_and_always_make_a_name() {
         assert_eq!(kind_file_name("http"), "http.jsonl");
         assert_eq!(kind_file_name("smtp_session"), "smtp_session.jsonl");
