@@ -550,13 +550,12 @@ impl Session {
             // injected: taken, it would cut off the rest of the direction (or, far ahead,
             // make a phantom gap).
             let fin_at = off + len as u64 + u64::from(pkt.missing);
-            let fin_valid = {
+            let bad_fin = flags.has(TcpFlags::FIN) && {
                 let st = self.streams_get(d);
-                fin_at + 1 >= st.next
+                !(fin_at + 1 >= st.next
                     && fin_at + 1 >= st.acked
-                    && fin_at <= st.highest().max(st.next).max(st.acked) + MAX_ACK_AHEAD
+                    && fin_at <= st.highest().max(st.next).max(st.acked) + MAX_ACK_AHEAD)
             };
-            let bad_fin = flags.has(TcpFlags::FIN) && !fin_valid;
             // A bare FIN ignored says nothing of what was sent.
             if !(bad_fin && len == 0 && pkt.missing == 0) {
                 let stream = self.stream_mut(d);
