@@ -383,19 +383,9 @@ impl Stream {
             return 0;
         }
         let end = off + data.len() as u64;
-        // Held segments that overlap [off, end): the one starting before `off`, then all
-        // starting inside.
-        let mut overlapping: Vec<(u64, u64)> = Vec::new();
-        if let Some((&s, seg)) = self.segments.range(..off).next_back() {
-            if s + seg.data.len() as u64 > off {
-                overlapping.push((s, s + seg.data.len() as u64));
-            }
-        }
-        overlapping.extend(
-            self.segments
-                .range(off..end)
-                .map(|(&s, g)| (s, s + g.data.len() as u64)),
-        );
+        // Held segments that overlap [off, end) (collected: holding the bytes between them
+        // changes the map).
+        let overlapping: Vec<(u64, u64)> = self.held_in(off, end).collect();
         let mut added = 0;
         let mut cursor = off;
         for (s, e) in overlapping {
@@ -423,44 +413,41 @@ impl Stream {
         added
     }
 
+    /// The held segments that overlap [`from`, `to`), as offset ranges, in order: the one
+    /// starting before `from`, if it reaches past it, then every one starting inside.
+    fn held_in(&self, from: u64, to: u64) -> impl Iterator<Item = (u64, u64)> + '_ {
+        let before = self.segments.range(..from).next_back();
+        before
+            .into_iter()
+            .chain(self.segments.range(from..to))
+            .map(|(&s, seg)| (s, s + seg.data.len() as u64))
+            .filter(move |&(_, e)| e > from)
+    }
+
     /// Where, from `from` on, `room` bytes that no held segment covers have gone by (at most
     /// `to`): what a segment over [`from`, `to`) can keep when only `room` new bytes may be.
     pub(crate) fn after_unheld(&self, from: u64, to: u64, room: u64) -> u64 {
         let mut at = from;
         let mut left = room;
-        let before = self.segments.range(..from).next_back();
-        for (&s, seg) in before.into_iter().chain(self.segments.range(from..to)) {
-            let (s, e) = (s.max(at), (s + seg.data.len() as u64).min(to));
-            if e <= at {
-                continue;
-            }
+        for (s, e) in self.held_in(from, to) {
             // Unheld bytes before this held segment.
             let free = s.saturating_sub(at);
             if free >= left {
                 return at + left;
             }
             left -= free;
-            at = e;
+            at = at.max(e.min(to));
         }
         (at + left).min(to)
     }
 
     /// Bytes of [`from`, `to`) that no held segment covers.
     pub(crate) fn unheld(&self, from: u64, to: u64) -> u64 {
-        if from >= to {
-            return 0;
-        }
-        let before = self.segments.range(..from).next_back();
-        let inside = self.segments.range(from..to);
-        let covered: u64 = before
-            .into_iter()
-            .chain(inside)
-            .map(|(&s, seg)| {
-                let e = s + seg.data.len() as u64;
-                e.min(to).saturating_sub(s.max(from))
-            })
+        let covered: u64 = self
+            .held_in(from, to)
+            .map(|(s, e)| e.min(to).saturating_sub(s.max(from)))
             .sum();
-        (to - from).saturating_sub(covered)
+        to.saturating_sub(from).saturating_sub(covered)
     }
 
     /// What holding this stream's out-of-order data costs: its bytes, and each held segment's
