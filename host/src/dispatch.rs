@@ -1693,8 +1693,10 @@ impl<'s> Dispatcher<'s> {
             let Some(s) = self.an.slots.get_mut(slot) else {
                 continue;
             };
+            // Events reach no entry after this point (whatever happens below): they are only
+            // delivered by the drain after its `finish`, which counts and warns about them.
+            s.finished = true;
             if s.failed || self.an.stop {
-                s.finished = true;
                 continue;
             }
             // Fold the other instances' partial state into the first.
@@ -1728,13 +1730,9 @@ impl<'s> Dispatcher<'s> {
                 };
                 eprintln!("netan: error: {f}");
                 self.an.failures.push(f);
-                s.finished = true;
                 continue;
             }
             let outcome = self.an.call(slot, None, "finish", |a, host| a.finish(host));
-            if let Some(s) = self.an.slots.get_mut(slot) {
-                s.finished = true;
-            }
             self.settle(slot, NO_SLOT, 0, outcome);
             self.drain();
         }
