@@ -136,24 +136,18 @@ fn note_interruption(err: &mut impl Write, report: &RunReport) {
     }
 }
 
-/// Whether standard output was closed before the records were all written (`netan flows x
-/// | head`: the reader has what it wanted, not an error); another write error is one.
-fn output_closed(written: io::Result<()>, what: &'static str) -> Result<bool> {
-    match written {
-        Err(e) if is_broken_pipe(&e) => Ok(true),
-        Err(e) => Err(e).context(what),
-        Ok(()) => Ok(false),
-    }
-}
-
 /// How writing a run's records ended.
 enum Output {
     Written,
     /// Standard output was closed (`| head`): the reader has what it wanted.
     Closed,
-    /// Writing failed (a full disk, an I/O error): what and why, and whether it failed while
-    /// reading (which then stopped) rather than at the last flush.
-    Failed(String, bool),
+    /// Writing failed (a full disk, an I/O error).
+    Failed {
+        /// What was being written, and why it failed.
+        why: String,
+        /// It failed while reading (which then stopped), not at the last flush.
+        while_reading: bool,
+    },
 }
 
 impl Output {
@@ -163,7 +157,10 @@ impl Output {
         match written {
             Ok(()) => Output::Written,
             Err(e) if is_broken_pipe(&e) => Output::Closed,
-            Err(e) => Output::Failed(format!("{what}: {e}"), early),
+            Err(e) => Output::Failed {
+                why: format!("{what}: {e}"),
+                while_reading: early,
+            },
         }
     }
 }
@@ -189,8 +186,8 @@ fn conclude(
             report_inputs(&mut err, run);
             note_interruption(&mut err, run);
         }
-        Output::Failed(why, early) => {
-            if *early {
+        Output::Failed { why, while_reading } => {
+            if *while_reading {
                 eprintln!(
                     "netan: error: {why} (the records stop there: reading stopped, and sessions still open were not ended; the summary covers what was read, and its record counts include lines that were buffered and not written)"
                 );
@@ -207,7 +204,7 @@ fn conclude(
     let failed = !stats_written
         || run.had_errors()
         || plugins_failed
-        || matches!(output, Output::Failed(..));
+        || matches!(output, Output::Failed { .. });
     match &run.interrupted {
         Some(i) => ExitCode::from(u8::try_from(128 + i.signal).unwrap_or(EXIT_INPUT_ERROR)),
         None if failed => ExitCode::from(EXIT_INPUT_ERROR),
@@ -280,7 +277,7 @@ fn write_stats(
         let (closed, error) = match output {
             Output::Written => (false, None),
             Output::Closed => (true, None),
-            Output::Failed(why, _) => (false, Some(why.clone())),
+            Output::Failed { why, .. } => (false, Some(why.clone())),
         };
         map.insert("output_closed".to_string(), closed.into());
         map.insert("output_error".to_string(), error.into());
@@ -346,8 +343,10 @@ macro_rules! outln {
 /// as it would any Unix tool, instead of a panic.
 fn print_out(text: &str) -> Result<()> {
     let mut out = io::stdout().lock();
-    let written = out.write_all(text.as_bytes()).and_then(|()| out.flush());
-    output_closed(written, "writing to stdout").map(drop)
+    match out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
+        Err(e) if !is_broken_pipe(&e) => Err(e).context("writing to stdout"),
+        _ => Ok(()),
+    }
 }
 
 /// Why a file cannot be written at `path`, if that can be told without opening it: a
@@ -500,9 +499,7 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
         dispatcher.set_quiet(args.capture.quiet);
         let run = analyse(&args.capture.captures, &options, &mut dispatcher)?;
         dispatcher.finish();
-        let extracted = dispatcher
-            .artifacts()
-            .map(|a| (a.files, a.bytes, a.refused, a.failed));
+        let extracted = dispatcher.artifacts().map(|a| a.counts);
         (
             run,
             dispatcher.failures().to_vec(),
@@ -530,17 +527,17 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
                 "error": f.error.to_string(),
             }))
             .collect::<Vec<_>>(),
-        "extracted": extracted.map(|(files, bytes, refused, failed)| serde_json::json!({
-            "files": files,
-            "bytes": bytes,
-            "refused": refused,
-            "failed": failed,
+        "extracted": extracted.map(|e| serde_json::json!({
+            "files": e.files,
+            "bytes": e.bytes,
+            "refused": e.refused,
+            "failed": e.failed,
         })),
     });
     let early = sink.failed();
     let output = Output::of(sink.finish(), "writing the records", early);
     let plugins_failed = !failures.is_empty() || stopped;
-    let extraction_failed = extracted.map_or(0, |e| e.3);
+    let extraction_failed = extracted.map_or(0, |e| e.failed);
     let code = conclude(
         &args.capture,
         &run,
@@ -574,14 +571,16 @@ fn run_plugins(args: &RunArgs) -> Result<ExitCode> {
                 if events.len() == 1 { "it" } else { "them" }
             );
         }
-        if let (Some((files, bytes, refused, _)), Some(dir)) = (extracted, &pipeline.extract_dir) {
+        if let (Some(e), Some(dir)) = (extracted, &pipeline.extract_dir) {
             eprintln!(
-                "netan: extracted {files} files ({}) under {}{}",
-                crate::summary::human_bytes(bytes),
+                "netan: extracted {} files ({}) under {}{}",
+                e.files,
+                crate::summary::human_bytes(e.bytes),
                 dir.display(),
-                if refused > 0 {
+                if e.refused > 0 {
                     format!(
-                        "; {refused} refused over extract_max_total ({})",
+                        "; {} refused over extract_max_total ({})",
+                        e.refused,
                         crate::summary::human_bytes(pipeline.extract_max_total)
                     )
                 } else {

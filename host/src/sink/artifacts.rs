@@ -12,6 +12,13 @@ pub struct Artifacts {
     counter: u64,
     /// Bytes all files together may take (`[output] extract_max_total`).
     max_total: u64,
+    /// What was written, refused and lost so far.
+    pub counts: Extracted,
+}
+
+/// What extraction did over a run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Extracted {
     /// Files written.
     pub files: u64,
     /// Bytes written.
@@ -82,10 +89,7 @@ impl Artifacts {
             dir,
             counter: 0,
             max_total,
-            files: 0,
-            bytes: 0,
-            refused: 0,
-            failed: 0,
+            counts: Extracted::default(),
         }
     }
 
@@ -97,16 +101,16 @@ impl Artifacts {
         name: &str,
         data: &[u8],
     ) -> Result<PathBuf, String> {
-        if self.bytes.saturating_add(data.len() as u64) > self.max_total {
-            self.refused += 1;
+        if self.counts.bytes.saturating_add(data.len() as u64) > self.max_total {
+            self.counts.refused += 1;
             return Err(format!(
                 "extraction limit reached: {} bytes written, extract_max_total is {}",
-                self.bytes, self.max_total
+                self.counts.bytes, self.max_total
             ));
         }
         let sub = self.dir.join(entry_dir_name(label));
         if let Err(e) = std::fs::create_dir_all(&sub) {
-            self.failed += 1;
+            self.counts.failed += 1;
             return Err(format!("{}: {e}", sub.display()));
         }
         self.counter += 1;
@@ -115,11 +119,11 @@ impl Artifacts {
         if let Err(e) = std::fs::write(&path, data) {
             // A file cut short (a full disk) would pass for a real extraction.
             let _ = std::fs::remove_file(&path);
-            self.failed += 1;
+            self.counts.failed += 1;
             return Err(format!("{}: {e}", path.display()));
         }
-        self.files += 1;
-        self.bytes += data.len() as u64;
+        self.counts.files += 1;
+        self.counts.bytes += data.len() as u64;
         Ok(path)
     }
 }
@@ -152,7 +156,7 @@ mod tests {
         assert_eq!(p.file_name().unwrap(), "s3-1-_index.html");
         let q = a.save("http", Some(3), "/index.html", b"again").unwrap();
         assert_ne!(p, q);
-        assert_eq!((a.files, a.bytes), (2, 7));
+        assert_eq!((a.counts.files, a.counts.bytes), (2, 7));
     }
 
     #[test]
@@ -163,6 +167,9 @@ mod tests {
         let err = a.save("smtp", Some(1), "b.eml", b"123456").unwrap_err();
         assert!(err.contains("extraction limit"), "{err}");
         assert!(a.save("smtp", Some(2), "c.eml", b"1234").is_ok());
-        assert_eq!((a.files, a.bytes, a.refused), (2, 10, 1));
+        assert_eq!(
+            (a.counts.files, a.counts.bytes, a.counts.refused),
+            (2, 10, 1)
+        );
     }
 }
