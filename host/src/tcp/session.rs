@@ -423,8 +423,7 @@ impl Session {
                 let st = self.streams_get(d);
                 !sender_placed
                     || st.offset(pkt.seq).is_some_and(|off| {
-                        off >= st.acked.min(st.next)
-                            && off <= st.highest().max(st.next).max(st.acked) + MAX_ACK_AHEAD
+                        off >= st.acked.min(st.next) && off <= st.reach() + MAX_ACK_AHEAD
                     })
             };
             if !valid {
@@ -457,36 +456,29 @@ impl Session {
             }
         }
 
-        // A segment that starts before offset 0 but runs past it (a midstream capture whose
-        // first acknowledgment fell inside a segment later retransmitted, or coalesced): its
-        // bytes from offset 0 on are the stream's; only those before it are ignored.
+        // Where this packet's payload goes. A segment that starts before offset 0 but runs
+        // past it (a midstream capture whose first acknowledgment fell inside a segment later
+        // retransmitted, or coalesced) keeps its bytes from offset 0 on; only those before it
+        // are ignored.
         let mut body = pkt.payload;
-        if let Some(base) = self.streams_get(d).base {
-            if self.streams_get(d).offset(data_seq).is_none() {
-                let before = base.wrapping_sub(data_seq) as usize;
-                if let Some(rest) = body.get(before..).filter(|r| !r.is_empty()) {
-                    self.stream_mut(d).stats.before_start += before as u64;
-                    body = rest;
-                    data_seq = base;
-                }
+        let mut at = self.streams_get(d).offset(data_seq);
+        if let (None, Some(base)) = (at, self.streams_get(d).base) {
+            let before = base.wrapping_sub(data_seq) as usize;
+            if let Some(rest) = body.get(before..).filter(|r| !r.is_empty()) {
+                self.stream_mut(d).stats.before_start += before as u64;
+                body = rest;
+                at = Some(0);
             }
         }
-
-        // Where this packet's payload goes.
         let len = body.len();
         let placed = if len > 0 || pkt.missing > 0 || flags.has(TcpFlags::FIN) {
-            let off = self.streams_get(d).offset(data_seq);
-            if off.is_none() {
+            if at.is_none() {
                 self.stream_mut(d).stats.before_start += len as u64;
             }
-            off
+            at
         } else {
             // A keep-alive probe without its byte: an empty ACK one below the next offset.
-            let st = self.streams_get(d);
-            if st
-                .offset(data_seq)
-                .is_some_and(|off| st.is_keepalive(off, 0, flags))
-            {
+            if at.is_some_and(|off| self.streams_get(d).is_keepalive(off, 0, flags)) {
                 self.stream_mut(d).stats.keepalives += 1;
             }
             None
@@ -554,7 +546,7 @@ impl Session {
                 let st = self.streams_get(d);
                 !(fin_at + 1 >= st.next
                     && fin_at + 1 >= st.acked
-                    && fin_at <= st.highest().max(st.next).max(st.acked) + MAX_ACK_AHEAD)
+                    && fin_at <= st.reach() + MAX_ACK_AHEAD)
             };
             // A bare FIN ignored says nothing of what was sent.
             if !(bad_fin && len == 0 && pkt.missing == 0) {

@@ -231,9 +231,10 @@ impl Stream {
             .and_then(|base| seq::offset_of(seq, base, self.next))
     }
 
-    /// Highest offset known to have been sent.
-    pub(crate) fn highest(&self) -> u64 {
-        self.highest
+    /// How far the stream is known to reach: what was sent, delivered or acknowledged. A RST
+    /// or FIN implausibly far beyond it is not of this connection.
+    pub(crate) fn reach(&self) -> u64 {
+        self.highest.max(self.next).max(self.acked)
     }
 
     /// A packet captured at `ts` shows that this side sent bytes up to offset `end` (captured

@@ -286,15 +286,12 @@ impl TcpListener {
     fn push_timer(&mut self, deadline: u64, ordinal: u64, slot: usize) {
         self.timers.push(Reverse((deadline, ordinal, slot)));
         if self.timers.len() > 4 * self.open.len() + 1024 {
-            let timers = std::mem::take(&mut self.timers).into_vec();
-            let live: Vec<_> = timers
-                .into_iter()
-                .filter(|Reverse((_, ordinal, slot))| {
-                    self.session(*slot)
-                        .is_some_and(|s| s.info.ordinal == *ordinal)
-                })
-                .collect();
-            self.timers = BinaryHeap::from(live);
+            let mut timers = std::mem::take(&mut self.timers);
+            timers.retain(|Reverse((_, ordinal, slot))| {
+                self.session(*slot)
+                    .is_some_and(|s| s.info.ordinal == *ordinal)
+            });
+            self.timers = timers;
         }
     }
 
