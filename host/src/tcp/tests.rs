@@ -1261,19 +1261,7 @@ fn max_sessions_evicts_the_least_recently_active() {
     });
     let mut rec = Recorder::default();
     for i in 0..3u16 {
-        let pkt = TcpPacket {
-            src: Endpoint {
-                ip: "10.0.0.1".parse().unwrap(),
-                port: 1000 + i,
-            },
-            dst: server(),
-            seq: 1,
-            ack: 1,
-            flags: TcpFlags(ACK),
-            window: 0,
-            payload: b"x",
-            missing: 0,
-        };
+        let pkt = packet_from(1000 + i, ACK, b"x");
         tcp.segment(&pkt, u64::from(i), SEC + u64::from(i), &mut rec);
     }
     tcp.finish(&mut rec);
@@ -1284,9 +1272,9 @@ fn max_sessions_evicts_the_least_recently_active() {
     assert_eq!(tcp.stats().limit_sessions, 1);
 }
 
-/// A RST from client port `port` to the server: a session that ends at once with
-/// `close_linger_ns` 0.
-fn reset_from(port: u16, flags: u8, payload: &'static [u8]) -> TcpPacket<'static> {
+/// A packet from 10.0.0.1, port `port`, to the server, sequence and acknowledgment numbers 1:
+/// one of many sessions that the tests of the table tell apart by port.
+fn packet_from(port: u16, flags: u8, payload: &'static [u8]) -> TcpPacket<'static> {
     TcpPacket {
         src: Endpoint {
             ip: "10.0.0.1".parse().unwrap(),
@@ -1401,10 +1389,10 @@ fn closed_pairs_remembered_stay_within_max_sessions_whatever_the_clock_does() {
         ..TcpConfig::default()
     });
     let mut rec = Recorder::default();
-    tcp.segment(&reset_from(1, RST, b""), 0, CENTURY, &mut rec);
+    tcp.segment(&packet_from(1, RST, b""), 0, CENTURY, &mut rec);
     for i in 0..10u16 {
         let t = SEC + u64::from(i);
-        tcp.segment(&reset_from(2 + i, RST, b""), 1 + u64::from(i), t, &mut rec);
+        tcp.segment(&packet_from(2 + i, RST, b""), 1 + u64::from(i), t, &mut rec);
     }
     tcp.finish(&mut rec);
     assert_eq!(tcp.stats().limit_closed, 1);
@@ -1421,8 +1409,8 @@ fn a_packet_a_century_from_its_pairs_close_is_not_late() {
         ..TcpConfig::default()
     });
     let mut rec = Recorder::default();
-    tcp.segment(&reset_from(1, RST, b""), 0, CENTURY, &mut rec);
-    tcp.segment(&reset_from(1, ACK, b"x"), 1, SEC, &mut rec);
+    tcp.segment(&packet_from(1, RST, b""), 0, CENTURY, &mut rec);
+    tcp.segment(&packet_from(1, ACK, b"x"), 1, SEC, &mut rec);
     tcp.finish(&mut rec);
     assert_eq!(tcp.stats().late_packets, 0);
     assert_eq!(tcp.stats().sessions, 2);
@@ -1437,20 +1425,7 @@ fn end_of_input_flushes_sessions_in_the_order_they_started() {
     let mut rec = Recorder::default();
     // Ports chosen so that hash order and key order both differ from arrival order.
     for (i, port) in [9000u16, 1500, 65000, 3000].iter().enumerate() {
-        let pkt = TcpPacket {
-            src: Endpoint {
-                ip: "10.0.0.1".parse().unwrap(),
-                port: *port,
-            },
-            dst: server(),
-            seq: 1,
-            ack: 1,
-            flags: TcpFlags(ACK),
-            window: 0,
-            payload: b"x",
-            missing: 0,
-        };
-        tcp.segment(&pkt, i as u64, SEC, &mut rec);
+        tcp.segment(&packet_from(*port, ACK, b"x"), i as u64, SEC, &mut rec);
     }
     tcp.finish(&mut rec);
     let ports: Vec<u16> = rec.ends.iter().map(|(s, _)| s.client.port).collect();
