@@ -210,26 +210,29 @@ impl Sink for JsonlSink {
     }
 
     fn finish(&mut self) -> io::Result<()> {
-        if let Some(e) = self.error.take() {
-            return Err(e);
-        }
-        let mut failed = None;
-        for (kind, (path, f)) in &mut self.files {
-            if let Err(e) = f.flush() {
-                failed = Some((kind.clone(), in_file(path, e)));
-                break;
+        // Every record file is flushed, even after one failed (the others' records are
+        // whole); one whose flush fails too is given up on, cut back to whole lines. The
+        // first error is the one returned.
+        let mut error = self.error.take();
+        let kinds: Vec<String> = self.files.keys().cloned().collect();
+        for kind in kinds {
+            let flushed = match self.files.get_mut(&kind) {
+                Some((path, f)) => f.flush().map_err(|e| in_file(path, e)),
+                None => Ok(()),
+            };
+            if let Err(e) = flushed {
+                if let Some((path, writer)) = self.files.remove(&kind) {
+                    abandon(&path, writer);
+                }
+                error.get_or_insert(e);
             }
-        }
-        if let Some((kind, e)) = failed {
-            if let Some((path, writer)) = self.files.remove(&kind) {
-                abandon(&path, writer);
-            }
-            return Err(e);
         }
         if let Target::Stream(w) = &mut self.target {
-            w.flush()?;
+            if let Err(e) = w.flush() {
+                error.get_or_insert(e);
+            }
         }
-        Ok(())
+        error.map_or(Ok(()), Err)
     }
 }
 
