@@ -32,10 +32,11 @@ const SIMPLE_DATA_START: usize = 12;
 struct Interface {
     linktype: u32,
     snaplen: u32,
-    /// Timestamp units per second.
-    units_per_sec: u128,
-    /// `if_tsoffset`, in seconds (signed).
-    offset_secs: i64,
+    /// Timestamp units per second; `None` for a resolution finer than 10^-18 s (`if_tsresol`
+    /// 10^39 or 2^127 would read every time as 0): no time of it can be read.
+    units_per_sec: Option<i128>,
+    /// `if_tsoffset`, in nanoseconds (signed).
+    offset_ns: i128,
 }
 
 /// A block's fields, read in its section's byte order.
@@ -112,20 +113,19 @@ impl Interface {
         Some(Interface {
             linktype: u32::from(f.u16(8)?),
             snaplen: f.u32(12)?,
-            units_per_sec: units_per_sec.max(1),
-            offset_secs,
+            units_per_sec: i128::try_from(units_per_sec.max(1))
+                .ok()
+                .filter(|&u| u <= 1_000_000_000_000_000_000),
+            offset_ns: i128::from(offset_secs) * 1_000_000_000,
         })
     }
 
     /// The capture time of `units` in nanoseconds since the epoch; `None` when it cannot be
-    /// one: a resolution finer than 10^-18 s (`if_tsresol` 10^39 or 2^127 would read every
-    /// time as 0), or an offset (`if_tsoffset`) that puts it before 1970 or past 2554.
+    /// one: a resolution finer than 10^-18 s, or an offset (`if_tsoffset`) that puts it
+    /// before 1970 or past 2554.
     fn nanos(&self, units: u64) -> Option<u64> {
-        let per_sec = i128::try_from(self.units_per_sec)
-            .ok()
-            .filter(|&u| u <= 1_000_000_000_000_000_000)?;
-        let ns = i128::from(units) * 1_000_000_000 / per_sec;
-        let ns = ns.checked_add(i128::from(self.offset_secs).checked_mul(1_000_000_000)?)?;
+        // Both terms are far within i128: units < 2^64 times 10^9, an i64 of seconds in ns.
+        let ns = i128::from(units) * 1_000_000_000 / self.units_per_sec? + self.offset_ns;
         u64::try_from(ns).ok()
     }
 }
